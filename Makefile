@@ -1,0 +1,42 @@
+# Shortcode: `make run` starts the service on embedded defaults, `make test` runs the whole suite.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install catalogs db redis-server extract clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+catalogs: $(STAMP)
+	$(BIN)/pybabel -q compile -d locale -D messages --use-fuzzy
+
+db: catalogs
+	$(BIN)/shortcode db upgrade
+	$(BIN)/shortcode seed --demo --if-empty
+
+run: db
+	$(BIN)/shortcode serve
+
+# A real redis-server binary for the tests; the suite starts its own instance on a free port.
+redis-server:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+test: catalogs redis-server
+	@$(BIN)/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
+
+# Maintainers: refresh messages.pot and merge it into every catalog after changing strings.
+extract: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k T -o locale/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel -q update -i locale/messages.pot -d locale -D messages --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) var

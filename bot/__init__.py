@@ -1,0 +1,1 @@
+"""Shortcode runtime: the dialogue engine, sessions, channels, web app and command line."""

@@ -1,0 +1,1 @@
+"""Channel adapters: each turns its transport's request into an `Inbound` and a `Reply` back."""

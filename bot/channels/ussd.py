@@ -1,0 +1,150 @@
+"""USSD over HTTP, Africa's Talking-compatible: `CON`/`END` plain-text replies to form posts."""
+from __future__ import annotations
+
+import asyncio
+import hmac
+from datetime import datetime, timezone
+
+import structlog
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session as DbSession
+
+from bot.dispatcher import Dispatcher, Inbound, Reply
+from bot.models import UssdSessionEnd
+from bot.msisdn import BadNumber, mask, normalise
+from bot.store import Busy
+from bot.text import T
+
+log = structlog.get_logger()
+
+APOLOGY = T("Sorry, the service is busy. Please dial again in a moment.")
+MAX_TEXT = 1000  # all inputs of a session joined by "*"
+
+
+class BadRequest(ValueError):
+    """The form is malformed; the message is the reason returned with 400."""
+
+
+def authorised(request: web.Request, secret: str) -> bool:
+    """The shared secret from ?key= or X-Shortcode-Key, compared in constant time."""
+    given = request.query.get("key") or request.headers.get("X-Shortcode-Key") or ""
+    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise BadRequest("expected an application/x-www-form-urlencoded form")
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"unreadable form: {type(exc).__name__}") from None
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def field(form: dict[str, str], name: str, limit: int = 128, required: bool = True) -> str:
+    value = form.get(name)
+    if value is None:
+        if required:
+            raise BadRequest(f"missing field '{name}'")
+        return ""
+    if len(value) > limit:
+        raise BadRequest(f"field '{name}' is longer than {limit} characters")
+    if "\x00" in value:
+        raise BadRequest(f"field '{name}' contains a NUL character")
+    return value
+
+
+def to_inbound(form: dict[str, str], region: str, codes: tuple[str, ...]) -> Inbound:
+    """Convert the gateway's form at the door: text holds every input so far, joined by '*'."""
+    session_id = field(form, "sessionId")
+    code = field(form, "serviceCode", 32)
+    if code not in codes:
+        raise BadRequest(f"unknown serviceCode '{code}'")
+    try:
+        msisdn = normalise(field(form, "phoneNumber", 32), region)
+    except BadNumber as exc:
+        raise BadRequest(f"phoneNumber: {exc}") from None
+    text = field(form, "text", MAX_TEXT, required=False)
+    inputs = text.split("*") if text else []
+    return Inbound("ussd", msisdn, session_id, inputs[-1] if inputs else None, len(inputs), code)
+
+
+def answer(reply: Reply) -> web.Response:
+    return web.Response(text=("END " if reply.final else "CON ") + reply.text)
+
+
+class UssdChannel:
+    """The aiohttp handlers of the USSD channel."""
+
+    def __init__(self, dispatcher: Dispatcher, secret: str, region: str, codes: tuple[str, ...],
+                 reply_timeout: float, default_lang: str) -> None:
+        self.dispatcher = dispatcher
+        self.secret = secret
+        self.region = region
+        self.codes = codes
+        self.reply_timeout = reply_timeout
+        self.default_lang = default_lang
+
+    async def hop(self, request: web.Request) -> web.Response:
+        if not authorised(request, self.secret):
+            return web.Response(status=403, text="forbidden: missing or wrong key")
+        try:
+            inbound = to_inbound(await read_form(request), self.region, self.codes)
+        except BadRequest as exc:
+            return web.Response(status=400, text=f"bad request: {exc}")
+        structlog.contextvars.bind_contextvars(channel="ussd", session=inbound.ref, msisdn=mask(inbound.msisdn))
+        try:
+            reply = await asyncio.wait_for(self.dispatcher.handle(inbound), self.reply_timeout)
+        except Busy:
+            log.warning("subscriber_busy")
+            reply = self._apology()
+        except Exception as exc:  # a failing dependency: the handset still gets a polite END in time
+            log.error("hop_failed", error=type(exc).__name__)
+            reply = self._apology()
+        return answer(reply)
+
+    async def end(self, request: web.Request) -> web.Response:
+        if not authorised(request, self.secret):
+            return web.Response(status=403, text="forbidden: missing or wrong key")
+        try:
+            row = self._end_row(await read_form(request))
+        except BadRequest as exc:
+            return web.Response(status=400, text=f"bad request: {exc}")
+        structlog.contextvars.bind_contextvars(channel="ussd", session=row.session_id, msisdn=mask(row.msisdn))
+        engine = self.dispatcher.subscribers.engine
+        try:
+            with DbSession(engine) as db:
+                db.add(row)
+                db.commit()
+        except IntegrityError:
+            log.info("session_end_duplicate")
+            return web.Response(text="OK (duplicate)")
+        log.info("session_end_recorded", status=row.status, hops=row.hops)
+        return web.Response(text="OK")
+
+    def _end_row(self, form: dict[str, str]) -> UssdSessionEnd:
+        try:
+            msisdn = normalise(field(form, "phoneNumber", 32), self.region)
+        except BadNumber as exc:
+            raise BadRequest(f"phoneNumber: {exc}") from None
+        return UssdSessionEnd(
+            session_id=field(form, "sessionId"), msisdn=msisdn,
+            service_code=field(form, "serviceCode", 32, required=False),
+            status=field(form, "status", 32), duration_ms=_int(form, "durationInMillis"),
+            hops=_int(form, "hopsCount"), last_input=field(form, "input", 512, required=False),
+            error_message=field(form, "errorMessage", 512, required=False),
+            received_at=datetime.now(timezone.utc).replace(tzinfo=None))
+
+    def _apology(self) -> Reply:
+        catalogs = self.dispatcher.renderers["ussd"].catalogs
+        return Reply(catalogs.render(self.default_lang, APOLOGY), final=True)
+
+
+def _int(form: dict[str, str], name: str) -> int | None:
+    raw = field(form, name, 16, required=False)
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise BadRequest(f"field '{name}' must be a whole number")
+    return int(raw)

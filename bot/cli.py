@@ -1,0 +1,147 @@
+"""The `shortcode` command: serve, sim, seed, lint, count and db upgrade."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from bot.settings import Settings, load_settings
+
+
+def _core(settings: Settings):
+    from bot.wiring import build_core
+
+    return build_core(settings)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from bot.logs import configure
+    from bot.web import make_app
+
+    configure(settings.log.level)
+    host = args.host or settings.http.host
+    port = args.port or settings.http.port
+    key = settings.ussd.secret
+    print(f"Shortcode on http://{host}:{port}  (Redis: {settings.redis.url}, database: {settings.database.url})\n"
+          f"Try it:\n  curl -d sessionId=s1 -d 'serviceCode=*126#' -d phoneNumber=+8613800000001 "
+          f"-d networkCode=46000 -d text= 'http://{host}:{port}/ussd/africastalking?key={key}'\n"
+          f"or, in another terminal: .venv/bin/shortcode sim", flush=True)
+    web.run_app(make_app(_core(settings)), host=host, port=port, print=None)
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import transcripts
+    from bot.channels.console import Console, repl
+    from bot.local import local_dispatcher
+    from bot.logs import configure
+
+    configure("warning", stream=sys.stderr)
+    core = _core(settings)
+
+    async def main() -> int:
+        if args.script:
+            data = transcripts.load(Path(args.script))
+            clock = transcripts.clock_for(data)
+            async with local_dispatcher(core, clock) as dispatcher:
+                miss = await transcripts.run(Path(args.script), dispatcher, clock, echo=print)
+            if miss:
+                print(miss.report(), file=sys.stderr)
+                return 1
+            print(f"{args.script}: every expectation held")
+            return 0
+        async with local_dispatcher(core) as dispatcher:
+            budgets = (settings.ussd.gsm7_budget, settings.ussd.ucs2_budget)
+            await repl(Console(dispatcher, args.msisdn, budgets, settings.service.region))
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.db import make_engine, upgrade
+    from bot.seed import seed_demo
+
+    if not args.demo:
+        print("nothing to do: pass --demo", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    rows, seconds = seed_demo(make_engine(settings.database_url), args.subscribers, if_empty=args.if_empty)
+    if rows:
+        print(f"seeded {rows:,} demo subscribers in {seconds:.1f} s (first: +8613800000001)")
+    else:
+        print("subscribers already present: left as they are")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.lint import lint
+
+    core = _core(settings)
+    found = lint(core.engine, core.renderers)
+    for overflow in found:
+        print(overflow, end="\n\n")
+    print(f"{len(found)} screen(s) over budget" if found else "every screen fits its channel in every locale")
+    return 1 if found else 0
+
+
+def cmd_count(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.textcount import count
+
+    result = count(args.text.replace("\\n", "\n"))
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    else:
+        print(f"{result.encoding}, {result.units} units, {result.segments} SMS segment(s)")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.db import upgrade
+
+    upgrade(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="shortcode", description="Shortcode: service menus behind short codes.")
+    p.add_argument("--config", help="config file (default: SHORTCODE_CONFIG or the project's config.toml)")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the web service with an in-process worker")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("sim", help="a terminal phone: dial codes and reply, or replay a transcript")
+    s.add_argument("--script", help="replay tests/transcripts/NAME.yaml; exit 1 on the first mismatch")
+    s.add_argument("--as", dest="msisdn", default="+8613800000001", help="subscriber number")
+    s.set_defaults(func=cmd_sim)
+    s = sub.add_parser("seed", help="create deterministic demo data")
+    s.add_argument("--demo", action="store_true", help="demo subscribers from +8613800000001")
+    s.add_argument("--subscribers", type=int, default=1000, help="how many (default 1,000)")
+    s.add_argument("--if-empty", action="store_true", help="do nothing when subscribers exist")
+    s.set_defaults(func=cmd_seed)
+    s = sub.add_parser("lint", help="render every screen in every locale; fail on overflow")
+    s.set_defaults(func=cmd_lint)
+    s = sub.add_parser("count", help="encoding, length and SMS segments of a text")
+    s.add_argument("text")
+    s.add_argument("--json", action="store_true", help='print {"encoding", "units", "segments"}')
+    s.set_defaults(func=cmd_count)
+    s = sub.add_parser("db", help="database schema")
+    dbsub = s.add_subparsers(dest="action", required=True)
+    dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = load_settings(args.config)
+    return args.func(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

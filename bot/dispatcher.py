@@ -1,0 +1,107 @@
+"""One turn, end to end: lock and load the session, step the engine, act on events, save, render."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Mapping
+
+import structlog
+
+from bot import events as ev
+from bot.engine import Context, Engine, Turn
+from bot.flow import Profile
+from bot.render import Renderer
+from bot.store import Held, SessionStore
+from bot.subscribers import Subscribers
+from bot.text import T
+
+log = structlog.get_logger()
+
+NOT_SUBSCRIBER = T("Sorry, this service is only for {operator} subscribers.")
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A subscriber's input, whatever channel brought it."""
+
+    channel: str
+    msisdn: str  # E.164
+    ref: str  # the channel's session id
+    text: str | None  # None: a new dial / conversation start
+    hop: int | None = None  # inputs so far, where the channel counts them (USSD): replay detection
+    service_code: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    final: bool
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Dispatcher:
+    def __init__(self, engine: Engine, store: SessionStore, subscribers: Subscribers,
+                 renderers: Mapping[str, Renderer], operator: str, default_lang: str = "zh_Hans",
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.store = store
+        self.subscribers = subscribers
+        self.renderers = renderers
+        self.operator = operator
+        self.default_lang = default_lang
+        self.clock = clock
+
+    async def handle(self, inbound: Inbound) -> Reply:
+        renderer = self.renderers[inbound.channel]
+        profile = self.subscribers.profile(inbound.msisdn)
+        if profile is None:
+            log.info("not_subscriber")
+            text = renderer.catalogs.render(self.default_lang, T(NOT_SUBSCRIBER.msgid, operator=self.operator))
+            return Reply(text, final=True)
+        ctx = Context(profile, renderer)
+        now = self.clock()
+        held = await self.store.acquire(inbound.msisdn)
+        try:
+            if self._is_replay(held, inbound):
+                log.info("hop_replayed", hop=inbound.hop)
+                session = held.session
+                screen = self.engine.screen(session, now, ctx)
+                await self.store.release(held)
+                return self._reply(renderer, screen, session.lang, session.page)
+            turn = self._turn(held, inbound, now, ctx)
+            self._act(turn, profile)
+            saved = await self.store.save(held, turn.session)
+        except BaseException:
+            await self.store.release(held)
+            raise
+        log.info("screen_rendered", flow=saved.flow, state=saved.state, hop=saved.hops,
+                 events=[type(e).__name__ for e in turn.events])
+        return self._reply(renderer, turn.screen, saved.lang, saved.page)
+
+    def _turn(self, held: Held, inbound: Inbound, now: datetime, ctx: Context) -> Turn:
+        session = held.session
+        if inbound.text is None or session is None or session.ref != inbound.ref:
+            return self.engine.begin(session, inbound.msisdn, inbound.ref, now, ctx, inbound.service_code)
+        return self.engine.step(session, inbound.text, now, ctx)
+
+    @staticmethod
+    def _is_replay(held: Held, inbound: Inbound) -> bool:
+        s = held.session
+        if s is None or s.ref != inbound.ref:
+            return False
+        if inbound.text is None:
+            return s.hops == 0  # the first hop again: same screen, nothing applied
+        return inbound.hop is not None and inbound.hop <= s.hops
+
+    def _act(self, turn: Turn, profile: Profile) -> None:
+        for event in turn.events:
+            if isinstance(event, ev.LanguageChanged):
+                self.subscribers.set_language(profile.msisdn, event.lang)
+
+    @staticmethod
+    def _reply(renderer: Renderer, screen, lang: str, page: int) -> Reply:
+        rendered = renderer.render(screen, lang, page)
+        return Reply(rendered.text, rendered.final)

@@ -1,0 +1,198 @@
+"""The dialogue engine: `step(session, text, now)` returns the next session, screen and events.
+
+Pure by design (no I/O): the dispatcher loads the session and the subscriber's profile, calls the
+engine, then persists what it returns. Navigation is the same on every screen: 0 back, 00 main menu,
+98 next page, 99 previous page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping
+from zoneinfo import ZoneInfo
+
+from bot import events as ev
+from bot.flow import Ask, Choice, End, Flow, Invalid, Menu, Profile, Screen, Show, State, View, target
+from bot.render import Renderer
+from bot.session import Session
+from bot.text import T
+
+MENU_FLOW = "menu"
+BACK, HOME, NEXT, PREV = "0", "00", "98", "99"
+
+WRONG_CHOICE = T("Invalid choice, try again.")
+TOO_MANY = T("Too many wrong entries. Please dial again when you are ready.")
+TIMED_OUT = T("Your session timed out. Please dial again.")
+ENDED = T("This session has ended. Please dial again.")
+RESUME = T("Welcome back. Continue where you left off?")
+CONTINUE, RESTART = T("Continue"), T("Start over")
+
+
+@dataclass(frozen=True)
+class Turn:
+    session: Session
+    screen: Screen
+    events: tuple[ev.Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a turn may read besides the session: the subscriber and the channel's renderer."""
+
+    profile: Profile
+    renderer: Renderer
+
+
+@dataclass(frozen=True)
+class Policy:
+    idle_timeout: float = 120
+    resume_window: float = 600
+    max_wrong_inputs: int = 3
+
+
+class Engine:
+    """Runs flows. Holds only immutable definitions, so one instance serves every request."""
+
+    def __init__(self, flows: Mapping[str, Flow], root: str, policy: Policy = Policy()) -> None:
+        self.flows = dict(flows)
+        self.root = (MENU_FLOW, root)
+        self.policy = policy
+
+    # -- entry points -------------------------------------------------------------------------
+    def begin(self, previous: Session | None, msisdn: str, ref: str, now: datetime, ctx: Context,
+              service_code: str = "") -> Turn:
+        """A new dial: offer to resume a recent unfinished session, else start at the main menu."""
+        ts = now.timestamp()
+        if previous and self._resumable(previous, ts):
+            session = previous.evolve(ref=ref, hops=0, resume=True, page=0, error=None, errors=0, updated=ts)
+            return self._turn(session, now, ctx)
+        session = Session(msisdn=msisdn, ref=ref, flow=self.root[0], state=self.root[1],
+                          lang=ctx.profile.lang, updated=ts,
+                          version=previous.version if previous else 0)
+        return self._turn(session, now, ctx, (ev.SessionStarted(service_code),))
+
+    def step(self, session: Session, text: str, now: datetime, ctx: Context) -> Turn:
+        """Apply one input to a session."""
+        ts = now.timestamp()
+        if session.ended:
+            return Turn(session, Screen("end", ENDED, back=False))
+        if ts - session.updated > self.policy.idle_timeout:
+            ended = session.evolve(ended=True, updated=ts, error=TIMED_OUT.msgid)
+            return Turn(ended, Screen("end", TIMED_OUT, back=False), (ev.SessionEnded("timed_out"),))
+        session = session.evolve(hops=session.hops + 1, updated=ts)
+        text = text.strip()
+        if session.resume:
+            return self._answer_resume(session, text, now, ctx)
+        if text == HOME:
+            return self._go(session.evolve(stack=()), self.root, now, ctx, push=False)
+        if text == BACK:
+            return self._back(session, now, ctx)
+        if text in (NEXT, PREV) and self._paged(session, now, ctx):
+            return self._turn_page(session, text, now, ctx)
+        return self._answer(session, text, now, ctx)
+
+    def screen(self, session: Session, now: datetime, ctx: Context) -> Screen:
+        """The screen a session is showing (used to repeat it on a replayed hop)."""
+        if session.resume:
+            return Screen("menu", RESUME, (CONTINUE, RESTART), back=False)
+        state = self.state(session.flow, session.state)
+        if session.ended and not isinstance(state, End):  # ended by the engine: timeout, errors
+            return Screen("end", T(session.error or ENDED.msgid), back=False)
+        view = self._view(session, now, ctx)
+        error = T(session.error) if session.error else None
+        at_root = (session.flow, session.state) == self.root
+        if isinstance(state, Menu):
+            labels = tuple(c.label for c in state.choices(view))
+            return Screen("menu", state.title(view), labels, error, back=not at_root)
+        if isinstance(state, Ask):
+            return Screen("input", state.prompt(view), (), error)
+        if isinstance(state, Show):
+            return Screen("info", state.text(view), (), error)
+        return Screen("end", state.text(view), back=False)
+
+    def state(self, flow: str, name: str) -> State:
+        return self.flows[flow].states[name]
+
+    # -- steps --------------------------------------------------------------------------------
+    def _answer(self, session: Session, text: str, now: datetime, ctx: Context) -> Turn:
+        state = self.state(session.flow, session.state)
+        view = self._view(session, now, ctx)
+        if isinstance(state, Menu):
+            choice = _pick(state.choices(view), text)
+            if choice is None:
+                return self._reject(session, WRONG_CHOICE, now, ctx)
+            values = {**session.values, **dict(choice.values)}
+            return self._go(session.evolve(values=values), target(choice.goto, session.flow), now, ctx,
+                            choice.events)
+        if isinstance(state, Ask):
+            parsed = state.parse(text, view)
+            if isinstance(parsed, Invalid):
+                return self._reject(session, parsed.reason, now, ctx)
+            values = {**session.values, state.key: parsed}
+            return self._go(session.evolve(values=values), target(state.goto, session.flow), now, ctx)
+        return self._reject(session, WRONG_CHOICE, now, ctx)
+
+    def _answer_resume(self, session: Session, text: str, now: datetime, ctx: Context) -> Turn:
+        if text == "1":
+            resumed = session.evolve(resume=False)
+            return self._turn(resumed, now, ctx, (ev.SessionResumed(session.flow, session.state),))
+        if text == "2":
+            fresh = session.evolve(resume=False, stack=(), values={})
+            return self._go(fresh, self.root, now, ctx, push=False)
+        return self._reject(session, WRONG_CHOICE, now, ctx)
+
+    def _go(self, session: Session, to: tuple[str, str], now: datetime, ctx: Context,
+            events: tuple[ev.Event, ...] = (), push: bool = True) -> Turn:
+        flow, state = to
+        state = state or self.flows[flow].start
+        stack = session.stack + ((session.flow, session.state),) if push else session.stack
+        lang = next((e.lang for e in events if isinstance(e, ev.LanguageChanged)), session.lang)
+        moved = session.evolve(flow=flow, state=state, stack=stack, page=0, errors=0, error=None, lang=lang)
+        if isinstance(self.state(flow, state), End):
+            moved = moved.evolve(ended=True)
+            events = events + (ev.SessionEnded("completed"),)
+        return self._turn(moved, now, ctx, events)
+
+    def _back(self, session: Session, now: datetime, ctx: Context) -> Turn:
+        if not session.stack:
+            return self._go(session, self.root, now, ctx, push=False)
+        *rest, last = session.stack
+        return self._go(session.evolve(stack=tuple(rest)), last, now, ctx, push=False)
+
+    def _reject(self, session: Session, reason: T, now: datetime, ctx: Context) -> Turn:
+        wrong = session.errors + 1
+        rejected = (ev.InputRejected(session.state, wrong),)
+        if wrong >= self.policy.max_wrong_inputs:
+            ended = session.evolve(errors=wrong, ended=True, error=TOO_MANY.msgid)
+            return Turn(ended, Screen("end", TOO_MANY, back=False),
+                        rejected + (ev.SessionEnded("too_many_errors"),))
+        return self._turn(session.evolve(errors=wrong, error=reason.msgid), now, ctx, rejected)
+
+    def _turn_page(self, session: Session, key: str, now: datetime, ctx: Context) -> Turn:
+        pages = ctx.renderer.page_count(self.screen(session, now, ctx), session.lang)
+        page = session.page + (1 if key == NEXT else -1)
+        if not 0 <= page < pages:
+            return self._reject(session, WRONG_CHOICE, now, ctx)
+        return self._turn(session.evolve(page=page, error=None), now, ctx)
+
+    def _paged(self, session: Session, now: datetime, ctx: Context) -> bool:
+        return ctx.renderer.page_count(self.screen(session, now, ctx), session.lang) > 1
+
+    def _turn(self, session: Session, now: datetime, ctx: Context, events: tuple[ev.Event, ...] = ()) -> Turn:
+        return Turn(session, self.screen(session, now, ctx), events)
+
+    def _resumable(self, previous: Session, ts: float) -> bool:
+        return (not previous.ended and ts - previous.updated <= self.policy.resume_window
+                and (previous.flow, previous.state) != self.root)
+
+    def _view(self, session: Session, now: datetime, ctx: Context) -> View:
+        local = now.astimezone(ZoneInfo(ctx.profile.timezone))
+        return View(ctx.profile, session.values, local)
+
+
+def _pick(choices, text: str) -> Choice | None:
+    """The choice a number names, or None for anything else."""
+    if not text.isascii() or not text.isdigit():
+        return None
+    index = int(text) - 1
+    return choices[index] if 0 <= index < len(choices) else None

@@ -1,0 +1,15 @@
+"""Alembic environment: runs migrations against the URL `bot.db.alembic_config` sets."""
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from bot import models  # noqa: F401  (registers the tables)
+from sqlmodel import SQLModel
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url")
+engine = create_engine(url, poolclass=pool.NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=SQLModel.metadata,
+                      render_as_batch=url.startswith("sqlite"))
+    with context.begin_transaction():
+        context.run_migrations()

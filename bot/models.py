@@ -1,0 +1,36 @@
+"""Tables (sqlmodel): subscribers and the USSD gateway's end-of-session reports."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class Subscriber(SQLModel, table=True):
+    """One of the operator's subscribers. Money is in fen (1/100 yuan) to stay exact."""
+
+    msisdn: str = Field(primary_key=True, max_length=16)  # E.164, e.g. +8613800000001
+    name: str = Field(max_length=64)
+    tier: str = Field(default="regular", max_length=8)  # regular, silver, gold, diamond
+    language: str = Field(default="zh_Hans", max_length=8)  # zh_Hans or en
+    timezone: str = Field(default="Asia/Shanghai", max_length=32)
+    points: int = 0
+    balance_fen: int = 0
+    bill_fen: int = 0
+
+
+class UssdSessionEnd(SQLModel, table=True):
+    """The gateway's notification that a USSD session ended; one row per session id."""
+
+    __tablename__ = "ussd_session_end"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(max_length=128, unique=True)
+    msisdn: str = Field(max_length=16, index=True)
+    service_code: str = Field(max_length=32)
+    status: str = Field(max_length=32)
+    duration_ms: int | None = None
+    hops: int | None = None
+    last_input: str = Field(default="", max_length=512)
+    error_message: str = Field(default="", max_length=512)
+    received_at: datetime

@@ -1,0 +1,31 @@
+"""Redis clients: a real server for a redis:// URL, or an in-process store for "embedded"."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aredis
+
+
+@dataclass
+class RedisPair:
+    """An asyncio client for the web side and a sync one for RQ, seeing the same data."""
+
+    aio: aredis.Redis
+    sync: redis.Redis
+    embedded: bool
+
+    async def close(self) -> None:
+        await self.aio.aclose()
+        self.sync.close()
+
+
+def connect(url: str, max_connections: int = 64) -> RedisPair:
+    if url == "embedded":
+        import fakeredis
+
+        server = fakeredis.FakeServer()
+        return RedisPair(fakeredis.FakeAsyncRedis(server=server), fakeredis.FakeRedis(server=server), True)
+    # A blocking pool waits for a free connection instead of raising MaxConnectionsError under load.
+    pool = aredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=5)
+    return RedisPair(aredis.Redis(connection_pool=pool), redis.Redis.from_url(url), False)

@@ -1,0 +1,118 @@
+"""Settings: config.toml, overridden per key by SHORTCODE_<SECTION>_<KEY> environment variables."""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Service(_Section):
+    operator: str = "Shortcode Mobile"
+    region: str = "CN"
+    timezone: str = "Asia/Shanghai"
+    language: str = "zh_Hans"
+
+
+class Http(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 16384
+
+
+class Database(_Section):
+    url: str = "sqlite:///var/shortcode.db"
+
+
+class Redis(_Section):
+    url: str = "embedded"
+    prefix: str = "sc:"
+    max_connections: int = 64
+
+
+class Session(_Section):
+    idle_timeout: int = 120
+    resume_window: int = 600
+    max_wrong_inputs: int = 3
+    lock_ttl_ms: int = 5000
+    lock_wait_ms: int = 3000
+
+
+class Ussd(_Section):
+    secret: str = "demo-secret"
+    gsm7_budget: int = 182
+    ucs2_budget: int = 80
+    reply_timeout: float = 10.0
+
+
+class Jobs(_Section):
+    inprocess_worker: bool = True
+    queue: str = "shortcode"
+
+
+class Paths(_Section):
+    menus: Path = Path("menus")
+    locale: Path = Path("locale")
+
+
+class Log(_Section):
+    level: str = "info"
+
+
+class Settings(_Section):
+    service: Service = Service()
+    http: Http = Http()
+    database: Database = Database()
+    redis: Redis = Redis()
+    session: Session = Session()
+    ussd: Ussd = Ussd()
+    jobs: Jobs = Jobs()
+    paths: Paths = Paths()
+    log: Log = Log()
+    base_dir: Path = PROJECT_ROOT
+
+    def path(self, p: Path) -> Path:
+        """Resolve a configured path against the config file's folder."""
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(Path(url[len(prefix):])))
+        return url
+
+
+def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Apply SHORTCODE_<SECTION>_<KEY> variables; pydantic converts their text to the field type."""
+    for name, field in Settings.model_fields.items():
+        if name == "base_dir":
+            continue
+        section_cls = field.annotation
+        for key in section_cls.model_fields:
+            var = f"SHORTCODE_{name}_{key}".upper()
+            if var in environ:
+                data.setdefault(name, {})[key] = environ[var]
+    return data
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the config file (SHORTCODE_CONFIG or ./config.toml by default) and the environment."""
+    environ = os.environ if environ is None else environ
+    chosen = Path(path or environ.get("SHORTCODE_CONFIG") or DEFAULT_CONFIG)
+    data: dict[str, Any] = tomllib.loads(chosen.read_text("utf-8")) if chosen.exists() else {}
+    if path and not chosen.exists():
+        raise FileNotFoundError(f"config file not found: {chosen}")
+    data = _env_overrides(data, environ)
+    return Settings(**data, base_dir=chosen.resolve().parent)

@@ -1,0 +1,113 @@
+"""Sessions in Redis: one key per subscriber, a per-subscriber lock, versioned writes.
+
+A turn costs two round trips: one script takes the lock and reads the session, another writes the
+session (refusing a stale version) and releases the lock.
+"""
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from bot.session import Session, dumps, loads
+
+# KEYS: lock, session. ARGV: token, lock ttl ms. Returns nil when locked, "" when there is no session.
+_ACQUIRE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+local v = redis.call('GET', KEYS[2])
+if not v then return '' end
+return v
+"""
+
+# KEYS: lock, session. ARGV: token, version read, new value, ttl s. 1 saved, 0 refused as stale.
+_SAVE = """
+local cur = redis.call('GET', KEYS[2])
+local ok = 1
+if cur and string.match(cur, '^(%d+)|') ~= ARGV[2] then ok = 0 end
+if ok == 1 then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return ok
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Busy(Exception):
+    """Another input of the same subscriber held the lock for longer than we wait."""
+
+
+class StaleSession(Exception):
+    """The session changed since it was read: this write would lose the other one."""
+
+
+@dataclass
+class Held:
+    """A lock held on a subscriber's session, with the session as it was read."""
+
+    msisdn: str
+    token: str
+    session: Session | None
+
+    @property
+    def version(self) -> int:
+        return self.session.version if self.session else 0
+
+
+class SessionStore:
+    def __init__(self, redis: Redis, prefix: str = "sc:", ttl_s: int = 600, lock_ttl_ms: int = 5000,
+                 lock_wait_ms: int = 3000) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self.lock_ttl_ms = lock_ttl_ms
+        self.lock_wait_ms = lock_wait_ms
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._save = redis.register_script(_SAVE)
+        self._release = redis.register_script(_RELEASE)
+
+    def keys(self, msisdn: str) -> list[str]:
+        return [f"{self.prefix}lock:{msisdn}", f"{self.prefix}s:{msisdn}"]
+
+    async def acquire(self, msisdn: str) -> Held:
+        """Lock the subscriber's session and read it, waiting a bounded time for another turn."""
+        token = secrets.token_hex(8)
+        keys = self.keys(msisdn)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lock_wait_ms / 1000
+        delay = 0.005
+        while True:
+            raw = await self._acquire(keys=keys, args=[token, self.lock_ttl_ms])
+            if raw is not None:
+                return Held(msisdn, token, _decode(raw) if raw else None)
+            if loop.time() >= deadline:
+                raise Busy(msisdn)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    async def save(self, held: Held, session: Session) -> Session:
+        """Write the session as version+1 and release the lock; StaleSession if it moved on."""
+        saved = session.evolve(version=held.version + 1)
+        value = f"{saved.version}|{dumps(saved)}"
+        ok = await self._save(keys=self.keys(held.msisdn), args=[held.token, held.version, value, self.ttl_s])
+        if not ok:
+            raise StaleSession(held.msisdn)
+        return saved
+
+    async def release(self, held: Held) -> None:
+        """Release the lock without writing (a replayed hop, an error)."""
+        await self._release(keys=self.keys(held.msisdn), args=[held.token])
+
+    async def peek(self, msisdn: str) -> Session | None:
+        """Read a session without locking (tests and the simulator's status line)."""
+        raw = await self.redis.get(self.keys(msisdn)[1])
+        return _decode(raw) if raw else None
+
+
+def _decode(raw: bytes | str) -> Session:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return loads(text.split("|", 1)[1])

@@ -1,0 +1,97 @@
+"""Recorded conversations (tests/transcripts/*.yaml): dial, send, expect, replayed on a phone.
+
+Steps: `dial: CODE`, `send: TEXT`, `expect: SCREEN` (exact, with CON/END), `expect_contains: TEXT or
+[TEXTS]`, `wait: SECONDS` (advances the clock), `as: NUMBER`, `lang: zh_Hans|en` (the subscriber's).
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.dispatcher import Dispatcher, Reply
+from bot.phone import Phone, show
+
+DEFAULT_NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+
+
+class TranscriptError(ValueError):
+    """The transcript file itself is malformed."""
+
+
+@dataclass
+class Clock:
+    """A clock the transcript moves: fixed, then advanced by `wait` steps."""
+
+    now: datetime = DEFAULT_NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    path: str
+    step: int
+    expected: str
+    actual: str
+
+    def report(self) -> str:
+        diff = difflib.unified_diff(self.expected.splitlines(), self.actual.splitlines(),
+                                    "expected", "actual", lineterm="")
+        return f"{self.path}: step {self.step} does not match\n" + "\n".join(diff)
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text("utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
+        raise TranscriptError(f"{path}: needs a mapping with a 'steps' list")
+    return data
+
+
+def clock_for(data: dict[str, Any]) -> Clock:
+    raw = data.get("now")
+    if raw is None:
+        return Clock()
+    now = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+    if now.tzinfo is None:
+        raise TranscriptError("'now' needs a time zone offset")
+    return Clock(now)
+
+
+async def run(path: Path, dispatcher: Dispatcher, clock: Clock, echo=None) -> Mismatch | None:
+    """Play a transcript; the first mismatch, or None when every expectation held."""
+    data = load(path)
+    phone = Phone(dispatcher, str(data.get("subscriber", "+8613800000001")))
+    if "lang" in data:
+        dispatcher.subscribers.set_language(phone.msisdn, data["lang"])
+    screen = ""
+    for n, step in enumerate(data["steps"], 1):
+        if not isinstance(step, dict) or len(step) != 1:
+            raise TranscriptError(f"{path}: step {n} must be a mapping with one key")
+        (verb, arg), = step.items()
+        if verb in ("dial", "send"):
+            reply: Reply = await (phone.dial(str(arg)) if verb == "dial" else phone.send(str(arg)))
+            screen = show(reply)
+            if echo:
+                echo(f"> {arg}\n{screen}\n")
+        elif verb == "expect":
+            if screen != str(arg).rstrip("\n"):
+                return Mismatch(str(path), n, str(arg).rstrip("\n"), screen)
+        elif verb == "expect_contains":
+            for part in [arg] if isinstance(arg, str) else arg:
+                if part not in screen:
+                    return Mismatch(str(path), n, f"... {part} ...", screen)
+        elif verb == "wait":
+            clock.now += timedelta(seconds=float(arg))
+        elif verb == "as":
+            phone = Phone(dispatcher, str(arg))
+        elif verb == "lang":
+            dispatcher.subscribers.set_language(phone.msisdn, str(arg))
+        else:
+            raise TranscriptError(f"{path}: step {n}: unknown verb '{verb}'")
+    return None

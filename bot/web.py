@@ -1,0 +1,79 @@
+"""The aiohttp application: typed app state, one cleanup context per resource, channel routes."""
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import structlog
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.engine import Engine as DbEngine
+
+from bot.channels.ussd import UssdChannel
+from bot.db import make_engine
+from bot.redisconn import RedisPair, connect
+from bot.wiring import Core, build_dispatcher
+from jobs.worker import InprocessWorker
+
+CORE = web.AppKey("core", Core)
+REDIS = web.AppKey("redis", RedisPair)
+DB = web.AppKey("db", DbEngine)
+USSD = web.AppKey("ussd", UssdChannel)
+
+log = structlog.get_logger()
+
+
+@web.middleware
+async def fresh_log_context(request: web.Request, handler):
+    """Each request starts with an empty log context; the channel binds its own."""
+    structlog.contextvars.clear_contextvars()
+    return await handler(request)
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    s = app[CORE].settings
+    app[REDIS] = connect(s.redis.url, s.redis.max_connections)
+    yield
+    await app[REDIS].close()
+
+
+async def _db(app: web.Application) -> AsyncIterator[None]:
+    app[DB] = make_engine(app[CORE].settings.database_url)
+    yield
+    app[DB].dispose()
+
+
+async def _channels(app: web.Application) -> AsyncIterator[None]:
+    core = app[CORE]
+    s = core.settings
+    dispatcher = build_dispatcher(core, app[REDIS].aio, app[DB])
+    app[USSD] = UssdChannel(dispatcher, s.ussd.secret, s.service.region, core.menus.codes,
+                            s.ussd.reply_timeout, s.service.language)
+    yield
+
+
+async def _worker(app: web.Application) -> AsyncIterator[None]:
+    s = app[CORE].settings
+    worker = InprocessWorker(app[REDIS].sync, s.jobs.queue) if s.jobs.inprocess_worker else None
+    if worker:
+        worker.start()
+    yield
+    if worker:
+        worker.stop()
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness and readiness: Redis answers a PING and the database a SELECT 1."""
+    await request.app[REDIS].aio.ping()
+    with request.app[DB].connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return web.json_response({"status": "ok"})
+
+
+def make_app(core: Core) -> web.Application:
+    app = web.Application(client_max_size=core.settings.http.max_body_bytes, middlewares=[fresh_log_context])
+    app[CORE] = core
+    app.cleanup_ctx.extend([_redis, _db, _channels, _worker])
+    app.router.add_get("/healthz", health)
+    app.router.add_post("/ussd/africastalking", lambda r: r.app[USSD].hop(r))
+    app.router.add_post("/ussd/africastalking/end", lambda r: r.app[USSD].end(r))
+    return app

@@ -1,0 +1,53 @@
+"""Build the parts from settings: the pure core once, then a dispatcher over real clients."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from redis.asyncio import Redis
+from sqlalchemy.engine import Engine as DbEngine
+
+from bot.dispatcher import Dispatcher, utcnow
+from bot.engine import Engine, Policy
+from bot.flow import Flow
+from bot.i18n import Catalogs, load_catalogs
+from bot.menus import MenuTree, load_menus
+from bot.render import Budget, Renderer
+from bot.settings import Settings
+from bot.store import SessionStore
+from bot.subscribers import Subscribers
+
+
+@dataclass(frozen=True)
+class Core:
+    """Everything that is pure data: flows, menus, catalogs, the engine and the renderers."""
+
+    settings: Settings
+    catalogs: Catalogs
+    flows: dict[str, Flow]
+    menus: MenuTree
+    engine: Engine
+    renderers: dict[str, Renderer]
+
+
+def build_core(settings: Settings) -> Core:
+    from flows import FLOWS
+
+    catalogs = load_catalogs(settings.path(settings.paths.locale))
+    menus = load_menus(settings.path(settings.paths.menus), FLOWS)
+    s = settings.session
+    policy = Policy(idle_timeout=s.idle_timeout, resume_window=s.resume_window,
+                    max_wrong_inputs=s.max_wrong_inputs)
+    engine = Engine({**FLOWS, "menu": menus.flow()}, menus.root, policy)
+    ussd = Renderer(catalogs, Budget(settings.ussd.gsm7_budget, settings.ussd.ucs2_budget))
+    return Core(settings, catalogs, dict(FLOWS), menus, engine, {"ussd": ussd})
+
+
+def build_dispatcher(core: Core, redis: Redis, db: DbEngine,
+                     clock: Callable[[], datetime] = utcnow) -> Dispatcher:
+    s = core.settings
+    store = SessionStore(redis, s.redis.prefix, ttl_s=max(s.session.resume_window, s.session.idle_timeout),
+                         lock_ttl_ms=s.session.lock_ttl_ms, lock_wait_ms=s.session.lock_wait_ms)
+    return Dispatcher(core.engine, store, Subscribers(db), core.renderers, s.service.operator,
+                      s.service.language, clock)
