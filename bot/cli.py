@@ -25,7 +25,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure(settings.log.level)
     host = args.host or settings.http.host
     port = args.port or settings.http.port
-    key = settings.ussd.secret
+    key = settings.ussd.secret if settings.ussd.secret == "demo-secret" else "<your [ussd] secret>"
     print(f"Shortcode on http://{host}:{port}  (Redis: {settings.redis.url}, database: {settings.database.url})\n"
           f"Try it:\n  curl -d sessionId=s1 -d 'serviceCode=*126#' -d phoneNumber=+8613800000001 "
           f"-d networkCode=46000 -d text= 'http://{host}:{port}/ussd/africastalking?key={key}'\n"
@@ -47,14 +47,14 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         if args.script:
             data = transcripts.load(Path(args.script))
             clock = transcripts.clock_for(data)
-            async with local_dispatcher(core, clock) as dispatcher:
+            async with local_dispatcher(core, clock, settings.redis.url) as dispatcher:
                 miss = await transcripts.run(Path(args.script), dispatcher, clock, echo=print)
             if miss:
                 print(miss.report(), file=sys.stderr)
                 return 1
             print(f"{args.script}: every expectation held")
             return 0
-        async with local_dispatcher(core) as dispatcher:
+        async with local_dispatcher(core, redis_url=settings.redis.url) as dispatcher:
             budgets = (settings.ussd.gsm7_budget, settings.ussd.ucs2_budget)
             await repl(Console(dispatcher, args.msisdn, budgets, settings.service.region))
         return 0

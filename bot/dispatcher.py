@@ -72,11 +72,11 @@ class Dispatcher:
                 await self.store.release(held)
                 return self._reply(renderer, screen, session.lang, session.page)
             turn = self._turn(held, inbound, now, ctx)
-            self._act(turn, profile)
             saved = await self.store.save(held, turn.session)
         except BaseException:
             await self.store.release(held)
             raise
+        self._act(turn, profile)  # only a turn that was saved happened
         log.info("screen_rendered", flow=saved.flow, state=saved.state, hop=saved.hops,
                  events=[type(e).__name__ for e in turn.events])
         return self._reply(renderer, turn.screen, saved.lang, saved.page)
@@ -92,9 +92,7 @@ class Dispatcher:
         s = held.session
         if s is None or s.ref != inbound.ref:
             return False
-        if inbound.text is None:
-            return s.hops == 0  # the first hop again: same screen, nothing applied
-        return inbound.hop is not None and inbound.hop <= s.hops
+        return inbound.hop is not None and inbound.hop <= s.hops  # a hop already applied, sent again
 
     def _act(self, turn: Turn, profile: Profile) -> None:
         for event in turn.events:

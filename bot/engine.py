@@ -77,7 +77,7 @@ class Engine:
         if session.ended:
             return Turn(session, Screen("end", ENDED, back=False))
         if ts - session.updated > self.policy.idle_timeout:
-            ended = session.evolve(ended=True, updated=ts, error=TIMED_OUT.msgid)
+            ended = session.evolve(ended=True, updated=ts, error=TIMED_OUT.msgid, hops=session.hops + 1)
             return Turn(ended, Screen("end", TIMED_OUT, back=False), (ev.SessionEnded("timed_out"),))
         session = session.evolve(hops=session.hops + 1, updated=ts)
         text = text.strip()

@@ -33,6 +33,7 @@ def _check(flow: Flow, flows: Mapping[str, Flow]) -> None:
     while todo:
         for goto in flow.states[todo.pop()].exits:
             other, dest = target(goto, flow.name)
+            dest = dest or flow.start
             if other == flow.name and dest not in seen:
                 seen.add(dest)
                 todo.append(dest)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column, DateTime
 from sqlmodel import Field, SQLModel
 
 
@@ -33,4 +34,4 @@ class UssdSessionEnd(SQLModel, table=True):
     hops: int | None = None
     last_input: str = Field(default="", max_length=512)
     error_message: str = Field(default="", max_length=512)
-    received_at: datetime
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -108,11 +108,12 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str
 
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the config file (SHORTCODE_CONFIG or ./config.toml by default) and the environment."""
+    """Read the config file (the path given, else SHORTCODE_CONFIG, else the project's config.toml)
+    and apply the environment on top."""
     environ = os.environ if environ is None else environ
     chosen = Path(path or environ.get("SHORTCODE_CONFIG") or DEFAULT_CONFIG)
-    data: dict[str, Any] = tomllib.loads(chosen.read_text("utf-8")) if chosen.exists() else {}
-    if path and not chosen.exists():
+    if not chosen.exists() and chosen != DEFAULT_CONFIG:
         raise FileNotFoundError(f"config file not found: {chosen}")
+    data: dict[str, Any] = tomllib.loads(chosen.read_text("utf-8")) if chosen.exists() else {}
     data = _env_overrides(data, environ)
     return Settings(**data, base_dir=chosen.resolve().parent)

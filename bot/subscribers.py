@@ -12,13 +12,14 @@ from bot.models import Subscriber
 class Subscribers:
     """Reads and writes the subscriber table; cheap primary-key lookups on the hot path."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, default_timezone: str = "Asia/Shanghai") -> None:
         self.engine = engine
+        self.default_timezone = default_timezone
 
     def profile(self, msisdn: str) -> Profile | None:
         with DbSession(self.engine) as db:
             row = db.get(Subscriber, msisdn)
-            return to_profile(row) if row else None
+            return to_profile(row, self.default_timezone) if row else None
 
     def set_language(self, msisdn: str, lang: str) -> None:
         with DbSession(self.engine) as db:
@@ -26,6 +27,7 @@ class Subscribers:
             db.commit()
 
 
-def to_profile(row: Subscriber) -> Profile:
-    return Profile(msisdn=row.msisdn, name=row.name, tier=row.tier, lang=row.language, timezone=row.timezone,
+def to_profile(row: Subscriber, default_timezone: str = "Asia/Shanghai") -> Profile:
+    return Profile(msisdn=row.msisdn, name=row.name, tier=row.tier, lang=row.language,
+                   timezone=row.timezone or default_timezone,
                    points=row.points, balance_fen=row.balance_fen, bill_fen=row.bill_fen)

@@ -69,11 +69,19 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def ussd_hop(request: web.Request) -> web.Response:
+    return await request.app[USSD].hop(request)
+
+
+async def ussd_end(request: web.Request) -> web.Response:
+    return await request.app[USSD].end(request)
+
+
 def make_app(core: Core) -> web.Application:
     app = web.Application(client_max_size=core.settings.http.max_body_bytes, middlewares=[fresh_log_context])
     app[CORE] = core
     app.cleanup_ctx.extend([_redis, _db, _channels, _worker])
     app.router.add_get("/healthz", health)
-    app.router.add_post("/ussd/africastalking", lambda r: r.app[USSD].hop(r))
-    app.router.add_post("/ussd/africastalking/end", lambda r: r.app[USSD].end(r))
+    app.router.add_post("/ussd/africastalking", ussd_hop)
+    app.router.add_post("/ussd/africastalking/end", ussd_end)
     return app

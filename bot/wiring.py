@@ -49,5 +49,5 @@ def build_dispatcher(core: Core, redis: Redis, db: DbEngine,
     s = core.settings
     store = SessionStore(redis, s.redis.prefix, ttl_s=max(s.session.resume_window, s.session.idle_timeout),
                          lock_ttl_ms=s.session.lock_ttl_ms, lock_wait_ms=s.session.lock_wait_ms)
-    return Dispatcher(core.engine, store, Subscribers(db), core.renderers, s.service.operator,
+    return Dispatcher(core.engine, store, Subscribers(db, s.service.timezone), core.renderers, s.service.operator,
                       s.service.language, clock)

@@ -5,10 +5,13 @@ import threading
 
 import redis
 from rq import Queue, SimpleWorker
+from rq.timeouts import TimerDeathPenalty
 
 
 class _ThreadWorker(SimpleWorker):
-    """Signal handlers can only be installed by the main thread; the owner stops this one."""
+    """Signals belong to the main thread: job timeouts use a timer and the owner stops this worker."""
+
+    death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self) -> None:
         pass

@@ -114,7 +114,7 @@ class UssdChannel:
         structlog.contextvars.bind_contextvars(channel="ussd", session=row.session_id, msisdn=mask(row.msisdn))
         engine = self.dispatcher.subscribers.engine
         try:
-            with DbSession(engine) as db:
+            with DbSession(engine, expire_on_commit=False) as db:
                 db.add(row)
                 db.commit()
         except IntegrityError:
@@ -134,7 +134,7 @@ class UssdChannel:
             status=field(form, "status", 32), duration_ms=_int(form, "durationInMillis"),
             hops=_int(form, "hopsCount"), last_input=field(form, "input", 512, required=False),
             error_message=field(form, "errorMessage", 512, required=False),
-            received_at=datetime.now(timezone.utc).replace(tzinfo=None))
+            received_at=datetime.now(timezone.utc))
 
     def _apology(self) -> Reply:
         catalogs = self.dispatcher.renderers["ussd"].catalogs

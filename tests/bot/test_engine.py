@@ -156,3 +156,17 @@ def test_language_change_applies_at_once(engine, ctx):
     assert turn.session.lang == "zh_Hans"
     assert ev.LanguageChanged("zh_Hans") in turn.events
     assert text(ctx, turn).startswith("完成")
+
+
+def test_timed_out_hop_counts_so_a_retry_of_it_is_a_replay(engine, ctx):
+    turn = dial(engine, ctx)
+    late = engine.step(turn.session, "1", NOW + timedelta(seconds=121), ctx)
+    assert late.session.hops == 1
+    assert "timed out" in text(ctx, type(late)(late.session, engine.screen(late.session, NOW, ctx)))
+
+
+def test_goto_own_flow_start_is_valid():
+    from bot.flowcheck import check_flows
+    from bot.flow import Show
+    loop = Flow("loop", "a", {"a": Show(lambda v: T("x"), exits=("flow:loop",))})
+    check_flows({"loop": loop})

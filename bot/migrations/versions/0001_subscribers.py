@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("hops", sa.Integer),
         sa.Column("last_input", sa.String(512), nullable=False),
         sa.Column("error_message", sa.String(512), nullable=False),
-        sa.Column("received_at", sa.DateTime, nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     )
 
 

@@ -1,0 +1,33 @@
+# Shortcode web service.
+#
+# Configure it with environment variables (SHORTCODE_<SECTION>_<KEY>, see docs/configuration.md):
+#   SHORTCODE_USSD_SECRET    shared secret the USSD gateway sends (?key= or X-Shortcode-Key);
+#                            the default "demo-secret" is for the demo only.
+#   SHORTCODE_REDIS_URL      redis://host:6379/0; the default "embedded" keeps sessions in this
+#                            process only (lost on restart, one container only)
+#   SHORTCODE_DATABASE_URL   SQLAlchemy URL, e.g. postgresql+psycopg://... (a driver is not installed
+#                            by default); the default is SQLite in /app/var/shortcode.db
+#
+# Mount a volume on /app/var to keep the SQLite file. Demo subscribers:
+#   docker run ... IMAGE shortcode seed --demo --if-empty
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN useradd --create-home --uid 10001 shortcode
+
+WORKDIR /app
+COPY . /app
+
+# Editable on purpose: config.toml, menus/ and locale/ are found relative to the project root (/app).
+RUN pip install --no-cache-dir -e . \
+ && pybabel compile -d locale -D messages --use-fuzzy \
+ && mkdir -p var \
+ && chown shortcode:shortcode var
+
+USER shortcode
+EXPOSE 8080
+
+CMD ["sh", "-c", "shortcode db upgrade && exec shortcode serve --host 0.0.0.0"]

@@ -1,0 +1,78 @@
+"""The `shortcode` command as a user runs it: a real subprocess each time."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def shortcode(*args, tmp_path, check=True, **extra_env):
+    env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT),
+           **extra_env}
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, check=check, timeout=120)
+
+
+def test_lint_passes_on_the_shipped_menus(tmp_path):
+    out = shortcode("lint", tmp_path=tmp_path)
+    assert "every screen fits its channel in every locale" in out.stdout
+
+
+def test_lint_fails_naming_flow_state_locale_and_length(tmp_path):
+    out = shortcode("lint", tmp_path=tmp_path, check=False, SHORTCODE_USSD_UCS2_BUDGET="30")
+    assert out.returncode == 1
+    assert "ussd: flow 'points' state 'balance' locale zh_Hans page 1:" in out.stdout and "units > 30" in out.stdout
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Hello", {"encoding": "GSM-7", "units": 5, "segments": 1}),
+    ("积分" * 40, {"encoding": "UCS-2", "units": 80, "segments": 2}),
+    ("{" * 81, {"encoding": "GSM-7", "units": 162, "segments": 2}),
+])
+def test_count_json(tmp_path, text, expected):
+    assert json.loads(shortcode("count", text, "--json", tmp_path=tmp_path).stdout) == expected
+
+
+def test_count_plain(tmp_path):
+    assert shortcode("count", "你好", tmp_path=tmp_path).stdout.strip() == "UCS-2, 2 units, 1 SMS segment(s)"
+
+
+def test_seed_is_deterministic_and_first_number_is_the_showcase(tmp_path):
+    from bot.seed import demo_rows
+
+    out = shortcode("seed", "--demo", "--subscribers", "200", tmp_path=tmp_path)
+    assert "seeded 200 demo subscribers" in out.stdout
+    assert list(demo_rows(200)) == list(demo_rows(200))
+    first, *rest = demo_rows(200)
+    assert first[:4] == ("+8613800000001", "张伟", "gold", "zh_Hans") and first[5] > 0
+    assert rest[-1][0] == "+8613800000200"
+    again = shortcode("seed", "--demo", "--if-empty", tmp_path=tmp_path)
+    assert "already present" in again.stdout
+
+
+def test_sim_script_passes_and_fails_with_a_diff(tmp_path):
+    ok = shortcode("sim", "--script", "tests/transcripts/points_en.yaml", tmp_path=tmp_path)
+    assert "every expectation held" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('lang: en\nsteps:\n  - dial: "*126#"\n  - expect: "CON Hello"\n')
+    out = shortcode("sim", "--script", str(bad), tmp_path=tmp_path, check=False)
+    assert out.returncode == 1 and "+CON Shortcode services" in out.stderr
+
+
+def test_sim_interactive_session(tmp_path):
+    env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "sim"], input="/lang en\n*126#\n2\n/quit\n",
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert "CON Shortcode services" in out.stdout and "12,800 points" in out.stdout
+    assert "[GSM-7" in out.stdout
+
+
+def test_every_subcommand_has_help(tmp_path):
+    for sub in ("serve", "sim", "seed", "lint", "count", "db"):
+        assert "usage: shortcode " + sub in shortcode(sub, "--help", tmp_path=tmp_path).stdout

@@ -1,0 +1,46 @@
+"""Logs are JSON lines with channel, session and a masked number; never a full MSISDN or a body."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import structlog
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+
+from bot.logs import configure
+from bot.web import make_app
+
+
+@pytest.fixture
+def log_stream():
+    stream = io.StringIO()
+    configure("info", stream=stream)
+    yield stream
+    structlog.reset_defaults()
+
+
+async def test_a_hop_logs_masked_number_with_context(core, db, log_stream):
+    server = TestServer(make_app(core), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with ClientSession() as http:
+            for text in ("", "1", "1*secret-body-13900000000"):
+                form = {"sessionId": "log1", "serviceCode": "*126#", "phoneNumber": "+8613800000001", "text": text}
+                async with http.post(f"http://127.0.0.1:{server.port}/ussd/africastalking?key=test-secret",
+                                     data=form) as r:
+                    assert r.status == 200
+    finally:
+        await server.close()
+    lines = [json.loads(line) for line in log_stream.getvalue().splitlines()]
+    rendered = [l for l in lines if l["event"] == "screen_rendered"]
+    assert rendered and all(l["channel"] == "ussd" and l["session"] == "log1" for l in rendered)
+    assert all(l["msisdn"] == "+86138****0001" for l in rendered)
+    raw = log_stream.getvalue()
+    assert "8613800000001" not in raw and "13900000000" not in raw and "secret-body" not in raw
+
+
+def test_scrub_masks_numbers_in_free_text(log_stream):
+    structlog.get_logger().info("oops", detail="caller +8613800000001 said hi")
+    assert "+86138****0001" in log_stream.getvalue() and "8613800000001" not in log_stream.getvalue()

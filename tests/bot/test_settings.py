@@ -1,0 +1,54 @@
+"""Settings: config.toml with a comment per key, overridden per key by the environment."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_environment_overrides_the_file():
+    s = load_settings(ROOT / "config.toml", environ={"SHORTCODE_USSD_SECRET": "s3", "SHORTCODE_HTTP_PORT": "9000",
+                                                     "SHORTCODE_REDIS_URL": "redis://10.0.0.1:6379/0"})
+    assert (s.ussd.secret, s.http.port, s.redis.url) == ("s3", 9000, "redis://10.0.0.1:6379/0")
+
+
+def test_embedded_defaults():
+    s = load_settings(ROOT / "config.toml", environ={})
+    assert s.redis.url == "embedded" and s.database_url == f"sqlite:///{ROOT}/var/shortcode.db"
+
+
+def test_every_setting_is_in_config_toml_with_a_comment():
+    text = (ROOT / "config.toml").read_text()
+    for section, field in Settings.model_fields.items():
+        if section == "base_dir":
+            continue
+        assert f"[{section}]" in text
+        for key in field.annotation.model_fields:
+            line = next(l for l in text.splitlines() if l.startswith(f"{key} ="))
+            before = text.splitlines()[text.splitlines().index(line) - 1]
+            assert before.startswith("#"), f"{section}.{key} has no comment"
+
+
+def test_unknown_key_is_refused(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[ussd]\nsecrett = 'x'\n")
+    with pytest.raises(ValidationError):
+        load_settings(bad, environ={})
+
+
+def test_every_key_is_documented():
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    for section, field in Settings.model_fields.items():
+        if section != "base_dir":
+            for key in field.annotation.model_fields:
+                assert f"SHORTCODE_{section}_{key}".upper() in doc or f"`{key}`" in doc, f"{section}.{key}"
+
+
+def test_missing_config_named_by_environment_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_settings(environ={"SHORTCODE_CONFIG": str(tmp_path / "nope.toml")})
