@@ -79,10 +79,11 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_lint(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.lint import lint
+    from bot.lint import demo_services, lint
 
     core = _core(settings)
-    found = lint(core.engine, core.renderers)
+    with demo_services() as services:
+        found = lint(core.engine, core.renderers, services)
     for overflow in found:
         print(overflow, end="\n\n")
     print(f"{len(found)} screen(s) over budget" if found else "every screen fits its channel in every locale")

@@ -3,20 +3,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import structlog
 
 from bot import events as ev
 from bot.engine import Context, Engine, Turn
 from bot.flow import Profile
+from bot.operations import Operations
 from bot.render import Renderer
-from bot.store import Held, SessionStore
+from bot.store import Busy, Held, SessionStore
 from bot.subscribers import Subscribers
 from bot.text import T
 
 log = structlog.get_logger()
 
+MAX_CALLS_PER_TURN = 4
+APOLOGY = T("Sorry, the service is busy. Please dial again in a moment.")
 NOT_SUBSCRIBER = T("Sorry, this service is only for {operator} subscribers.")
 
 
@@ -45,7 +48,8 @@ def utcnow() -> datetime:
 class Dispatcher:
     def __init__(self, engine: Engine, store: SessionStore, subscribers: Subscribers,
                  renderers: Mapping[str, Renderer], operator: str, default_lang: str = "zh_Hans",
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, services: Any = None,
+                 operations: Operations | None = None) -> None:
         self.engine = engine
         self.store = store
         self.subscribers = subscribers
@@ -53,15 +57,31 @@ class Dispatcher:
         self.operator = operator
         self.default_lang = default_lang
         self.clock = clock
+        self.services = services
+        self.operations = operations or Operations({})
 
     async def handle(self, inbound: Inbound) -> Reply:
+        """The reply to one input; a failing dependency gets a polite END and leaves the session as it was."""
+        try:
+            return await self._handle(inbound)
+        except Busy:
+            log.warning("subscriber_busy")
+        except Exception as exc:  # partner, database or Redis down: never a stack trace on a handset
+            log.error("turn_failed", error=type(exc).__name__, exc_info=True)
+        return self.apology(inbound.channel)
+
+    def apology(self, channel: str, lang: str | None = None) -> Reply:
+        text = self.renderers[channel].catalogs.render(lang or self.default_lang, APOLOGY)
+        return Reply(text, final=True)
+
+    async def _handle(self, inbound: Inbound) -> Reply:
         renderer = self.renderers[inbound.channel]
         profile = self.subscribers.profile(inbound.msisdn)
         if profile is None:
             log.info("not_subscriber")
             text = renderer.catalogs.render(self.default_lang, T(NOT_SUBSCRIBER.msgid, operator=self.operator))
             return Reply(text, final=True)
-        ctx = Context(profile, renderer)
+        ctx = Context(profile, renderer, self.services)
         now = self.clock()
         held = await self.store.acquire(inbound.msisdn)
         try:
@@ -71,7 +91,7 @@ class Dispatcher:
                 screen = self.engine.screen(session, now, ctx)
                 await self.store.release(held)
                 return self._reply(renderer, screen, session.lang, session.page)
-            turn = self._turn(held, inbound, now, ctx)
+            turn = await self._turn(held, inbound, now, ctx)
             saved = await self.store.save(held, turn.session)
         except BaseException:
             await self.store.release(held)
@@ -81,11 +101,19 @@ class Dispatcher:
                  events=[type(e).__name__ for e in turn.events])
         return self._reply(renderer, turn.screen, saved.lang, saved.page)
 
-    def _turn(self, held: Held, inbound: Inbound, now: datetime, ctx: Context) -> Turn:
+    async def _turn(self, held: Held, inbound: Inbound, now: datetime, ctx: Context) -> Turn:
         session = held.session
         if inbound.text is None or session is None or session.ref != inbound.ref:
-            return self.engine.begin(session, inbound.msisdn, inbound.ref, now, ctx, inbound.service_code)
-        return self.engine.step(session, inbound.text, now, ctx)
+            turn = self.engine.begin(session, inbound.msisdn, inbound.ref, now, ctx, inbound.service_code)
+        else:
+            turn = self.engine.step(session, inbound.text, now, ctx)
+        for _ in range(MAX_CALLS_PER_TURN):
+            if turn.call is None:
+                return turn
+            outcome = await self.operations.run(turn.call, ctx.services)
+            resumed = self.engine.resume(turn.session, outcome, now, ctx)
+            turn = Turn(resumed.session, resumed.screen, turn.events + resumed.events, resumed.call)
+        raise RuntimeError(f"more than {MAX_CALLS_PER_TURN} calls in one turn at {turn.session.location}")
 
     @staticmethod
     def _is_replay(held: Held, inbound: Inbound) -> bool:

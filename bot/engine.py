@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from bot import events as ev
-from bot.flow import Ask, Choice, End, Flow, Invalid, Menu, Profile, Screen, Show, State, View, target
+from bot.flow import (Act, Ask, Call, Choice, End, Flow, Invalid, Menu, Outcome, Profile, Screen, Show, State,
+                      View, target)
 from bot.render import Renderer
 from bot.session import Session
 from bot.text import T
@@ -25,14 +26,19 @@ TOO_MANY = T("Too many wrong entries. Please dial again when you are ready.")
 TIMED_OUT = T("Your session timed out. Please dial again.")
 ENDED = T("This session has ended. Please dial again.")
 RESUME = T("Welcome back. Continue where you left off?")
+UNAVAILABLE = T("Sorry, not answering. Nothing was changed; try again later.")
 CONTINUE, RESTART = T("Continue"), T("Start over")
 
 
 @dataclass(frozen=True)
 class Turn:
+    """The engine's answer: the new session, the screen to show (None while `call` waits for its
+    outcome) and what happened."""
+
     session: Session
-    screen: Screen
+    screen: Screen | None
     events: tuple[ev.Event, ...] = ()
+    call: Call | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Context:
 
     profile: Profile
     renderer: Renderer
+    services: Any = None  # read-only partner queries, handed to every View
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,20 @@ class Engine:
             return self._turn_page(session, text, now, ctx)
         return self._answer(session, text, now, ctx)
 
+    def resume(self, session: Session, outcome: Outcome, now: datetime, ctx: Context) -> Turn:
+        """Route a call's outcome; an unrouted one goes back a screen with a one-line apology."""
+        state = self.state(session.flow, session.state)
+        assert isinstance(state, Act), f"resume at {session.location}, not an Act state"
+        events = (ev.CallCompleted(state_name(session), outcome.name),)
+        goto = state.outcomes.get(outcome.name)
+        if goto is None:  # the Act state is never on the stack, so back is the screen that led here
+            *rest, last = session.stack or (self.root,)
+            back = session.evolve(flow=last[0], state=last[1], stack=tuple(rest), page=0, error=UNAVAILABLE.msgid)
+            return self._turn(back, now, ctx, events)
+        values = {**session.values, **dict(outcome.values)}
+        done = session.evolve(values=values, stack=session.stack[:-1])  # back from a result skips the confirm
+        return self._go(done, target(goto, session.flow), now, ctx, events, push=False)
+
     def screen(self, session: Session, now: datetime, ctx: Context) -> Screen:
         """The screen a session is showing (used to repeat it on a replayed hop)."""
         if session.resume:
@@ -107,7 +128,10 @@ class Engine:
         if isinstance(state, Ask):
             return Screen("input", state.prompt(view), (), error)
         if isinstance(state, Show):
-            return Screen("info", state.text(view), (), error)
+            items = tuple(state.items(view)) if state.items else ()
+            return Screen("info", state.text(view), items, error, numbered=False)
+        if isinstance(state, Act):  # only seen if a process died between a call and its outcome
+            return Screen("info", UNAVAILABLE, ())
         return Screen("end", state.text(view), back=False)
 
     def state(self, flow: str, name: str) -> State:
@@ -148,7 +172,10 @@ class Engine:
         stack = session.stack + ((session.flow, session.state),) if push else session.stack
         lang = next((e.lang for e in events if isinstance(e, ev.LanguageChanged)), session.lang)
         moved = session.evolve(flow=flow, state=state, stack=stack, page=0, errors=0, error=None, lang=lang)
-        if isinstance(self.state(flow, state), End):
+        definition = self.state(flow, state)
+        if isinstance(definition, Act):
+            return Turn(moved, None, events, definition.call(self._view(moved, now, ctx)))
+        if isinstance(definition, End):
             moved = moved.evolve(ended=True)
             events = events + (ev.SessionEnded("completed"),)
         return self._turn(moved, now, ctx, events)
@@ -187,7 +214,11 @@ class Engine:
 
     def _view(self, session: Session, now: datetime, ctx: Context) -> View:
         local = now.astimezone(ZoneInfo(ctx.profile.timezone))
-        return View(ctx.profile, session.values, local)
+        return View(ctx.profile, session.values, local, ctx.services, session.ref)
+
+
+def state_name(session: Session) -> str:
+    return f"{session.flow}.{session.state}"
 
 
 def _pick(choices, text: str) -> Choice | None:

@@ -34,3 +34,9 @@ class InputRejected(Event):
 @dataclass(frozen=True)
 class LanguageChanged(Event):
     lang: str
+
+
+@dataclass(frozen=True)
+class CallCompleted(Event):
+    state: str
+    outcome: str

@@ -1,9 +1,10 @@
 """The shapes a flow is built from: states of screens, choices, and the view they are drawn from."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Literal, Mapping, Sequence, Union
+from typing import Any, Callable, Literal, Mapping, Sequence, Union
 
 from bot.events import Event
 from bot.session import Value
@@ -21,9 +22,6 @@ class Profile:
     tier: str
     lang: str
     timezone: str
-    points: int
-    balance_fen: int
-    bill_fen: int
 
     def at_least(self, tier: str) -> bool:
         return TIERS.index(self.tier) >= TIERS.index(tier)
@@ -31,11 +29,42 @@ class Profile:
 
 @dataclass(frozen=True)
 class View:
-    """Everything a screen may be computed from: pure data, no connections."""
+    """Everything a screen may be computed from: the subscriber, the values collected, the local time,
+    and read-only partner queries (`services`), handed in by the edge."""
 
     profile: Profile
     values: Mapping[str, Value]
     now: datetime  # aware, in the subscriber's time zone
+    services: Any = None
+    ref: str = ""
+
+    def op_key(self, operation: str) -> str:
+        """An idempotency key that is the same for every retry of one operation in one conversation."""
+        facts = "|".join(f"{k}={self.values[k]}" for k in sorted(self.values))
+        digest = hashlib.sha256(f"{self.profile.msisdn}|{self.ref}|{operation}|{facts}".encode()).hexdigest()
+        return f"{operation}:{digest[:24]}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A change in the outside world a flow asks for; the dispatcher carries it out between two engine
+    calls and hands back an `Outcome`. `key` makes a retry return the first result."""
+
+    operation: str  # "points.redeem", "golf.book", ...
+    key: str
+    args: tuple[tuple[str, Value], ...] = ()
+
+    @property
+    def kwargs(self) -> dict[str, Value]:
+        return dict(self.args)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a call went: a name the flow routes on ("ok", "insufficient_points", "failed") and values."""
+
+    name: str
+    values: tuple[tuple[str, Value], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +76,7 @@ class Screen:
     options: tuple[T, ...] = ()
     error: T | None = None
     back: bool = True  # show the "0 Back / 00 Main menu" hint
+    numbered: bool = True  # options are choices; False for lines of a list (paged all the same)
 
     @property
     def final(self) -> bool:
@@ -91,10 +121,12 @@ class Ask:
 
 @dataclass(frozen=True)
 class Show:
-    """Information with a way back: CON on USSD, only navigation is accepted."""
+    """Information with a way back: CON on USSD, only navigation is accepted. `items` are lines of a
+    list (a ledger, bookings) that page with 98/99 like options but are not choices."""
 
     text: Callable[[View], T]
     exits: tuple[str, ...] = ()
+    items: Callable[[View], Sequence[T]] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +137,20 @@ class End:
     exits: tuple[str, ...] = ()
 
 
-State = Union[Menu, Ask, Show, End]
+@dataclass(frozen=True)
+class Act:
+    """A step with an effect: asks for a `Call`, then goes where its outcome says. An outcome with no
+    route ("failed" included) returns to the previous screen with an apology: nothing is lost."""
+
+    call: Callable[[View], Call]
+    outcomes: Mapping[str, str]
+
+    @property
+    def exits(self) -> tuple[str, ...]:
+        return tuple(self.outcomes.values())
+
+
+State = Union[Menu, Ask, Show, End, Act]
 
 
 @dataclass(frozen=True)
@@ -115,6 +160,7 @@ class Flow:
     name: str
     start: str
     states: Mapping[str, State] = field(default_factory=dict)
+    samples: tuple[Mapping[str, Value], ...] = ({},)  # collected values `shortcode lint` renders with
 
 
 def target(goto: str, flow: str) -> tuple[str, str]:

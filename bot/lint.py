@@ -1,26 +1,32 @@
 """`shortcode lint`: render every screen of every flow in every locale and report overflows."""
 from __future__ import annotations
 
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import insert
 
 from bot import engine as eng
+from bot.db import make_engine, upgrade
 from bot.engine import Context, Engine
-from bot.flow import Ask, End, Menu, Profile, Screen
+from bot.flow import Act, Ask, End, Menu, Profile, Screen
 from bot.i18n import LANGUAGES
 from bot.render import Renderer
-from bot.seed import SHOWCASE
+from bot.seed import SHOWCASE, seed_demo
+from bot.services import Services, simulated
 from bot.session import Session
 from bot.textcount import char_units
+from integrations.boss.tables import BossAccount, PointsEntry
 
 NOW = datetime(2026, 12, 31, 15, 59, tzinfo=timezone.utc)  # widest dates of the cycle
+WIDEST = "+8613899999999"
 
 # The showcase subscriber, and one with the widest figures a screen may have to hold.
-PROFILES = (
-    Profile(*SHOWCASE[:6], balance_fen=SHOWCASE[6], bill_fen=SHOWCASE[7]),
-    Profile("+8613899999999", "Alexandria", "diamond", "en", "Asia/Shanghai", 9_999_999, 99_999_999, 99_999_999),
-)
+PROFILES = (Profile(*SHOWCASE), Profile(WIDEST, "Alexandria", "diamond", "en", "Asia/Shanghai"))
 ERRORS = (None, eng.WRONG_CHOICE)
 
 
@@ -40,31 +46,60 @@ class Overflow:
                 f" {self.units} units > {self.budget}\n{self.text}")
 
 
-def screens(engine: Engine, renderer: Renderer) -> Iterator[tuple[str, str, Screen]]:
-    """Every state's screen, for each demo profile and with and without an error line."""
+@contextmanager
+def demo_services() -> Iterator[Services]:
+    """Simulated partners on a scratch database: the showcase subscriber and the widest one."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'lint.db'}"
+        upgrade(url)
+        db = make_engine(url)
+        seed_demo(db, 1)
+        with db.begin() as conn:
+            conn.execute(insert(BossAccount.__table__).values(msisdn=WIDEST, points=9_999_999,
+                                                              balance_fen=99_999_999, bill_fen=99_999_999))
+            conn.execute(insert(PointsEntry.__table__), [
+                dict(msisdn=WIDEST, delta=-9_999_999 + i, kind="transfer_out", ref="", idem_key=f"lint{i}",
+                     created_at=NOW) for i in range(12)])
+        try:
+            yield simulated(db)
+        finally:
+            db.dispose()
+
+
+def screens(engine: Engine, renderer: Renderer, services: Any) -> Iterator[tuple[str, str, Screen]]:
+    """Every state's screen, for each demo profile and sample values, with and without an error line."""
     for profile in PROFILES:
-        ctx = Context(profile, renderer)
+        ctx = Context(profile, renderer, services)
         for flow in engine.flows.values():
             for name, state in flow.states.items():
-                for error in ERRORS if not isinstance(state, End) else (None,):
-                    if error and not isinstance(state, (Menu, Ask)):
-                        continue
-                    session = Session(profile.msisdn, "lint", flow.name, name, profile.lang, NOW.timestamp(),
-                                      error=error.msgid if error else None)
-                    yield flow.name, name, engine.screen(session, NOW, ctx)
+                if isinstance(state, Act):
+                    continue
+                errors = ERRORS if isinstance(state, (Menu, Ask)) else (None,)
+                if _leads_to_act(flow, state):  # a failed call comes back here with an apology line
+                    errors += (eng.UNAVAILABLE,)
+                for values in flow.samples:
+                    for error in errors:
+                        session = Session(profile.msisdn, "lint", flow.name, name, profile.lang, NOW.timestamp(),
+                                          values=dict(values), error=error.msgid if error else None)
+                        yield flow.name, name, engine.screen(session, NOW, ctx)
     for text in (eng.TOO_MANY, eng.TIMED_OUT, eng.ENDED):
         yield "engine", text.msgid[:24], Screen("end", text, back=False)
     yield "engine", "resume", Screen("menu", eng.RESUME, (eng.CONTINUE, eng.RESTART), back=False)
 
 
-def lint(engine: Engine, renderers: dict[str, Renderer]) -> list[Overflow]:
-    found = []
+def _leads_to_act(flow, state) -> bool:
+    return any(isinstance(flow.states.get(goto), Act) for goto in state.exits)
+
+
+def lint(engine: Engine, renderers: dict[str, Renderer], services: Any) -> list[Overflow]:
+    found, seen = [], set()
     for channel, renderer in renderers.items():
-        for flow, state, screen in screens(engine, renderer):
+        for flow, state, screen in screens(engine, renderer, services):
             for lang in LANGUAGES:
                 for page in range(renderer.page_count(screen, lang)):
                     rendered = renderer.render(screen, lang, page)
-                    if not rendered.fits:
+                    if not rendered.fits and (channel, rendered.text) not in seen:
+                        seen.add((channel, rendered.text))
                         enc, sizes = char_units(rendered.text)
                         budget = renderer.budget.gsm7 if enc == "GSM-7" else renderer.budget.ucs2
                         found.append(Overflow(channel, flow, state, lang, page, sum(sizes), budget, rendered.text))

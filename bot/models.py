@@ -8,16 +8,13 @@ from sqlmodel import Field, SQLModel
 
 
 class Subscriber(SQLModel, table=True):
-    """One of the operator's subscribers. Money is in fen (1/100 yuan) to stay exact."""
+    """One of the operator's subscribers: who they are. Money and points live in the BOSS."""
 
     msisdn: str = Field(primary_key=True, max_length=16)  # E.164, e.g. +8613800000001
     name: str = Field(max_length=64)
     tier: str = Field(default="regular", max_length=8)  # regular, silver, gold, diamond
     language: str = Field(default="zh_Hans", max_length=8)  # zh_Hans or en
     timezone: str = Field(default="Asia/Shanghai", max_length=32)
-    points: int = 0
-    balance_fen: int = 0
-    bill_fen: int = 0
 
 
 class UssdSessionEnd(SQLModel, table=True):

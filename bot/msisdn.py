@@ -10,13 +10,14 @@ class BadNumber(ValueError):
     """Not a valid phone number."""
 
 
-def normalise(raw: str, region: str = "CN") -> str:
-    """E.164 form of a number as a subscriber or gateway writes it ("13800000001", "+86 138...")."""
+def normalise(raw: str, region: str = "CN", strict: bool = False) -> str:
+    """E.164 form of a number as a subscriber or gateway writes it ("13800000001", "+86 138...").
+    `strict` also checks it against the numbering plan (for numbers a subscriber types)."""
     try:
         number = phonenumbers.parse(raw.strip(), region)
     except phonenumbers.NumberParseException as exc:
         raise BadNumber(f"not a phone number: {exc}") from None
-    if not phonenumbers.is_possible_number(number):
+    if not phonenumbers.is_possible_number(number) or (strict and not phonenumbers.is_valid_number(number)):
         raise BadNumber("not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -74,7 +74,10 @@ class Renderer:
         say = self.catalogs.render
         lines = [say(lang, screen.error)] if screen.error else []
         lines.append(say(lang, screen.title))
-        lines += [f"{i + 1}. {say(lang, screen.options[i])}" for i in options]
+        if screen.numbered:
+            lines += [f"{i + 1}. {say(lang, screen.options[i])}" for i in options]
+        else:
+            lines += [say(lang, screen.options[i]) for i in options]
         if more:
             lines.append(say(lang, MORE))
         if page > 0:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.models import Subscriber
@@ -17,25 +18,32 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = "伟芳娜敏静丽强磊洋艳勇军杰娟涛明超秀霞平刚桂"
 ENGLISH = ["Alex", "Chris", "Jamie", "Morgan", "Sam", "Taylor", "Jordan", "Casey", "Robin", "Lee"]
 TIERS = (("regular", 60), ("silver", 25), ("gold", 12), ("diamond", 3))
-COLUMNS = ("msisdn", "name", "tier", "language", "timezone", "points", "balance_fen", "bill_fen")
+OPENED = datetime(2025, 12, 1, tzinfo=timezone.utc)  # start of the points cycle
 
 # The first demo number: a gold-tier, Chinese-speaking subscriber with something in every product.
-SHOWCASE = ("+8613800000001", "张伟", "gold", "zh_Hans", "Asia/Shanghai", 12_800, 5_630, 18_850)
+SHOWCASE = ("+8613800000001", "张伟", "gold", "zh_Hans", "Asia/Shanghai")
+SHOWCASE_ACCOUNT = (12_800, 5_630, 18_850)  # points, balance (fen), bill (fen)
+
+TABLES = {
+    "subscriber": ("msisdn", "name", "tier", "language", "timezone"),
+    "boss_account": ("msisdn", "points", "balance_fen", "bill_fen"),
+    "points_entry": ("msisdn", "delta", "kind", "ref", "idem_key", "created_at"),
+}
 
 
-def demo_rows(n: int, seed: int = SEED) -> Iterator[tuple]:
-    """N subscribers; the same N and seed always give the same rows."""
+def demo_rows(n: int, seed: int = SEED) -> Iterator[tuple[tuple, tuple]]:
+    """N (subscriber, account) pairs; the same N and seed always give the same rows."""
     rng = random.Random(seed)
     tiers = [t for t, _ in TIERS]
     weights = [w for _, w in TIERS]
     if n >= 1:
-        yield SHOWCASE
+        yield SHOWCASE, SHOWCASE_ACCOUNT
     for i in range(1, n):
         english = rng.random() < 0.15
         name = rng.choice(ENGLISH) if english else rng.choice(SURNAMES) + rng.choice(GIVEN)
         tier = rng.choices(tiers, weights)[0]
-        yield (f"+{FIRST + i}", name, tier, "en" if english else "zh_Hans", "Asia/Shanghai",
-               rng.randrange(0, 60_000), rng.randrange(0, 50_000), rng.randrange(0, 60_000))
+        yield ((f"+{FIRST + i}", name, tier, "en" if english else "zh_Hans", "Asia/Shanghai"),
+               (rng.randrange(0, 60_000), rng.randrange(0, 50_000), rng.randrange(0, 60_000)))
 
 
 def count_subscribers(engine: Engine) -> int:
@@ -43,27 +51,44 @@ def count_subscribers(engine: Engine) -> int:
         return conn.execute(select(func.count()).select_from(Subscriber)).scalar_one()
 
 
+def _sql(engine: Engine, table: str) -> str:
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    columns = TABLES[table]
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+
 def seed_demo(engine: Engine, n: int = 1000, if_empty: bool = False) -> tuple[int, float]:
-    """Replace the subscribers with N demo ones (or keep them with if_empty). Returns (rows, seconds)."""
+    """Replace the subscribers with N demo ones (or keep them with if_empty). Returns (rows, seconds).
+
+    Each account's points arrive as one opening ledger entry, so balance = sum of entries from the start.
+    """
     started = time.perf_counter()
     if if_empty and count_subscribers(engine):
         return 0, 0.0
-    table = Subscriber.__tablename__
-    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"
+    sql = {table: _sql(engine, table) for table in TABLES}
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        cur.execute(text(f"DELETE FROM {table}").text)
-        batch: list[tuple] = []
-        for row in demo_rows(n):
-            batch.append(row)
-            if len(batch) == BATCH:
-                cur.executemany(sql, batch)
-                batch.clear()
-        if batch:
-            cur.executemany(sql, batch)
+        for table in reversed(TABLES):
+            cur.execute(f"DELETE FROM {table}")
+        batches: dict[str, list[tuple]] = {table: [] for table in TABLES}
+        for subscriber, account in demo_rows(n):
+            msisdn = subscriber[0]
+            batches["subscriber"].append(subscriber)
+            batches["boss_account"].append((msisdn, *account))
+            if account[0]:
+                batches["points_entry"].append((msisdn, account[0], "opening", "", f"opening:{msisdn}", OPENED))
+            if len(batches["subscriber"]) == BATCH:
+                _flush(cur, sql, batches)
+        _flush(cur, sql, batches)
         raw.commit()
     finally:
         raw.close()
     return n, time.perf_counter() - started
+
+
+def _flush(cur, sql: dict[str, str], batches: dict[str, list[tuple]]) -> None:
+    for table, rows in batches.items():
+        if rows:
+            cur.executemany(sql[table], rows)
+            rows.clear()

@@ -54,6 +54,10 @@ class Ussd(_Section):
     reply_timeout: float = 10.0
 
 
+class Partners(_Section):
+    timeout: float = 5.0
+
+
 class Jobs(_Section):
     inprocess_worker: bool = True
     queue: str = "shortcode"
@@ -75,6 +79,7 @@ class Settings(_Section):
     redis: Redis = Redis()
     session: Session = Session()
     ussd: Ussd = Ussd()
+    partners: Partners = Partners()
     jobs: Jobs = Jobs()
     paths: Paths = Paths()
     log: Log = Log()

@@ -29,5 +29,4 @@ class Subscribers:
 
 def to_profile(row: Subscriber, default_timezone: str = "Asia/Shanghai") -> Profile:
     return Profile(msisdn=row.msisdn, name=row.name, tier=row.tier, lang=row.language,
-                   timezone=row.timezone or default_timezone,
-                   points=row.points, balance_fen=row.balance_fen, bill_fen=row.bill_fen)
+                   timezone=row.timezone or default_timezone)

@@ -1,7 +1,8 @@
 """Recorded conversations (tests/transcripts/*.yaml): dial, send, expect, replayed on a phone.
 
 Steps: `dial: CODE`, `send: TEXT`, `expect: SCREEN` (exact, with CON/END), `expect_contains: TEXT or
-[TEXTS]`, `wait: SECONDS` (advances the clock), `as: NUMBER`, `lang: zh_Hans|en` (the subscriber's).
+[TEXTS]`, `wait: SECONDS` (advances the clock), `as: NUMBER`, `lang: zh_Hans|en` (the subscriber's),
+`partner: "NAME down"` or `"NAME up"` (a simulated partner stops or starts answering).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 
 from bot.dispatcher import Dispatcher, Reply
-from bot.phone import Phone, show
+from bot.phone import NoSession, Phone, show
 
 DEFAULT_NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 
@@ -75,7 +76,10 @@ async def run(path: Path, dispatcher: Dispatcher, clock: Clock, echo=None) -> Mi
             raise TranscriptError(f"{path}: step {n} must be a mapping with one key")
         (verb, arg), = step.items()
         if verb in ("dial", "send"):
-            reply: Reply = await (phone.dial(str(arg)) if verb == "dial" else phone.send(str(arg)))
+            try:
+                reply: Reply = await (phone.dial(str(arg)) if verb == "dial" else phone.send(str(arg)))
+            except NoSession as exc:
+                return Mismatch(str(path), n, "a screen", str(exc))
             screen = show(reply)
             if echo:
                 echo(f"> {arg}\n{screen}\n")
@@ -92,6 +96,9 @@ async def run(path: Path, dispatcher: Dispatcher, clock: Clock, echo=None) -> Mi
             phone = Phone(dispatcher, str(arg))
         elif verb == "lang":
             dispatcher.subscribers.set_language(phone.msisdn, str(arg))
+        elif verb == "partner":
+            name, _, state = str(arg).partition(" ")
+            getattr(dispatcher.services, name).faults.down = state == "down"
         else:
             raise TranscriptError(f"{path}: step {n}: unknown verb '{verb}'")
     return None

@@ -46,8 +46,7 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     s = core.settings
     dispatcher = build_dispatcher(core, app[REDIS].aio, app[DB])
-    app[USSD] = UssdChannel(dispatcher, s.ussd.secret, s.service.region, core.menus.codes,
-                            s.ussd.reply_timeout, s.service.language)
+    app[USSD] = UssdChannel(dispatcher, s.ussd.secret, s.service.region, core.menus.codes, s.ussd.reply_timeout)
     yield
 
 

@@ -14,6 +14,8 @@ from bot.flow import Flow
 from bot.i18n import Catalogs, load_catalogs
 from bot.menus import MenuTree, load_menus
 from bot.render import Budget, Renderer
+from bot.operations import Operations
+from bot.services import Services, simulated
 from bot.settings import Settings
 from bot.store import SessionStore
 from bot.subscribers import Subscribers
@@ -44,10 +46,13 @@ def build_core(settings: Settings) -> Core:
     return Core(settings, catalogs, dict(FLOWS), menus, engine, {"ussd": ussd})
 
 
-def build_dispatcher(core: Core, redis: Redis, db: DbEngine,
-                     clock: Callable[[], datetime] = utcnow) -> Dispatcher:
+def build_dispatcher(core: Core, redis: Redis, db: DbEngine, clock: Callable[[], datetime] = utcnow,
+                     services: Services | None = None) -> Dispatcher:
     s = core.settings
     store = SessionStore(redis, s.redis.prefix, ttl_s=max(s.session.resume_window, s.session.idle_timeout),
                          lock_ttl_ms=s.session.lock_ttl_ms, lock_wait_ms=s.session.lock_wait_ms)
+    from flows import OPERATIONS
+
     return Dispatcher(core.engine, store, Subscribers(db, s.service.timezone), core.renderers, s.service.operator,
-                      s.service.language, clock)
+                      s.service.language, clock, services or simulated(db, clock),
+                      Operations(OPERATIONS, s.partners.timeout))

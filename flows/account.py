@@ -21,13 +21,19 @@ def _languages(view: View) -> list[Choice]:
     ]
 
 
+def _account(view: View):
+    return view.services.boss.account(view.profile.msisdn)
+
+
 def _bill(view: View) -> T:
+    account = _account(view)
     return T("Your bill this month is {amount} (as of {day}).",
-             amount=Money.from_fen(view.profile.bill_fen), day=Day(view.now.date()))
+             amount=Money.from_fen(account.bill_fen if account else 0), day=Day(view.now.date()))
 
 
 def _balance(view: View) -> T:
-    return T("Your prepaid balance is {amount}.", amount=Money.from_fen(view.profile.balance_fen))
+    account = _account(view)
+    return T("Your prepaid balance is {amount}.", amount=Money.from_fen(account.balance_fen if account else 0))
 
 
 FLOW = Flow(

@@ -1,13 +1,36 @@
-"""Points balance: how many, what they are worth (50 points = 1 yuan) and when they expire."""
+"""Points: balance and value (50 points = 1 yuan), history, redemption, transfer, cycle expiry."""
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from bot.flow import Flow, Show, View
-from bot.text import Day, Money, Number, T
+from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Show, View
+from bot.msisdn import BadNumber, mask, normalise
+from bot.text import Day, Money, Number, T, Verbatim
 
 POINTS_PER_YUAN = 50
+DAILY_TRANSFER_LIMIT = 10_000
+HISTORY_LINES = 30
+
+
+@dataclass(frozen=True)
+class Reward:
+    """Something points buy: a prepaid top-up today; service packages add themselves."""
+
+    key: str
+    label: T
+    points: int
+    topup_fen: int = 0
+
+
+REWARDS = {r.key: r for r in (
+    Reward("topup10", T("¥10 top-up"), 10 * POINTS_PER_YUAN, 1_000),
+    Reward("topup30", T("¥30 top-up"), 30 * POINTS_PER_YUAN, 3_000),
+    Reward("topup50", T("¥50 top-up"), 50 * POINTS_PER_YUAN, 5_000),
+)}
+KINDS = {"opening": T("Opening"), "redeem": T("Redeemed"), "payment": T("Paid"), "refund": T("Refund"),
+         "transfer_out": T("Sent"), "transfer_in": T("Received"), "expiry": T("Expired")}
 
 
 def cycle_end(today: date) -> date:
@@ -19,10 +42,135 @@ def value_of(points: int) -> Money:
     return Money(Decimal(points) / POINTS_PER_YUAN)
 
 
+def balance(view: View) -> int:
+    account = view.services.boss.account(view.profile.msisdn)
+    return account.points if account else 0
+
+
+# -- screens ------------------------------------------------------------------------------------
+def _home_title(view: View) -> T:
+    points = balance(view)
+    return T("Points: {points} (worth {value})", points=Number(points), value=value_of(points))
+
+
+def _home(view: View) -> list[Choice]:
+    return [Choice(T("Balance and expiry"), "balance"), Choice(T("History"), "history"),
+            Choice(T("Redeem"), "redeem"), Choice(T("Transfer"), "recipient")]
+
+
 def _balance(view: View) -> T:
-    points = view.profile.points
+    points = balance(view)
     return T("You have {points} points, worth {value}. They expire on {day}.",
              points=Number(points), value=value_of(points), day=Day(cycle_end(view.now.date())))
 
 
-FLOW = Flow(name="points", start="balance", states={"balance": Show(_balance)})
+def _history(view: View) -> list[T]:
+    entries, _ = view.services.boss.history(view.profile.msisdn, 0, HISTORY_LINES)
+    local = view.now.tzinfo
+    return [T("{day} {kind} {delta}", day=Verbatim(e.created_at.astimezone(local).strftime("%m-%d")),
+              kind=KINDS.get(e.kind, T("Other")), delta=Verbatim(f"{e.delta:+,}")) for e in entries]
+
+
+def _history_title(view: View) -> T:
+    return T("Points history") if _history(view) else T("No points history yet.")
+
+
+def _rewards(view: View) -> list[Choice]:
+    return [Choice(T("{item}: {points} pts", item=r.label, points=Number(r.points)), "confirm_redeem",
+                   values=(("reward", r.key),)) for r in REWARDS.values()]
+
+
+def _confirm_redeem(view: View) -> T:
+    reward = REWARDS[str(view.values["reward"])]
+    return T("Redeem {points} points for {item}?", points=Number(reward.points), item=reward.label)
+
+
+def _yes_no(yes: str, no: str = "home"):
+    return lambda view: [Choice(T("Confirm"), yes), Choice(T("Cancel"), no)]
+
+
+def _redeemed(view: View) -> T:
+    reward = REWARDS[str(view.values["reward"])]
+    return T("Done: {item}. Points left: {left}.", item=reward.label, left=Number(int(view.values["left"])))
+
+
+def _short(view: View) -> T:
+    return T("Not enough points: you have {left}.", left=Number(int(view.values.get("left", 0))))
+
+
+def _recipient(text: str, view: View):
+    try:
+        number = normalise(text, strict=True)
+    except BadNumber:
+        return Invalid(T("Not a phone number."))
+    return number if number != view.profile.msisdn else Invalid(T("That is your own number."))
+
+
+def _amount(text: str, view: View):
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= DAILY_TRANSFER_LIMIT:
+        return Invalid(T("Enter 1 to 10,000 points."))
+    return int(text)
+
+
+def _confirm_transfer(view: View) -> T:
+    return T("Send {points} points to {to}?", points=Number(int(view.values["amount"])),
+             to=Verbatim(mask(str(view.values["to"]))))
+
+
+def _transferred(view: View) -> T:
+    return T("Sent {points} points to {to}. Points left: {left}.", points=Number(int(view.values["amount"])),
+             to=Verbatim(mask(str(view.values["to"]))), left=Number(int(view.values["left"])))
+
+
+# -- calls --------------------------------------------------------------------------------------
+def _redeem_call(view: View) -> Call:
+    return Call("points.redeem", view.op_key("redeem"),
+                (("msisdn", view.profile.msisdn), ("reward", view.values["reward"])))
+
+
+def _transfer_call(view: View) -> Call:
+    midnight = datetime.combine(view.now.date(), time(), view.now.tzinfo)
+    return Call("points.transfer", view.op_key("transfer"),
+                (("msisdn", view.profile.msisdn), ("to", view.values["to"]), ("amount", view.values["amount"]),
+                 ("since", midnight.isoformat())))
+
+
+def redeem(services, call: Call) -> Outcome:
+    a = call.kwargs
+    reward = REWARDS[str(a["reward"])]
+    result = services.boss.spend_points(str(a["msisdn"]), reward.points, call.key, "redeem", reward.key,
+                                        topup_fen=reward.topup_fen)
+    return Outcome("ok" if result.ok else result.reason, (("left", result.points_left),))
+
+
+def transfer(services, call: Call) -> Outcome:
+    a = call.kwargs
+    result = services.boss.transfer_points(str(a["msisdn"]), str(a["to"]), int(a["amount"]), call.key,
+                                           DAILY_TRANSFER_LIMIT, datetime.fromisoformat(str(a["since"])))
+    return Outcome("ok" if result.ok else result.reason, (("left", result.points_left),))
+
+
+OPERATIONS = {"points.redeem": redeem, "points.transfer": transfer}
+
+SAMPLES = tuple({"reward": key, "left": 9_999_999, "amount": 10_000, "to": "+8613899999999"} for key in REWARDS)
+
+FLOW = Flow(name="points", start="home", samples=SAMPLES, states={
+    "home": Menu(_home_title, _home, exits=("balance", "history", "redeem", "recipient")),
+    "balance": Show(_balance),
+    "history": Show(_history_title, items=_history),
+    "redeem": Menu(lambda v: T("Redeem points"), _rewards, exits=("confirm_redeem",)),
+    "confirm_redeem": Menu(_confirm_redeem, _yes_no("do_redeem"), exits=("do_redeem", "home")),
+    "do_redeem": Act(_redeem_call, {"ok": "redeemed", "insufficient": "short"}),
+    "redeemed": Show(_redeemed),
+    "short": Show(_short),
+    "recipient": Ask(lambda v: T("Send points to which number?"), _recipient, key="to", goto="amount"),
+    "amount": Ask(lambda v: T("How many points? (up to 10,000 a day)"), _amount, key="amount",
+                  goto="confirm_transfer"),
+    "confirm_transfer": Menu(_confirm_transfer, _yes_no("do_transfer"), exits=("do_transfer", "home")),
+    "do_transfer": Act(_transfer_call, {"ok": "transferred", "insufficient": "short",
+                                        "daily_limit": "over_limit", "unknown_recipient": "no_recipient",
+                                        "same_recipient": "no_recipient"}),
+    "transferred": Show(_transferred),
+    "over_limit": Show(lambda v: T("Over today's limit of 10,000 points. Nothing was sent.")),
+    "no_recipient": Show(lambda v: T("That number cannot receive points. Nothing was sent.")),
+})

@@ -13,12 +13,9 @@ from sqlmodel import Session as DbSession
 from bot.dispatcher import Dispatcher, Inbound, Reply
 from bot.models import UssdSessionEnd
 from bot.msisdn import BadNumber, mask, normalise
-from bot.store import Busy
-from bot.text import T
 
 log = structlog.get_logger()
 
-APOLOGY = T("Sorry, the service is busy. Please dial again in a moment.")
 MAX_TEXT = 1000  # all inputs of a session joined by "*"
 
 
@@ -78,13 +75,12 @@ class UssdChannel:
     """The aiohttp handlers of the USSD channel."""
 
     def __init__(self, dispatcher: Dispatcher, secret: str, region: str, codes: tuple[str, ...],
-                 reply_timeout: float, default_lang: str) -> None:
+                 reply_timeout: float) -> None:
         self.dispatcher = dispatcher
         self.secret = secret
         self.region = region
         self.codes = codes
         self.reply_timeout = reply_timeout
-        self.default_lang = default_lang
 
     async def hop(self, request: web.Request) -> web.Response:
         if not authorised(request, self.secret):
@@ -96,12 +92,9 @@ class UssdChannel:
         structlog.contextvars.bind_contextvars(channel="ussd", session=inbound.ref, msisdn=mask(inbound.msisdn))
         try:
             reply = await asyncio.wait_for(self.dispatcher.handle(inbound), self.reply_timeout)
-        except Busy:
-            log.warning("subscriber_busy")
-            reply = self._apology()
-        except Exception as exc:  # a failing dependency: the handset still gets a polite END in time
-            log.error("hop_failed", error=type(exc).__name__)
-            reply = self._apology()
+        except TimeoutError:  # a slow dependency: the handset still gets a polite END in time
+            log.error("hop_timed_out", timeout=self.reply_timeout)
+            reply = self.dispatcher.apology("ussd")
         return answer(reply)
 
     async def end(self, request: web.Request) -> web.Response:
@@ -135,10 +128,6 @@ class UssdChannel:
             hops=_int(form, "hopsCount"), last_input=field(form, "input", 512, required=False),
             error_message=field(form, "errorMessage", 512, required=False),
             received_at=datetime.now(timezone.utc))
-
-    def _apology(self) -> Reply:
-        catalogs = self.dispatcher.renderers["ussd"].catalogs
-        return Reply(catalogs.render(self.default_lang, APOLOGY), final=True)
 
 
 def _int(form: dict[str, str], name: str) -> int | None:

@@ -3,6 +3,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from bot import models  # noqa: F401  (registers the tables)
+from integrations.boss import tables as boss_tables  # noqa: F401
 from sqlmodel import SQLModel
 
 config = context.config

@@ -49,9 +49,9 @@ def test_seed_is_deterministic_and_first_number_is_the_showcase(tmp_path):
     out = shortcode("seed", "--demo", "--subscribers", "200", tmp_path=tmp_path)
     assert "seeded 200 demo subscribers" in out.stdout
     assert list(demo_rows(200)) == list(demo_rows(200))
-    first, *rest = demo_rows(200)
-    assert first[:4] == ("+8613800000001", "张伟", "gold", "zh_Hans") and first[5] > 0
-    assert rest[-1][0] == "+8613800000200"
+    (first, account), *rest = demo_rows(200)
+    assert first[:4] == ("+8613800000001", "张伟", "gold", "zh_Hans") and all(v > 0 for v in account)
+    assert rest[-1][0][0] == "+8613800000200"
     again = shortcode("seed", "--demo", "--if-empty", tmp_path=tmp_path)
     assert "already present" in again.stdout
 
@@ -69,7 +69,7 @@ def test_sim_interactive_session(tmp_path):
     env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-m", "bot.cli", "sim"], input="/lang en\n*126#\n2\n/quit\n",
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    assert "CON Shortcode services" in out.stdout and "12,800 points" in out.stdout
+    assert "CON Shortcode services" in out.stdout and "Points: 12,800" in out.stdout
     assert "[GSM-7" in out.stdout
 
 

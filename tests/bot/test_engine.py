@@ -8,11 +8,12 @@ import pytest
 from bot import events as ev
 from bot.engine import Context, Engine, Policy
 from bot.flow import Ask, Choice, End, Flow, Invalid, Menu, Profile
+from bot.services import simulated
 from bot.session import Session
 from bot.text import T, Verbatim
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
-PROFILE = Profile("+8613800000001", "张伟", "gold", "en", "Asia/Shanghai", 12_800, 5_630, 18_850)
+PROFILE = Profile("+8613800000001", "张伟", "gold", "en", "Asia/Shanghai")
 
 
 def _many(view):
@@ -37,8 +38,8 @@ def engine(core):
 
 
 @pytest.fixture
-def ctx(core):
-    return Context(PROFILE, core.renderers["ussd"])
+def ctx(core, db):
+    return Context(PROFILE, core.renderers["ussd"], simulated(db))
 
 
 def dial(engine, ctx, previous=None, now=NOW):

@@ -70,7 +70,7 @@ def test_dangling_state_in_a_flow_is_refused(tmp_path):
 def test_entries_are_shown_by_tier(tmp_path, core, tier, visible):
     tree = load_menus(write(tmp_path, "main.toml", ROOT_FILE), FLOWS)
     engine = Engine({**FLOWS, "menu": tree.flow()}, tree.root)
-    profile = Profile("+8613800000002", "x", tier, "en", "Asia/Shanghai", 0, 0, 0)
+    profile = Profile("+8613800000002", "x", tier, "en", "Asia/Shanghai")
     from datetime import datetime, timezone
     turn = engine.begin(None, profile.msisdn, "r", datetime.now(timezone.utc), Context(profile, core.renderers["ussd"]))
     assert len(turn.screen.options) == visible

@@ -1,4 +1,4 @@
-"""Subscribers and USSD end-of-session reports.
+"""Subscribers, USSD end-of-session reports, and the simulated BOSS (accounts, points ledger, bill).
 
 Revision ID: 0001
 Revises:
@@ -20,9 +20,6 @@ def upgrade() -> None:
         sa.Column("tier", sa.String(8), nullable=False),
         sa.Column("language", sa.String(8), nullable=False),
         sa.Column("timezone", sa.String(32), nullable=False),
-        sa.Column("points", sa.Integer, nullable=False),
-        sa.Column("balance_fen", sa.Integer, nullable=False),
-        sa.Column("bill_fen", sa.Integer, nullable=False),
     )
     op.create_table(
         "ussd_session_end",
@@ -37,8 +34,35 @@ def upgrade() -> None:
         sa.Column("error_message", sa.String(512), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "boss_account",
+        sa.Column("msisdn", sa.String(16), primary_key=True),
+        sa.Column("points", sa.Integer, nullable=False),
+        sa.Column("balance_fen", sa.Integer, nullable=False),
+        sa.Column("bill_fen", sa.Integer, nullable=False),
+        sa.CheckConstraint("points >= 0", name="points_not_negative"),
+    )
+    op.create_table(
+        "points_entry",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("msisdn", sa.String(16), nullable=False, index=True),
+        sa.Column("delta", sa.Integer, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("ref", sa.String(64), nullable=False),
+        sa.Column("idem_key", sa.String(96), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "bill_charge",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("msisdn", sa.String(16), nullable=False, index=True),
+        sa.Column("amount_fen", sa.Integer, nullable=False),
+        sa.Column("description", sa.String(64), nullable=False),
+        sa.Column("idem_key", sa.String(96), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    op.drop_table("ussd_session_end")
-    op.drop_table("subscriber")
+    for table in ("bill_charge", "points_entry", "boss_account", "ussd_session_end", "subscriber"):
+        op.drop_table(table)

@@ -1,0 +1,22 @@
+"""The partners a flow may query and call, handed to the engine in every `View`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy.engine import Engine
+
+from integrations.boss import Boss
+from integrations.boss.simulated import SimulatedBoss
+from integrations.sqltx import utcnow
+
+
+@dataclass
+class Services:
+    boss: Boss
+
+
+def simulated(engine: Engine, clock: Callable[[], datetime] = utcnow) -> Services:
+    """Every partner simulated on our own database (embedded mode, tests, the simulator)."""
+    return Services(boss=SimulatedBoss(engine, clock=clock))

@@ -1,0 +1,152 @@
+"""A simulated BOSS on our database: conditional updates, an append-only ledger, idempotency keys."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from integrations.boss import Account, Entry, Result
+from integrations.boss.tables import BillCharge, BossAccount, PointsEntry
+from integrations.faults import Faults
+from integrations.sqltx import utcnow, write
+
+A = BossAccount.__table__
+E = PointsEntry.__table__
+B = BillCharge.__table__
+
+
+class SimulatedBoss:
+    def __init__(self, engine: Engine, faults: Faults | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.faults = faults or Faults()
+        self.clock = clock
+
+    # -- reads ----------------------------------------------------------------------------------
+    def account(self, msisdn: str) -> Account | None:
+        self.faults.check("boss")
+        with self.engine.connect() as conn:
+            row = conn.execute(select(A).where(A.c.msisdn == msisdn)).first()
+        return Account(row.msisdn, row.points, row.balance_fen, row.bill_fen) if row else None
+
+    def history(self, msisdn: str, offset: int, limit: int) -> tuple[list[Entry], int]:
+        self.faults.check("boss")
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(E).where(E.c.msisdn == msisdn)).scalar_one()
+            rows = conn.execute(select(E).where(E.c.msisdn == msisdn)
+                                .order_by(E.c.created_at.desc(), E.c.id.desc()).offset(offset).limit(limit)).all()
+        return [Entry(r.created_at, r.delta, r.kind, r.ref) for r in rows], total
+
+    # -- points ---------------------------------------------------------------------------------
+    def spend_points(self, msisdn: str, points: int, key: str, kind: str, ref: str,
+                     topup_fen: int = 0) -> Result:
+        """Debit with a conditional update whose row count is checked, in the entry's transaction."""
+        self.faults.check("boss")
+
+        def work(conn: Connection) -> Result:
+            if not _debit(conn, msisdn, points):
+                return Result(False, "insufficient", _points(conn, msisdn))
+            _entry(conn, msisdn, -points, kind, ref, key, self.clock())
+            if topup_fen:
+                conn.execute(update(A).where(A.c.msisdn == msisdn).values(balance_fen=A.c.balance_fen + topup_fen))
+            return Result(True, points_left=_points(conn, msisdn))
+
+        return self._once(key, msisdn, work)
+
+    def refund_points(self, msisdn: str, points: int, key: str, ref: str) -> Result:
+        self.faults.check("boss")
+
+        def work(conn: Connection) -> Result:
+            conn.execute(update(A).where(A.c.msisdn == msisdn).values(points=A.c.points + points))
+            _entry(conn, msisdn, points, "refund", ref, key, self.clock())
+            return Result(True, points_left=_points(conn, msisdn))
+
+        return self._once(key, msisdn, work)
+
+    def transfer_points(self, sender: str, recipient: str, points: int, key: str, daily_limit: int,
+                        since: datetime) -> Result:
+        """Both accounts change in one transaction, locked in a fixed order so opposite transfers
+        cannot deadlock; today's transfers count against the daily limit."""
+        self.faults.check("boss")
+        if sender == recipient:
+            return Result(False, "same_recipient")
+
+        def work(conn: Connection) -> Result:
+            found = conn.execute(select(A.c.msisdn).where(A.c.msisdn.in_(sorted({sender, recipient})))
+                                 .order_by(A.c.msisdn).with_for_update()).scalars().all()
+            if recipient not in found:
+                return Result(False, "unknown_recipient", _points(conn, sender))
+            sent = conn.execute(select(func.coalesce(func.sum(-E.c.delta), 0)).where(
+                E.c.msisdn == sender, E.c.kind == "transfer_out", E.c.created_at >= since)).scalar_one()
+            if sent + points > daily_limit:
+                return Result(False, "daily_limit", _points(conn, sender))
+            if not _debit(conn, sender, points):
+                return Result(False, "insufficient", _points(conn, sender))
+            conn.execute(update(A).where(A.c.msisdn == recipient).values(points=A.c.points + points))
+            now = self.clock()
+            _entry(conn, sender, -points, "transfer_out", _mask(recipient), key, now)
+            _entry(conn, recipient, points, "transfer_in", _mask(sender), key + ":in", now)
+            return Result(True, points_left=_points(conn, sender))
+
+        return self._once(key, sender, work)
+
+    # -- bill -----------------------------------------------------------------------------------
+    def charge_bill(self, msisdn: str, amount_fen: int, key: str, description: str) -> Result:
+        return self._bill(msisdn, amount_fen, key, description)
+
+    def refund_bill(self, msisdn: str, amount_fen: int, key: str, description: str) -> Result:
+        return self._bill(msisdn, -amount_fen, key, description)
+
+    def _bill(self, msisdn: str, amount_fen: int, key: str, description: str) -> Result:
+        self.faults.check("boss")
+
+        def work(conn: Connection) -> Result:
+            if conn.execute(select(B.c.id).where(B.c.idem_key == key)).first():
+                return Result(True)
+            conn.execute(insert(B).values(msisdn=msisdn, amount_fen=amount_fen, description=description,
+                                          idem_key=key, created_at=self.clock()))
+            changed = conn.execute(update(A).where(A.c.msisdn == msisdn)
+                                   .values(bill_fen=A.c.bill_fen + amount_fen)).rowcount
+            if changed != 1:
+                raise LookupError("no such account")
+            return Result(True)
+
+        try:
+            return write(self.engine, work)
+        except IntegrityError:  # the same key raced us and won: its answer is ours
+            return Result(True)
+
+    # -- idempotency ----------------------------------------------------------------------------
+    def _once(self, key: str, msisdn: str, work) -> Result:
+        """Return the first result for a key: an existing entry means the operation already happened."""
+        def guarded(conn: Connection) -> Result:
+            if conn.execute(select(E.c.id).where(E.c.idem_key == key)).first():
+                return Result(True, points_left=_points(conn, msisdn))
+            return work(conn)
+
+        try:
+            return write(self.engine, guarded)
+        except IntegrityError:  # a concurrent attempt with the same key committed first
+            with self.engine.connect() as conn:
+                return Result(True, points_left=_points(conn, msisdn))
+
+
+def _debit(conn: Connection, msisdn: str, points: int) -> bool:
+    done = conn.execute(update(A).where(A.c.msisdn == msisdn, A.c.points >= points)
+                        .values(points=A.c.points - points)).rowcount
+    return done == 1
+
+
+def _entry(conn: Connection, msisdn: str, delta: int, kind: str, ref: str, key: str, at: datetime) -> None:
+    conn.execute(insert(E).values(msisdn=msisdn, delta=delta, kind=kind, ref=ref, idem_key=key, created_at=at))
+
+
+def _points(conn: Connection, msisdn: str) -> int:
+    return conn.execute(select(A.c.points).where(A.c.msisdn == msisdn)).scalar_one_or_none() or 0
+
+
+def _mask(msisdn: str) -> str:
+    return msisdn[:-8] + "****" + msisdn[-4:] if len(msisdn) > 8 else "****"
