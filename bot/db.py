@@ -12,11 +12,14 @@ from sqlmodel import create_engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 10) -> Engine:
     """An engine for the URL; SQLite gets WAL and a busy timeout so readers never block the writer."""
     if url.startswith("sqlite:///") and ":memory:" not in url:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 10} if url.startswith("sqlite") else {})
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 10})
+    else:
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
