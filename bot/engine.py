@@ -12,8 +12,8 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from bot import events as ev
-from bot.flow import (Act, Ask, Call, Choice, End, Flow, Invalid, Menu, Outcome, Profile, Screen, Show, State,
-                      View, target)
+from bot.flow import (Act, Ask, Call, Choice, End, Flow, Invalid, Menu, Outcome, Profile, Route, Screen, Show,
+                      State, View, target)
 from bot.render import Renderer
 from bot.session import Session
 from bot.text import T
@@ -130,7 +130,7 @@ class Engine:
         if isinstance(state, Show):
             items = tuple(state.items(view)) if state.items else ()
             return Screen("info", state.text(view), items, error, numbered=False)
-        if isinstance(state, Act):  # only seen if a process died between a call and its outcome
+        if isinstance(state, (Act, Route)):  # only seen if a process died between a call and its outcome
             return Screen("info", UNAVAILABLE, ())
         return Screen("end", state.text(view), back=False)
 
@@ -173,6 +173,11 @@ class Engine:
         lang = next((e.lang for e in events if isinstance(e, ev.LanguageChanged)), session.lang)
         moved = session.evolve(flow=flow, state=state, stack=stack, page=0, errors=0, error=None, lang=lang)
         definition = self.state(flow, state)
+        if isinstance(definition, Route):
+            goto = definition.decide(self._view(moved, now, ctx))
+            assert goto in definition.exits, f"{flow}.{state} routed to undeclared '{goto}'"
+            return self._go(moved.evolve(flow=session.flow, state=session.state, stack=session.stack),
+                            target(goto, flow), now, ctx, events, push)
         if isinstance(definition, Act):
             return Turn(moved, None, events, definition.call(self._view(moved, now, ctx)))
         if isinstance(definition, End):

@@ -150,7 +150,15 @@ class Act:
         return tuple(self.outcomes.values())
 
 
-State = Union[Menu, Ask, Show, End, Act]
+@dataclass(frozen=True)
+class Route:
+    """A decision with no screen: entering it goes straight on to the state `decide` names."""
+
+    decide: Callable[[View], str]
+    exits: tuple[str, ...]
+
+
+State = Union[Menu, Ask, Show, End, Act, Route]
 
 
 @dataclass(frozen=True)

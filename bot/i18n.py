@@ -6,13 +6,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 
-from bot.text import Day, Money, Number, T, Verbatim
+from bot.text import Day, Localized, Money, Number, T, Verbatim
 
 LANGUAGES = ("zh_Hans", "en")
 DOMAIN = "messages"
@@ -46,7 +46,11 @@ class Catalogs:
         if isinstance(value, Number):
             return format_decimal(value.value, locale=lang)
         if isinstance(value, Day):
+            if value.skeleton:
+                return format_skeleton(value.skeleton, value.value, locale=lang)
             return format_date(value.value, "medium", locale=lang)
+        if isinstance(value, Localized):
+            return value.zh_Hans if lang == "zh_Hans" else value.en
         if isinstance(value, datetime):
             return format_datetime(value, "short", tzinfo=value.tzinfo, locale=lang)
         if isinstance(value, Verbatim):

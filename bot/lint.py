@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from bot import engine as eng
 from bot.db import make_engine, upgrade
 from bot.engine import Context, Engine
-from bot.flow import Act, Ask, End, Menu, Profile, Screen
+from bot.flow import Act, Ask, End, Menu, Profile, Route, Screen
 from bot.i18n import LANGUAGES
 from bot.render import Renderer
 from bot.seed import SHOWCASE, seed_demo
@@ -21,6 +21,7 @@ from bot.services import Services, simulated
 from bot.session import Session
 from bot.textcount import char_units
 from integrations.boss.tables import BossAccount, PointsEntry
+from integrations.golf.tables import TeeBooking
 
 NOW = datetime(2026, 12, 31, 15, 59, tzinfo=timezone.utc)  # widest dates of the cycle
 WIDEST = "+8613899999999"
@@ -57,6 +58,10 @@ def demo_services() -> Iterator[Services]:
         with db.begin() as conn:
             conn.execute(insert(BossAccount.__table__).values(msisdn=WIDEST, points=9_999_999,
                                                               balance_fen=99_999_999, bill_fen=99_999_999))
+            conn.execute(insert(TeeBooking.__table__), [
+                dict(code=code, idem_key=code, course_id=3, day=NOW.date(), slot=958 - 8 * i, msisdn=WIDEST,
+                     players=4, amount_fen=99_999_999, points=9_999_999, pay="points", status="booked",
+                     hold_until=NOW, created_at=NOW) for i, code in enumerate(("GABCDEF9", "GABCDEF8", "GABCDEF7"))])
             conn.execute(insert(PointsEntry.__table__), [
                 dict(msisdn=WIDEST, delta=-9_999_999 + i, kind="transfer_out", ref="", idem_key=f"lint{i}",
                      created_at=NOW) for i in range(12)])
@@ -72,7 +77,7 @@ def screens(engine: Engine, renderer: Renderer, services: Any) -> Iterator[tuple
         ctx = Context(profile, renderer, services)
         for flow in engine.flows.values():
             for name, state in flow.states.items():
-                if isinstance(state, Act):
+                if isinstance(state, (Act, Route)):
                     continue
                 errors = ERRORS if isinstance(state, (Menu, Ask)) else (None,)
                 if _leads_to_act(flow, state):  # a failed call comes back here with an apology line

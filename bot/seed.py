@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.models import Subscriber
+from integrations.golf import simulated as golf
 
+PARTNERS = (golf.seed_demo,)  # each partner's own deterministic demo data
 FIRST = 8613800000001
 SEED = 12580
 BATCH = 50_000
@@ -84,6 +86,8 @@ def seed_demo(engine: Engine, n: int = 1000, if_empty: bool = False) -> tuple[in
         raw.commit()
     finally:
         raw.close()
+    for partner in PARTNERS:
+        partner(engine)
     return n, time.perf_counter() - started
 
 

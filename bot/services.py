@@ -9,14 +9,17 @@ from sqlalchemy.engine import Engine
 
 from integrations.boss import Boss
 from integrations.boss.simulated import SimulatedBoss
+from integrations.golf import TeeSheets
+from integrations.golf.simulated import SimulatedTeeSheets
 from integrations.sqltx import utcnow
 
 
 @dataclass
 class Services:
     boss: Boss
+    golf: TeeSheets
 
 
 def simulated(engine: Engine, clock: Callable[[], datetime] = utcnow) -> Services:
     """Every partner simulated on our own database (embedded mode, tests, the simulator)."""
-    return Services(boss=SimulatedBoss(engine, clock=clock))
+    return Services(boss=SimulatedBoss(engine, clock=clock), golf=SimulatedTeeSheets(engine, clock=clock))

@@ -32,9 +32,19 @@ class Number:
 
 @dataclass(frozen=True)
 class Day:
-    """A calendar date in the locale's medium format (Nov 30, 2026 / 2026年11月30日)."""
+    """A calendar date in the locale's medium format (Nov 30, 2026 / 2026年11月30日), or a CLDR
+    skeleton such as "MMMEd" (Tue, Nov 24 / 11月24日周二)."""
 
     value: date
+    skeleton: str = ""
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A name a partner gives in each language (a course, a hospital): no catalog entry needed."""
+
+    en: str
+    zh_Hans: str
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class Verbatim:
     value: str
 
 
-Param = Union[str, int, Money, Number, Day, Verbatim, "T", datetime]
+Param = Union[str, int, Money, Number, Day, Verbatim, Localized, "T", datetime]
 
 
 @dataclass(frozen=True)

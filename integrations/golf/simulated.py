@@ -1,0 +1,130 @@
+"""Simulated tee sheets on our database, with demo courses; holds expire, the index forbids doubles."""
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import delete, insert, or_, select, update, and_
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from integrations.faults import Faults
+from integrations.golf import SLOTS, Booking, Course, HoldResult
+from integrations.golf.tables import GolfCourse, TeeBooking
+from integrations.sqltx import utcnow, write
+
+C = GolfCourse.__table__
+TB = TeeBooking.__table__
+
+DEMO_COURSES = (
+    (1, "Mission Hills Shenzhen", "深圳观澜湖", 128_000, 168_000),
+    (2, "Pine Valley Beijing", "北京华彬", 108_000, 148_000),
+    (3, "Sheshan International", "上海佘山", 158_000, 198_000),
+)
+
+
+def seed_demo(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(TB))
+        conn.execute(delete(C))
+        conn.execute(insert(C), [dict(zip(("id", "name_en", "name_zh", "weekday_fee_fen", "weekend_fee_fen"), c))
+                                 for c in DEMO_COURSES])
+
+
+def booking_code(key: str) -> str:
+    return "G" + hashlib.sha256(key.encode()).hexdigest()[:7].upper()
+
+
+class SimulatedTeeSheets:
+    def __init__(self, engine: Engine, faults: Faults | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.faults = faults or Faults()
+        self.clock = clock
+
+    def courses(self) -> list[Course]:
+        self.faults.check("golf")
+        with self.engine.connect() as conn:
+            return [Course(*row) for row in conn.execute(select(
+                C.c.id, C.c.name_en, C.c.name_zh, C.c.weekday_fee_fen, C.c.weekend_fee_fen).order_by(C.c.id))]
+
+    def free_slots(self, course_id: int, day: date, now: datetime) -> list[int]:
+        """Tee times with no live booking; today's past ones are gone (`now` is the course's local time)."""
+        self.faults.check("golf")
+        with self.engine.connect() as conn:
+            taken = set(conn.execute(select(TB.c.slot).where(
+                TB.c.course_id == course_id, TB.c.day == day, _live(self.clock()))).scalars())
+        earliest = now.hour * 60 + now.minute if day == now.date() else -1
+        return [s for s in SLOTS if s not in taken and s > earliest]
+
+    def hold(self, course_id: int, day: date, slot: int, msisdn: str, players: int, key: str,
+             until: datetime) -> HoldResult:
+        self.faults.check("golf")
+        now = self.clock()
+
+        def work(conn: Connection) -> HoldResult:
+            if conn.execute(select(TB.c.id).where(TB.c.idem_key == key)).first():
+                return HoldResult(True)
+            conn.execute(update(TB).where(TB.c.course_id == course_id, TB.c.day == day, TB.c.slot == slot,
+                                          TB.c.status == "held", TB.c.hold_until < now).values(status="expired"))
+            conn.execute(insert(TB).values(code=booking_code(key), idem_key=key, course_id=course_id, day=day,
+                                           slot=slot, msisdn=msisdn, players=players, status="held",
+                                           hold_until=until, created_at=now))
+            return HoldResult(True)
+
+        try:
+            return write(self.engine, work)
+        except IntegrityError:
+            return HoldResult(True) if self._by_key(key) else HoldResult(False, "taken")
+
+    def confirm(self, key: str, amount_fen: int, points: int, pay: str, now: datetime) -> Booking | None:
+        """Turn the hold into a booking; an expired hold is re-taken if the tee time is still free."""
+        self.faults.check("golf")
+        paid = dict(status="booked", amount_fen=amount_fen, points=points, pay=pay)
+
+        def work(conn: Connection) -> None:
+            conn.execute(update(TB).where(TB.c.idem_key == key, TB.c.status.in_(("held", "expired")))
+                         .values(**paid))
+
+        try:
+            write(self.engine, work)
+        except IntegrityError:  # the hold had expired and someone else holds the tee time now
+            return None
+        booking = self._by_key(key)
+        return booking if booking and booking.status == "booked" else None
+
+    def bookings(self, msisdn: str, since: date) -> list[Booking]:
+        self.faults.check("golf")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(TB).where(TB.c.msisdn == msisdn, TB.c.status == "booked", TB.c.day >= since)
+                                .order_by(TB.c.day, TB.c.slot)).all()
+        return [_booking(r) for r in rows]
+
+    def booking(self, code: str, msisdn: str) -> Booking | None:
+        self.faults.check("golf")
+        with self.engine.connect() as conn:
+            row = conn.execute(select(TB).where(TB.c.code == code, TB.c.msisdn == msisdn)).first()
+        return _booking(row) if row else None
+
+    def cancel(self, code: str, msisdn: str) -> Booking | None:
+        """Cancel a booking; cancelling twice answers with the same cancelled booking."""
+        self.faults.check("golf")
+        write(self.engine, lambda conn: conn.execute(update(TB).where(
+            TB.c.code == code, TB.c.msisdn == msisdn, TB.c.status == "booked").values(status="cancelled")))
+        booking = self.booking(code, msisdn)
+        return booking if booking and booking.status == "cancelled" else None
+
+    def _by_key(self, key: str) -> Booking | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(TB).where(TB.c.idem_key == key)).first()
+        return _booking(row) if row else None
+
+
+def _live(now: datetime):
+    return or_(TB.c.status == "booked", and_(TB.c.status == "held", TB.c.hold_until >= now))
+
+
+def _booking(row) -> Booking:
+    return Booking(row.code, row.course_id, row.day, row.slot, row.players, row.amount_fen, row.points, row.pay,
+                   row.status)
