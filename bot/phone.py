@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from bot.dispatcher import Dispatcher, Inbound, Reply
 
@@ -19,12 +20,13 @@ class Phone:
 
     dispatcher: Dispatcher
     msisdn: str
+    refs: Iterator[int] = field(default_factory=lambda: _refs)  # session ids; a transcript brings its own
     ref: str | None = None
     code: str = ""
     inputs: list[str] = field(default_factory=list)
 
     async def dial(self, code: str) -> Reply:
-        self.ref, self.code, self.inputs = f"sim-{next(_refs)}", code, []
+        self.ref, self.code, self.inputs = f"sim-{next(self.refs)}", code, []
         return await self._hop(None)
 
     async def send(self, text: str) -> Reply:

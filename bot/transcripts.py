@@ -7,6 +7,7 @@ Steps: `dial: CODE`, `send: TEXT`, `expect: SCREEN` (exact, with CON/END), `expe
 from __future__ import annotations
 
 import difflib
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -67,7 +68,8 @@ def clock_for(data: dict[str, Any]) -> Clock:
 async def run(path: Path, dispatcher: Dispatcher, clock: Clock, echo=None) -> Mismatch | None:
     """Play a transcript; the first mismatch, or None when every expectation held."""
     data = load(path)
-    phone = Phone(dispatcher, str(data.get("subscriber", "+8613800000001")))
+    refs = itertools.count(1)  # session ids start afresh, so booking codes repeat from run to run
+    phone = Phone(dispatcher, str(data.get("subscriber", "+8613800000001")), refs)
     if "lang" in data:
         dispatcher.subscribers.set_language(phone.msisdn, data["lang"])
     screen = ""
@@ -93,7 +95,7 @@ async def run(path: Path, dispatcher: Dispatcher, clock: Clock, echo=None) -> Mi
         elif verb == "wait":
             clock.now += timedelta(seconds=float(arg))
         elif verb == "as":
-            phone = Phone(dispatcher, str(arg))
+            phone = Phone(dispatcher, str(arg), refs)
         elif verb == "lang":
             dispatcher.subscribers.set_language(phone.msisdn, str(arg))
         elif verb == "partner":

@@ -105,7 +105,7 @@ def _confirm(view: View) -> T:
     fen = _price(view)
     paid = (T("{points} points", points=Number(points_for(fen))) if view.values["pay"] == "points"
             else T("{amount} on your bill", amount=Money.from_fen(fen)))
-    return T("Book {course} {day} {time}, {players} players, {paid}?", paid=paid, **_summary(view))
+    return T("Book {course} {day} {time}, players: {players}, {paid}?", paid=paid, **_summary(view))
 
 
 def _booked(view: View) -> T:
@@ -131,7 +131,7 @@ def _booking_title(view: View) -> T:
     b = _booking(view)
     if b is None or b.status != "booked":
         return GONE
-    return T("{code}: {course} {day} {time}, {players} players", code=Verbatim(b.code),
+    return T("{code}: {course} {day} {time}, players: {players}", code=Verbatim(b.code),
              course=_name(_course(view, b.course_id)), day=Day(b.day, "MMMd"), time=Verbatim(hhmm(b.slot)),
              players=Number(b.players))
 
@@ -190,6 +190,7 @@ def book(services, call: Call) -> Outcome:
     else:
         paid = services.boss.charge_bill(msisdn, int(a["amount_fen"]), pay_key, "golf")
     if not paid.ok:
+        services.golf.release(call.key)
         return Outcome(paid.reason)
     booking = services.golf.confirm(call.key, int(a["amount_fen"]), int(a["points"]) if a["pay"] == "points" else 0,
                                     str(a["pay"]), datetime.fromisoformat(str(a["now"])))
