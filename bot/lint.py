@@ -20,7 +20,7 @@ from bot.seed import SHOWCASE, seed_demo
 from bot.services import Services, simulated
 from bot.session import Session
 from bot.textcount import char_units
-from integrations.boss.tables import BossAccount, PointsEntry
+from integrations.boss.tables import BossAccount, BossSubscription, PointsEntry
 from integrations.golf.tables import TeeBooking
 
 NOW = datetime(2026, 12, 31, 15, 59, tzinfo=timezone.utc)  # widest dates of the cycle
@@ -62,6 +62,10 @@ def demo_services() -> Iterator[Services]:
                 dict(code=code, idem_key=code, course_id=3, day=NOW.date(), slot=958 - 8 * i, msisdn=WIDEST,
                      players=4, amount_fen=99_999_999, points=9_999_999, pay="points", status="booked",
                      hold_until=NOW, created_at=NOW) for i, code in enumerate(("GABCDEF9", "GABCDEF8", "GABCDEF7"))])
+            conn.execute(insert(BossSubscription.__table__), [
+                dict(msisdn=WIDEST, package=key, price_fen=28_000, points=0, pay="bill", status="active",
+                     until=NOW.date(), idem_key=f"lint-{key}", created_at=NOW)
+                for key in ("car_full", "health_full", "car_tips", "health_tips", "golf")])
             conn.execute(insert(PointsEntry.__table__), [
                 dict(msisdn=WIDEST, delta=-9_999_999 + i, kind="transfer_out", ref="", idem_key=f"lint{i}",
                      created_at=NOW) for i in range(12)])

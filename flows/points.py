@@ -77,7 +77,8 @@ def _history_title(view: View) -> T:
 
 def _rewards(view: View) -> list[Choice]:
     return [Choice(T("{item}: {points} pts", item=r.label, points=Number(r.points)), "confirm_redeem",
-                   values=(("reward", r.key),)) for r in REWARDS.values()]
+                   values=(("reward", r.key),)) for r in REWARDS.values()] + [
+            Choice(T("Service packages"), "packages.offers")]
 
 
 def _confirm_redeem(view: View) -> T:
@@ -158,7 +159,7 @@ FLOW = Flow(name="points", start="home", samples=SAMPLES, states={
     "home": Menu(_home_title, _home, exits=("balance", "history", "redeem", "recipient")),
     "balance": Show(_balance),
     "history": Show(_history_title, items=_history),
-    "redeem": Menu(lambda v: T("Redeem points"), _rewards, exits=("confirm_redeem",)),
+    "redeem": Menu(lambda v: T("Redeem points"), _rewards, exits=("confirm_redeem", "packages.offers")),
     "confirm_redeem": Menu(_confirm_redeem, _yes_no("do_redeem"), exits=("do_redeem", "home")),
     "do_redeem": Act(_redeem_call, {"ok": "redeemed", "insufficient": "short"}),
     "redeemed": Show(_redeemed),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 
@@ -33,6 +33,16 @@ class Result:
     points_left: int = 0
 
 
+@dataclass(frozen=True)
+class Subscription:
+    package: str
+    price_fen: int
+    points: int
+    pay: str  # "bill" or "points"
+    until: date
+    status: str  # active, cancelled
+
+
 class Boss(Protocol):
     def account(self, msisdn: str) -> Account | None: ...
 
@@ -49,3 +59,9 @@ class Boss(Protocol):
     def charge_bill(self, msisdn: str, amount_fen: int, key: str, description: str) -> Result: ...
 
     def refund_bill(self, msisdn: str, amount_fen: int, key: str, description: str) -> Result: ...
+
+    def subscriptions(self, msisdn: str) -> list[Subscription]: ...
+
+    def subscribe(self, msisdn: str, package: str, price_fen: int, points: int, until: date, key: str) -> Result: ...
+
+    def unsubscribe(self, msisdn: str, package: str) -> Result: ...

@@ -1,21 +1,22 @@
 """A simulated BOSS on our database: conditional updates, an append-only ledger, idempotency keys."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Callable
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from integrations.boss import Account, Entry, Result
-from integrations.boss.tables import BillCharge, BossAccount, PointsEntry
+from integrations.boss import Account, Entry, Result, Subscription
+from integrations.boss.tables import BillCharge, BossAccount, BossSubscription, PointsEntry
 from integrations.faults import Faults
 from integrations.sqltx import utcnow, write
 
 A = BossAccount.__table__
 E = PointsEntry.__table__
 B = BillCharge.__table__
+S = BossSubscription.__table__
 
 
 class SimulatedBoss:
@@ -119,6 +120,50 @@ class SimulatedBoss:
         except IntegrityError:  # the same key raced us and won: its answer is ours
             return Result(True)
 
+    # -- service packages: payment and subscription in one transaction ---------------------------
+    def subscriptions(self, msisdn: str) -> list[Subscription]:
+        self.faults.check("boss")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S).where(S.c.msisdn == msisdn, S.c.status == "active")
+                                .order_by(S.c.package)).all()
+        return [Subscription(r.package, r.price_fen, r.points, r.pay, r.until, r.status) for r in rows]
+
+    def subscribe(self, msisdn: str, package: str, price_fen: int, points: int, until: date, key: str) -> Result:
+        """Pay by points (when `points` > 0) or on the bill, and subscribe; once per key, once per package."""
+        self.faults.check("boss")
+
+        def work(conn: Connection) -> Result:
+            if conn.execute(select(S.c.id).where(S.c.idem_key == key)).first():
+                return Result(True, points_left=_points(conn, msisdn))
+            if conn.execute(select(S.c.id).where(S.c.msisdn == msisdn, S.c.package == package,
+                                                 S.c.status == "active")).first():
+                return Result(False, "already", _points(conn, msisdn))
+            if points:
+                if not _debit(conn, msisdn, points):
+                    return Result(False, "insufficient", _points(conn, msisdn))
+                _entry(conn, msisdn, -points, "redeem", package, key + ":pay", self.clock())
+            else:
+                conn.execute(insert(B).values(msisdn=msisdn, amount_fen=price_fen, description=package,
+                                              idem_key=key + ":pay", created_at=self.clock()))
+                conn.execute(update(A).where(A.c.msisdn == msisdn).values(bill_fen=A.c.bill_fen + price_fen))
+            conn.execute(insert(S).values(msisdn=msisdn, package=package, price_fen=price_fen, points=points,
+                                          pay="points" if points else "bill", status="active", until=until,
+                                          idem_key=key, created_at=self.clock()))
+            return Result(True, points_left=_points(conn, msisdn))
+
+        try:
+            return write(self.engine, work)
+        except IntegrityError:  # already active (another key), or the same key raced us
+            with self.engine.connect() as conn:
+                same = conn.execute(select(S.c.id).where(S.c.idem_key == key)).first()
+                return Result(bool(same), "" if same else "already", _points(conn, msisdn))
+
+    def unsubscribe(self, msisdn: str, package: str) -> Result:
+        self.faults.check("boss")
+        write(self.engine, lambda conn: conn.execute(update(S).where(
+            S.c.msisdn == msisdn, S.c.package == package, S.c.status == "active").values(status="cancelled")))
+        return Result(True)
+
     # -- idempotency ----------------------------------------------------------------------------
     def _once(self, key: str, msisdn: str, work) -> Result:
         """Return the first result for a key: an existing entry means the operation already happened."""
@@ -150,3 +195,4 @@ def _points(conn: Connection, msisdn: str) -> int:
 
 def _mask(msisdn: str) -> str:
     return msisdn[:-8] + "****" + msisdn[-4:] if len(msisdn) > 8 else "****"
+

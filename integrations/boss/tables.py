@@ -1,10 +1,13 @@
 """The simulated BOSS's own tables: accounts, the append-only points ledger, bill charges."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, DateTime
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, text
 from sqlmodel import Field, SQLModel
+
+
+ACTIVE = text("status = 'active'")
 
 
 class BossAccount(SQLModel, table=True):
@@ -27,6 +30,25 @@ class PointsEntry(SQLModel, table=True):
     delta: int
     kind: str = Field(max_length=16)
     ref: str = Field(default="", max_length=64)
+    idem_key: str = Field(max_length=96, unique=True)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class BossSubscription(SQLModel, table=True):
+    """A service package; the partial unique index allows one active subscription per package."""
+
+    __tablename__ = "boss_subscription"
+    __table_args__ = (Index("one_active_package", "msisdn", "package", unique=True,
+                            sqlite_where=ACTIVE, postgresql_where=ACTIVE),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    msisdn: str = Field(max_length=16, index=True)
+    package: str = Field(max_length=16)
+    price_fen: int
+    points: int
+    pay: str = Field(max_length=8)
+    status: str = Field(max_length=10)
+    until: date
     idem_key: str = Field(max_length=96, unique=True)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 

@@ -141,3 +141,33 @@ def test_opposite_transfers_racing_neither_deadlock_nor_lose_points(pg_boss):
     assert all(r.ok for r in results)
     a, b = boss.account(A).points, boss.account(B).points
     assert a + b == total and a == ledger_sum(engine, A) and b == ledger_sum(engine, B)
+
+
+def test_package_is_paid_and_subscribed_together_and_only_once(boss, engine):
+    from datetime import date
+    until = date(2027, 11, 23)
+    assert boss.subscribe(A, "golf", 20_000, 10_000, until, "p1").ok
+    assert boss.subscribe(A, "golf", 20_000, 10_000, until, "p1").ok  # the same key: the first answer
+    again = boss.subscribe(A, "golf", 20_000, 10_000, until, "p2")
+    assert not again.ok and again.reason == "already"
+    assert boss.account(A).points == 2_800 == ledger_sum(engine, A)
+    assert [s.package for s in boss.subscriptions(A)] == ["golf"]
+    assert boss.subscribe(A, "health", 6_000, 0, until, "p3").ok
+    assert boss.account(A).bill_fen == 18_850 + 6_000
+    boss.unsubscribe(A, "golf")
+    assert [s.package for s in boss.subscriptions(A)] == ["health"]
+
+
+def test_short_of_points_subscribes_nothing(boss):
+    from datetime import date
+    result = boss.subscribe(A, "car_full", 28_000, 14_000, date(2027, 11, 23), "p4")
+    assert result.reason == "insufficient" and boss.subscriptions(A) == [] and boss.account(A).points == 12_800
+
+
+def test_concurrent_subscriptions_to_one_package_charge_once(pg_boss):
+    from datetime import date
+    boss, engine = pg_boss
+    with ThreadPoolExecutor(30) as pool:
+        results = list(pool.map(lambda n: boss.subscribe(A, "health", 6_000, 0, date(2027, 11, 23), f"c{n}"),
+                                range(30)))
+    assert sum(r.ok for r in results) == 1 and boss.account(A).bill_fen == 18_850 + 6_000

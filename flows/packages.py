@@ -1,0 +1,146 @@
+"""Service packages: the operator's yearly and monthly services, priced by tier, paid by bill or points.
+
+Prices a year: golf service ¥200 (silver and above); health standard ¥80 (¥60 silver and above), full ¥200
+silver, ¥160 gold and above; car-owner standard ¥80 (¥60 silver and above), full ¥280 (¥250 silver, ¥200
+gold and above); health or car-owner tips alone ¥5 a month. Points pay at 50 points = 1 yuan.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.flow import Act, Call, Choice, Flow, Menu, Outcome, Route, Show, View
+from bot.text import Day, Money, Number, T
+
+EVERY_TIER = ("regular", "silver", "gold", "diamond")
+
+
+@dataclass(frozen=True)
+class Package:
+    key: str
+    name: T
+    prices: dict[str, int]  # fen by tier; a tier that is missing cannot subscribe
+    monthly: bool = False
+
+    def price(self, tier: str) -> int | None:
+        return self.prices.get(tier)
+
+    def until(self, today: date) -> date:
+        return today + timedelta(days=30 if self.monthly else 365)
+
+
+def _tiers(regular: int | None, silver: int, gold: int) -> dict[str, int]:
+    prices = {"silver": silver, "gold": gold, "diamond": gold}
+    return {"regular": regular, **prices} if regular is not None else prices
+
+
+PACKAGES = {p.key: p for p in (
+    Package("golf", T("Golf service"), _tiers(None, 20_000, 20_000)),
+    Package("health", T("Health standard"), _tiers(8_000, 6_000, 6_000)),
+    Package("health_full", T("Health full"), _tiers(None, 20_000, 16_000)),
+    Package("car", T("Car-owner standard"), _tiers(8_000, 6_000, 6_000)),
+    Package("car_full", T("Car-owner full"), _tiers(28_000, 25_000, 20_000)),
+    Package("health_tips", T("Health tips"), {t: 500 for t in EVERY_TIER}, monthly=True),
+    Package("car_tips", T("Car-owner tips"), {t: 500 for t in EVERY_TIER}, monthly=True),
+)}
+
+
+def points_for(fen: int) -> int:
+    return fen // 2  # 50 points = 1 yuan = 100 fen
+
+
+def _package(view: View) -> Package:
+    return PACKAGES[str(view.values["package"])]
+
+
+def _price(view: View) -> int:
+    return _package(view).price(view.profile.tier) or 0
+
+
+def _priced(package: Package, fen: int) -> T:
+    per = T("{amount}/month") if package.monthly else T("{amount}/year")
+    return T(per.msgid, amount=Money.from_fen(fen))
+
+
+def _offers(view: View) -> list[Choice]:
+    tier = view.profile.tier
+    return [Choice(T("{name} {price}", name=p.name, price=_priced(p, p.price(tier))), "package",
+                   values=(("package", p.key),)) for p in PACKAGES.values() if p.price(tier) is not None]
+
+
+def _pay_choices(view: View) -> list[Choice]:
+    fen = _price(view)
+    return [Choice(T("Phone bill {amount}", amount=Money.from_fen(fen)), "confirm", values=(("pay", "bill"),)),
+            Choice(T("Points {points}", points=Number(points_for(fen))), "confirm", values=(("pay", "points"),))]
+
+
+def _confirm(view: View) -> T:
+    fen = _price(view)
+    paid = (T("{points} points", points=Number(points_for(fen))) if view.values["pay"] == "points"
+            else T("{amount} on your bill", amount=Money.from_fen(fen)))
+    return T("Subscribe to {name} for {paid}?", name=_package(view).name, paid=paid)
+
+
+def _subscribed(view: View) -> T:
+    return T("Subscribed to {name} until {day}.", name=_package(view).name,
+             day=Day(_package(view).until(view.now.date())))
+
+
+def _mine(view: View) -> list[Choice]:
+    return [Choice(T("{name} until {day}", name=PACKAGES[s.package].name, day=Day(s.until)), "cancel_confirm",
+                   values=(("package", s.package),))
+            for s in view.services.boss.subscriptions(view.profile.msisdn) if s.package in PACKAGES]
+
+
+def _yes_no(yes: str, no: str = "home"):
+    return lambda view: [Choice(T("Confirm"), yes), Choice(T("Cancel"), no)]
+
+
+def _subscribe_call(view: View) -> Call:
+    fen = _price(view)
+    return Call("packages.subscribe", view.op_key("package"), (
+        ("msisdn", view.profile.msisdn), ("package", view.values["package"]), ("price_fen", fen),
+        ("points", points_for(fen) if view.values["pay"] == "points" else 0),
+        ("until", _package(view).until(view.now.date()).isoformat())))
+
+
+def _unsubscribe_call(view: View) -> Call:
+    return Call("packages.unsubscribe", view.op_key("unsubscribe"),
+                (("msisdn", view.profile.msisdn), ("package", view.values["package"])))
+
+
+def subscribe(services, call: Call) -> Outcome:
+    a = call.kwargs
+    result = services.boss.subscribe(str(a["msisdn"]), str(a["package"]), int(a["price_fen"]), int(a["points"]),
+                                     date.fromisoformat(str(a["until"])), call.key)
+    return Outcome("ok" if result.ok else result.reason)
+
+
+def unsubscribe(services, call: Call) -> Outcome:
+    a = call.kwargs
+    services.boss.unsubscribe(str(a["msisdn"]), str(a["package"]))
+    return Outcome("ok")
+
+
+OPERATIONS = {"packages.subscribe": subscribe, "packages.unsubscribe": unsubscribe}
+SAMPLES = tuple({"package": key, "pay": pay} for key in PACKAGES for pay in ("bill", "points"))
+
+FLOW = Flow(name="packages", start="home", samples=SAMPLES, states={
+    "home": Menu(lambda v: T("Service packages"), lambda v: [Choice(T("Subscribe"), "offers"),
+                                                              Choice(T("My packages"), "mine")],
+                 exits=("offers", "mine")),
+    "offers": Menu(lambda v: T("Choose a package"), _offers, exits=("package",)),
+    "package": Menu(lambda v: T("Pay by"), _pay_choices, exits=("confirm",)),
+    "confirm": Menu(_confirm, _yes_no("subscribe"), exits=("subscribe", "home")),
+    "subscribe": Act(_subscribe_call, {"ok": "subscribed", "insufficient": "short", "already": "already"}),
+    "subscribed": Show(_subscribed),
+    "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
+    "already": Show(lambda v: T("You already have {name}. Nothing was charged.", name=_package(v).name)),
+    "mine": Route(lambda v: "list" if _mine(v) else "none", exits=("list", "none")),
+    "none": Show(lambda v: T("You have no service packages.")),
+    "list": Menu(lambda v: T("My packages"), _mine, exits=("cancel_confirm",)),
+    "cancel_confirm": Menu(lambda v: T("Cancel {name}? The time left is not refunded.", name=_package(v).name),
+                           _yes_no("unsubscribe", "list"), exits=("unsubscribe", "list")),
+    "unsubscribe": Act(_unsubscribe_call, {"ok": "unsubscribed"}),
+    "unsubscribed": Show(lambda v: T("{name} cancelled.", name=_package(v).name)),
+})
