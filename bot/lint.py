@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from bot import engine as eng
 from bot.db import make_engine, upgrade
 from bot.engine import Context, Engine
-from bot.flow import Act, Ask, End, Menu, Profile, Route, Screen
+from bot.flow import Act, Ask, Menu, Profile, Route, Screen
 from bot.i18n import LANGUAGES
 from bot.render import Renderer
 from bot.seed import SHOWCASE, seed_demo

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
 from bot.text import Day, Localized, Money, Number, T, Verbatim
+from flows.common import paid, pay_choices, points_for, yes_no
 from integrations.golf import DAYS_AHEAD, MAX_PLAYERS, Course, hhmm
 
 COURSE_TZ = ZoneInfo("Asia/Shanghai")
@@ -26,11 +27,6 @@ def eligible(tier: str) -> bool:
 
 def price_fen(course: Course, day: date, players: int, tier: str) -> int:
     return course.fee_fen(day) * players * (100 - DISCOUNT.get(tier, 0)) // 100
-
-
-def points_for(fen: int) -> int:
-    """50 points = 1 yuan = 100 fen."""
-    return fen // 2
 
 
 def tee_time(day: date, slot: int) -> datetime:
@@ -91,9 +87,7 @@ def _players(text: str, view: View):
 
 
 def _pay_choices(view: View) -> list[Choice]:
-    fen = _price(view)
-    return [Choice(T("Phone bill {amount}", amount=Money.from_fen(fen)), "hold", values=(("pay", "bill"),)),
-            Choice(T("Points {points}", points=Number(points_for(fen))), "hold", values=(("pay", "points"),))]
+    return pay_choices(_price(view), "hold")
 
 
 def _summary(view: View) -> dict:
@@ -102,10 +96,8 @@ def _summary(view: View) -> dict:
 
 
 def _confirm(view: View) -> T:
-    fen = _price(view)
-    paid = (T("{points} points", points=Number(points_for(fen))) if view.values["pay"] == "points"
-            else T("{amount} on your bill", amount=Money.from_fen(fen)))
-    return T("Book {course} {day} {time}, players: {players}, {paid}?", paid=paid, **_summary(view))
+    return T("Book {course} {day} {time}, players: {players}, {paid}?", paid=paid(_price(view), view),
+             **_summary(view))
 
 
 def _booked(view: View) -> T:
@@ -148,10 +140,6 @@ def _cancel_title(view: View) -> T:
 
 def _cancelled(view: View) -> T:
     return T("Cancelled {code}.", code=Verbatim(str(view.values["code"])))
-
-
-def _yes_no(yes: str, no: str = "home"):
-    return lambda view: [Choice(T("Confirm"), yes), Choice(T("Cancel"), no)]
 
 
 # -- calls --------------------------------------------------------------------------------------
@@ -237,7 +225,7 @@ FLOW = Flow(name="golf", start="gate", samples=SAMPLES, states={
     "players": Ask(lambda v: T("How many players? (1-4)"), _players, key="players", goto="pay"),
     "pay": Menu(lambda v: T("Pay by"), _pay_choices, exits=("hold",)),
     "hold": Act(_hold_call, {"ok": "confirm", "taken": "taken"}),
-    "confirm": Menu(_confirm, _yes_no("book"), exits=("book", "home")),
+    "confirm": Menu(_confirm, yes_no("book"), exits=("book", "home")),
     "book": Act(_book_call, {"ok": "booked", "insufficient": "short", "taken": "taken"}),
     "booked": Show(_booked),
     "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
@@ -247,7 +235,7 @@ FLOW = Flow(name="golf", start="gate", samples=SAMPLES, states={
     "mine": Menu(lambda v: T("My bookings"), _mine, exits=("booking",)),
     "booking": Menu(_booking_title, lambda v: [Choice(T("Cancel this booking"), "cancel_confirm")],
                     exits=("cancel_confirm",)),
-    "cancel_confirm": Menu(_cancel_title, _yes_no("cancel", "mine"), exits=("cancel", "mine")),
+    "cancel_confirm": Menu(_cancel_title, yes_no("cancel", "mine"), exits=("cancel", "mine")),
     "cancel": Act(_cancel_call, {"ok": "cancelled"}),
     "cancelled": Show(_cancelled),
 })

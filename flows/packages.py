@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.flow import Act, Call, Choice, Flow, Menu, Outcome, Route, Show, View
-from bot.text import Day, Money, Number, T
+from bot.text import Day, Money, T
+from flows.common import paid, pay_choices, points_for, yes_no
 
 EVERY_TIER = ("regular", "silver", "gold", "diamond")
 
@@ -45,10 +46,6 @@ PACKAGES = {p.key: p for p in (
 )}
 
 
-def points_for(fen: int) -> int:
-    return fen // 2  # 50 points = 1 yuan = 100 fen
-
-
 def _package(view: View) -> Package:
     return PACKAGES[str(view.values["package"])]
 
@@ -69,16 +66,11 @@ def _offers(view: View) -> list[Choice]:
 
 
 def _pay_choices(view: View) -> list[Choice]:
-    fen = _price(view)
-    return [Choice(T("Phone bill {amount}", amount=Money.from_fen(fen)), "confirm", values=(("pay", "bill"),)),
-            Choice(T("Points {points}", points=Number(points_for(fen))), "confirm", values=(("pay", "points"),))]
+    return pay_choices(_price(view), "confirm")
 
 
 def _confirm(view: View) -> T:
-    fen = _price(view)
-    paid = (T("{points} points", points=Number(points_for(fen))) if view.values["pay"] == "points"
-            else T("{amount} on your bill", amount=Money.from_fen(fen)))
-    return T("Subscribe to {name} for {paid}?", name=_package(view).name, paid=paid)
+    return T("Subscribe to {name} for {paid}?", name=_package(view).name, paid=paid(_price(view), view))
 
 
 def _subscribed(view: View) -> T:
@@ -90,10 +82,6 @@ def _mine(view: View) -> list[Choice]:
     return [Choice(T("{name} until {day}", name=PACKAGES[s.package].name, day=Day(s.until)), "cancel_confirm",
                    values=(("package", s.package),))
             for s in view.services.boss.subscriptions(view.profile.msisdn) if s.package in PACKAGES]
-
-
-def _yes_no(yes: str, no: str = "home"):
-    return lambda view: [Choice(T("Confirm"), yes), Choice(T("Cancel"), no)]
 
 
 def _subscribe_call(view: View) -> Call:
@@ -131,7 +119,7 @@ FLOW = Flow(name="packages", start="home", samples=SAMPLES, states={
                  exits=("offers", "mine")),
     "offers": Menu(lambda v: T("Choose a package"), _offers, exits=("package",)),
     "package": Menu(lambda v: T("Pay by"), _pay_choices, exits=("confirm",)),
-    "confirm": Menu(_confirm, _yes_no("subscribe"), exits=("subscribe", "home")),
+    "confirm": Menu(_confirm, yes_no("subscribe"), exits=("subscribe", "home")),
     "subscribe": Act(_subscribe_call, {"ok": "subscribed", "insufficient": "short", "already": "already"}),
     "subscribed": Show(_subscribed),
     "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
@@ -140,7 +128,7 @@ FLOW = Flow(name="packages", start="home", samples=SAMPLES, states={
     "none": Show(lambda v: T("You have no service packages.")),
     "list": Menu(lambda v: T("My packages"), _mine, exits=("cancel_confirm",)),
     "cancel_confirm": Menu(lambda v: T("Cancel {name}? The time left is not refunded.", name=_package(v).name),
-                           _yes_no("unsubscribe", "list"), exits=("unsubscribe", "list")),
+                           yes_no("unsubscribe", "list"), exits=("unsubscribe", "list")),
     "unsubscribe": Act(_unsubscribe_call, {"ok": "unsubscribed"}),
     "unsubscribed": Show(lambda v: T("{name} cancelled.", name=_package(v).name)),
 })

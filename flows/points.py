@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Show, View
 from bot.msisdn import BadNumber, mask, normalise
 from bot.text import Day, Money, Number, T, Verbatim
+from flows.common import POINTS_PER_YUAN, yes_no
 
-POINTS_PER_YUAN = 50
 DAILY_TRANSFER_LIMIT = 10_000
 HISTORY_LINES = 30
 
@@ -86,10 +86,6 @@ def _confirm_redeem(view: View) -> T:
     return T("Redeem {points} points for {item}?", points=Number(reward.points), item=reward.label)
 
 
-def _yes_no(yes: str, no: str = "home"):
-    return lambda view: [Choice(T("Confirm"), yes), Choice(T("Cancel"), no)]
-
-
 def _redeemed(view: View) -> T:
     reward = REWARDS[str(view.values["reward"])]
     return T("Done: {item}. Points left: {left}.", item=reward.label, left=Number(int(view.values["left"])))
@@ -160,14 +156,14 @@ FLOW = Flow(name="points", start="home", samples=SAMPLES, states={
     "balance": Show(_balance),
     "history": Show(_history_title, items=_history),
     "redeem": Menu(lambda v: T("Redeem points"), _rewards, exits=("confirm_redeem", "packages.offers")),
-    "confirm_redeem": Menu(_confirm_redeem, _yes_no("do_redeem"), exits=("do_redeem", "home")),
+    "confirm_redeem": Menu(_confirm_redeem, yes_no("do_redeem"), exits=("do_redeem", "home")),
     "do_redeem": Act(_redeem_call, {"ok": "redeemed", "insufficient": "short"}),
     "redeemed": Show(_redeemed),
     "short": Show(_short),
     "recipient": Ask(lambda v: T("Send points to which number?"), _recipient, key="to", goto="amount"),
     "amount": Ask(lambda v: T("How many points? (up to 10,000 a day)"), _amount, key="amount",
                   goto="confirm_transfer"),
-    "confirm_transfer": Menu(_confirm_transfer, _yes_no("do_transfer"), exits=("do_transfer", "home")),
+    "confirm_transfer": Menu(_confirm_transfer, yes_no("do_transfer"), exits=("do_transfer", "home")),
     "do_transfer": Act(_transfer_call, {"ok": "transferred", "insufficient": "short",
                                         "daily_limit": "over_limit", "unknown_recipient": "no_recipient",
                                         "same_recipient": "no_recipient"}),

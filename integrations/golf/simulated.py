@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Callable
 
 from sqlalchemy import delete, insert, or_, select, update, and_

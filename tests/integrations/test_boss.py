@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.db import make_engine, upgrade
 from bot.seed import seed_demo
 from integrations.boss.simulated import SimulatedBoss
-from integrations.boss.tables import BossAccount, PointsEntry
+from integrations.boss.tables import PointsEntry
 
 A, B = "+8613800000001", "+8613800000002"
 MIDNIGHT = datetime(2026, 11, 22, 16, 0, tzinfo=timezone.utc)
