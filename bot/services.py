@@ -11,6 +11,8 @@ from integrations.boss import Boss
 from integrations.boss.simulated import SimulatedBoss
 from integrations.golf import TeeSheets
 from integrations.golf.simulated import SimulatedTeeSheets
+from integrations.hospital import Registration
+from integrations.hospital.simulated import SimulatedRegistration
 from integrations.sqltx import utcnow
 
 
@@ -18,8 +20,10 @@ from integrations.sqltx import utcnow
 class Services:
     boss: Boss
     golf: TeeSheets
+    hospital: Registration
 
 
 def simulated(engine: Engine, clock: Callable[[], datetime] = utcnow) -> Services:
     """Every partner simulated on our own database (embedded mode, tests, the simulator)."""
-    return Services(boss=SimulatedBoss(engine, clock=clock), golf=SimulatedTeeSheets(engine, clock=clock))
+    return Services(boss=SimulatedBoss(engine, clock=clock), golf=SimulatedTeeSheets(engine, clock=clock),
+                    hospital=SimulatedRegistration(engine, clock=clock))

@@ -1,7 +1,8 @@
 """Service products, one module each; FLOWS maps a flow's name to its definition, OPERATIONS the calls
 their Act states make to partners."""
 from bot.flow import Flow
-from flows import account, golf, packages, points
+from flows import account, doctor, golf, packages, points
 
-FLOWS: dict[str, Flow] = {f.name: f for f in (account.FLOW, points.FLOW, golf.FLOW, packages.FLOW)}
-OPERATIONS = {**points.OPERATIONS, **golf.OPERATIONS, **packages.OPERATIONS}
+PRODUCTS = (account, points, golf, doctor, packages)
+FLOWS: dict[str, Flow] = {p.FLOW.name: p.FLOW for p in PRODUCTS}
+OPERATIONS = {name: op for p in PRODUCTS for name, op in getattr(p, "OPERATIONS", {}).items()}
