@@ -22,6 +22,7 @@ from bot.session import Session
 from bot.textcount import char_units
 from integrations.boss.tables import BossAccount, BossSubscription, PointsEntry
 from integrations.golf.tables import TeeBooking
+from integrations.police.tables import PoliceBinding, PoliceViolation
 
 NOW = datetime(2026, 12, 31, 15, 59, tzinfo=timezone.utc)  # widest dates of the cycle
 WIDEST = "+8613899999999"
@@ -62,6 +63,11 @@ def demo_services() -> Iterator[Services]:
                 dict(code=code, idem_key=code, course_id=3, day=NOW.date(), slot=958 - 8 * i, msisdn=WIDEST,
                      players=4, amount_fen=99_999_999, points=9_999_999, pay="points", status="booked",
                      hold_until=NOW, created_at=NOW) for i, code in enumerate(("GABCDEF9", "GABCDEF8", "GABCDEF7"))])
+            conn.execute(insert(PoliceBinding.__table__).values(msisdn=WIDEST, plate="粤BD12345"))
+            conn.execute(insert(PoliceViolation.__table__), [
+                dict(id=100 + i, plate="粤BD12345", day=NOW.date(), place_en="Shennan Boulevard, Futian District",
+                     place_zh="福田区深南大道", offence_en="Running a red light", offence_zh="不按交通信号灯通行",
+                     fine_fen=9_999_900, demerit=12) for i in range(4)])
             conn.execute(insert(BossSubscription.__table__), [
                 dict(msisdn=WIDEST, package=key, price_fen=28_000, points=0, pay="bill", status="active",
                      until=NOW.date(), idem_key=f"lint-{key}", created_at=NOW)

@@ -12,8 +12,9 @@ from sqlalchemy.engine import Engine
 from bot.models import Subscriber
 from integrations.golf import simulated as golf
 from integrations.hospital import simulated as hospital
+from integrations.police import simulated as police
 
-PARTNERS = (golf.seed_demo, hospital.seed_demo)  # each partner's own deterministic demo data
+PARTNERS = (golf.seed_demo, hospital.seed_demo, police.seed_demo)  # each partner's own deterministic demo data
 FIRST = 8613800000001
 SEED = 12580
 BATCH = 50_000

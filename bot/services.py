@@ -13,6 +13,8 @@ from integrations.golf import TeeSheets
 from integrations.golf.simulated import SimulatedTeeSheets
 from integrations.hospital import Registration
 from integrations.hospital.simulated import SimulatedRegistration
+from integrations.police import TrafficPolice
+from integrations.police.simulated import SimulatedTrafficPolice
 from integrations.sqltx import utcnow
 
 
@@ -21,9 +23,11 @@ class Services:
     boss: Boss
     golf: TeeSheets
     hospital: Registration
+    police: TrafficPolice
 
 
 def simulated(engine: Engine, clock: Callable[[], datetime] = utcnow) -> Services:
     """Every partner simulated on our own database (embedded mode, tests, the simulator)."""
     return Services(boss=SimulatedBoss(engine, clock=clock), golf=SimulatedTeeSheets(engine, clock=clock),
-                    hospital=SimulatedRegistration(engine, clock=clock))
+                    hospital=SimulatedRegistration(engine, clock=clock),
+                    police=SimulatedTrafficPolice(engine, clock=clock))

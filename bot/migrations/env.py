@@ -6,6 +6,7 @@ from bot import models  # noqa: F401  (registers the tables)
 from integrations.boss import tables as boss_tables  # noqa: F401
 from integrations.golf import tables as golf_tables  # noqa: F401
 from integrations.hospital import tables as hospital_tables  # noqa: F401
+from integrations.police import tables as police_tables  # noqa: F401
 from sqlmodel import SQLModel
 
 config = context.config
