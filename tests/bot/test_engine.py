@@ -171,3 +171,17 @@ def test_goto_own_flow_start_is_valid():
     from bot.flow import Show
     loop = Flow("loop", "a", {"a": Show(lambda v: T("x"), exits=("flow:loop",))})
     check_flows({"loop": loop})
+
+
+def test_list_lines_page_with_98_and_are_not_choices(engine, ctx, core):
+    from bot.flow import Show
+    lines = Flow("lines", "show", {"show": Show(lambda v: T("Ledger"),
+                                                items=lambda v: [T("line {n}", n=str(n)) for n in range(40)])})
+    eng = Engine({**engine.flows, "lines": lines}, core.menus.root)
+    session = Session(PROFILE.msisdn, "r1", "lines", "show", "en", NOW.timestamp())
+    first = eng.screen(session, NOW, ctx)
+    rendered = ctx.renderer.render(first, "en", 0).text
+    assert rendered.startswith("Ledger\nline 0\nline 1") and "1. line" not in rendered and "98 More" in rendered
+    page2 = eng.step(session, "98", NOW, ctx)
+    assert page2.session.page == 1 and "line 0\n" not in text(ctx, page2)
+    assert eng.step(session, "1", NOW, ctx).session.error  # a line is not a choice

@@ -1,0 +1,46 @@
+"""End of the points cycle (December to November): every remaining point expires, in batches.
+
+Each subscriber's expiry is one ledger entry keyed by cycle, so a batch that runs twice (a worker died,
+the job was retried) expires nothing twice. Run it after the 30th of November:
+`queue.enqueue(expire_cycle, "2026-11-30")`; each batch enqueues the next one.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.db import make_engine
+from bot.settings import load_settings
+from integrations.boss.simulated import SimulatedBoss
+from integrations.boss.tables import BossAccount
+
+BATCH = 500
+
+
+def expire_batch(boss: SimulatedBoss, cycle_end: str, after: str = "", batch: int = BATCH) -> tuple[int, str]:
+    """Expire the balances of the next `batch` accounts after `after`; returns (expired, last msisdn)."""
+    with boss.engine.connect() as conn:
+        rows = conn.execute(select(BossAccount.msisdn, BossAccount.points).where(BossAccount.msisdn > after)
+                            .order_by(BossAccount.msisdn).limit(batch)).all()
+    expired = 0
+    for msisdn, points in rows:
+        if points > 0 and boss.spend_points(msisdn, points, f"expiry:{cycle_end}:{msisdn}", "expiry", cycle_end).ok:
+            expired += 1
+    return expired, rows[-1].msisdn if rows else ""
+
+
+def expire_cycle(cycle_end: str, after: str = "", batch: int = BATCH) -> int:
+    """RQ job: one batch, then the next batch as a new job until every account was seen."""
+    from rq import get_current_job
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        expired, last = expire_batch(SimulatedBoss(engine), cycle_end, after, batch)
+    finally:
+        engine.dispose()
+    job = get_current_job()
+    if last and job is not None:
+        from rq import Queue
+
+        Queue(job.origin, connection=job.connection).enqueue(expire_cycle, cycle_end, last, batch)
+    return expired

@@ -1,0 +1,31 @@
+"""Points expire at the end of the cycle, once per subscriber, however often the batch runs."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.db import make_engine, upgrade
+from bot.seed import seed_demo
+from integrations.boss.simulated import SimulatedBoss
+from integrations.boss.tables import BossAccount, PointsEntry
+from jobs.points_expiry import expire_batch
+
+
+def test_expiry_empties_every_balance_once_in_batches(tmp_path):
+    url = f"sqlite:///{tmp_path}/x.db"
+    upgrade(url)
+    engine = make_engine(url)
+    seed_demo(engine, 30)
+    boss = SimulatedBoss(engine)
+    last, seen = "", 0
+    while True:
+        expired, last = expire_batch(boss, "2026-11-30", last, batch=7)
+        if not last:
+            break
+        seen += expired
+    expire_batch(boss, "2026-11-30", "", batch=100)  # a retried run: nothing more
+    with engine.connect() as conn:
+        assert conn.execute(select(func.sum(BossAccount.points))).scalar_one() == 0
+        entries = conn.execute(select(func.count()).select_from(PointsEntry).where(PointsEntry.kind == "expiry"))
+        assert entries.scalar_one() == seen > 0
+        assert conn.execute(select(func.sum(PointsEntry.delta))).scalar_one() == 0
+    engine.dispose()
