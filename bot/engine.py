@@ -19,6 +19,7 @@ from bot.session import Session
 from bot.text import T
 
 MENU_FLOW = "menu"
+SEQ = "_n"  # operations completed in this conversation
 BACK, HOME, NEXT, PREV = "0", "00", "98", "99"
 
 WRONG_CHOICE = T("Invalid choice, try again.")
@@ -26,7 +27,7 @@ TOO_MANY = T("Too many wrong entries. Please dial again when you are ready.")
 TIMED_OUT = T("Your session timed out. Please dial again.")
 ENDED = T("This session has ended. Please dial again.")
 RESUME = T("Welcome back. Continue where you left off?")
-UNAVAILABLE = T("Sorry, not answering. Nothing was changed; try again later.")
+UNAVAILABLE = T("No answer yet. Confirm again: nothing is charged twice.")
 CONTINUE, RESTART = T("Continue"), T("Start over")
 
 
@@ -74,7 +75,7 @@ class Engine:
             session = previous.evolve(ref=ref, hops=0, resume=True, page=0, error=None, errors=0, updated=ts)
             return self._turn(session, now, ctx)
         session = Session(msisdn=msisdn, ref=ref, flow=self.root[0], state=self.root[1],
-                          lang=ctx.profile.lang, updated=ts,
+                          lang=ctx.profile.lang, updated=ts, started=ts,
                           version=previous.version if previous else 0)
         return self._turn(session, now, ctx, (ev.SessionStarted(service_code),))
 
@@ -108,7 +109,8 @@ class Engine:
             *rest, last = session.stack or (self.root,)
             back = session.evolve(flow=last[0], state=last[1], stack=tuple(rest), page=0, error=UNAVAILABLE.msgid)
             return self._turn(back, now, ctx, events)
-        values = {**session.values, **dict(outcome.values)}
+        # a routed outcome closes the operation: the next one, even with the same answers, gets a new key
+        values = {**session.values, **dict(outcome.values), SEQ: int(session.values.get(SEQ, 0) or 0) + 1}
         done = session.evolve(values=values, stack=session.stack[:-1])  # back from a result skips the confirm
         return self._go(done, target(goto, session.flow), now, ctx, events, push=False)
 
@@ -219,7 +221,7 @@ class Engine:
 
     def _view(self, session: Session, now: datetime, ctx: Context) -> View:
         local = now.astimezone(ZoneInfo(ctx.profile.timezone))
-        return View(ctx.profile, session.values, local, ctx.services, session.ref)
+        return View(ctx.profile, session.values, local, ctx.services, f"{session.started:.6f}")
 
 
 def state_name(session: Session) -> str:

@@ -36,12 +36,12 @@ class View:
     values: Mapping[str, Value]
     now: datetime  # aware, in the subscriber's time zone
     services: Any = None
-    ref: str = ""
+    conversation: str = ""  # stable for one conversation, across a resume on a new dial
 
     def op_key(self, operation: str) -> str:
         """An idempotency key that is the same for every retry of one operation in one conversation."""
         facts = "|".join(f"{k}={self.values[k]}" for k in sorted(self.values))
-        digest = hashlib.sha256(f"{self.profile.msisdn}|{self.ref}|{operation}|{facts}".encode()).hexdigest()
+        digest = hashlib.sha256(f"{self.profile.msisdn}|{self.conversation}|{operation}|{facts}".encode()).hexdigest()
         return f"{operation}:{digest[:24]}"
 
 

@@ -32,6 +32,7 @@ class Session:
     version: int = 0
     ended: bool = False
     resume: bool = False  # showing the "continue where you left off" question
+    started: float = 0.0  # when this conversation began; kept across a resume (idempotency keys use it)
 
     @property
     def location(self) -> Location:
@@ -44,11 +45,11 @@ class Session:
 _KEYS = {
     "msisdn": "m", "ref": "r", "flow": "f", "state": "s", "lang": "l", "updated": "u", "values": "v",
     "stack": "k", "page": "p", "errors": "e", "error": "x", "hops": "h", "version": "n", "ended": "z",
-    "resume": "q",
+    "resume": "q", "started": "b",
 }
 _NAMES = {v: k for k, v in _KEYS.items()}
 _DEFAULTS = {"values": {}, "stack": (), "page": 0, "errors": 0, "error": None, "hops": 0, "version": 0,
-             "ended": False, "resume": False}
+             "ended": False, "resume": False, "started": 0.0}
 
 
 def dumps(session: Session) -> str:

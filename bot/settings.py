@@ -43,7 +43,7 @@ class Session(_Section):
     idle_timeout: int = 120
     resume_window: int = 600
     max_wrong_inputs: int = 3
-    lock_ttl_ms: int = 5000
+    lock_ttl_ms: int = 30000
     lock_wait_ms: int = 3000
 
 
@@ -55,7 +55,7 @@ class Ussd(_Section):
 
 
 class Partners(_Section):
-    timeout: float = 5.0
+    timeout: float = 3.0
 
 
 class Jobs(_Section):

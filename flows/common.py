@@ -17,8 +17,10 @@ def yes_no(yes: str, no: str = "home"):
 
 
 def pay_choices(fen: int, goto: str) -> list[Choice]:
-    return [Choice(T("Phone bill {amount}", amount=Money.from_fen(fen)), goto, values=(("pay", "bill"),)),
-            Choice(T("Points {points}", points=Number(points_for(fen))), goto, values=(("pay", "points"),))]
+    """Bill or points; the price is recorded with the choice, so what is confirmed is what is charged."""
+    return [Choice(T("Phone bill {amount}", amount=Money.from_fen(fen)), goto, values=(("pay", "bill"), ("price", fen))),
+            Choice(T("Points {points}", points=Number(points_for(fen))), goto,
+                   values=(("pay", "points"), ("price", fen)))]
 
 
 def paid(fen: int, view: View) -> T:

@@ -161,21 +161,24 @@ def register(services, call: Call) -> Outcome:
     msisdn, fee = str(a["msisdn"]), int(a["fee_fen"])
     services.boss.charge_bill(msisdn, fee, call.key + ":pay", "registration")
     found = services.hospital.confirm(call.key, str(a["patient"]), str(a["rid"]))
-    if found is None:
+    if found is None:  # never registrable under this key again, then pay back (both idempotent)
+        services.hospital.release(call.key, final=True)
         services.boss.refund_bill(msisdn, fee, call.key + ":refund", "registration refund")
         return Outcome("full")
     return Outcome("ok", (("code", found.code), ("number", found.number), ("rid", "")))
 
 
 def cancel(services, call: Call) -> Outcome:
+    """Refund first, then cancel: a failure in between leaves a registration that can be cancelled again,
+    and the refund, keyed by the code, is never paid twice."""
     a = call.kwargs
     msisdn, code = str(a["msisdn"]), str(a["code"])
-    found = services.hospital.cancel(code, msisdn)
-    if found is None:
+    found = services.hospital.appointment(code, msisdn)
+    if found is None or found.status not in ("booked", "cancelled"):
         return Outcome("failed")
     if refundable(found.day, datetime.fromisoformat(str(a["now"]))):
         services.boss.refund_bill(msisdn, found.fee_fen, f"refund:{code}", "registration refund")
-    return Outcome("ok")
+    return Outcome("ok") if services.hospital.cancel(code, msisdn) else Outcome("failed")
 
 
 OPERATIONS = {"doctor.hold": hold, "doctor.register": register, "doctor.cancel": cancel}

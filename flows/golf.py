@@ -96,7 +96,7 @@ def _summary(view: View) -> dict:
 
 
 def _confirm(view: View) -> T:
-    return T("Book {course} {day} {time}, players: {players}, {paid}?", paid=paid(_price(view), view),
+    return T("Book {course} {day} {time}, players: {players}, {paid}?", paid=paid(int(view.values["price"]), view),
              **_summary(view))
 
 
@@ -151,7 +151,7 @@ def _hold_call(view: View) -> Call:
 
 
 def _book_call(view: View) -> Call:
-    fen = _price(view)
+    fen = int(view.values["price"])
     return Call("golf.book", str(view.values["hold"]), (
         ("msisdn", view.profile.msisdn), ("pay", view.values["pay"]), ("amount_fen", fen),
         ("points", points_for(fen)), ("now", view.now.isoformat())))
@@ -182,21 +182,24 @@ def book(services, call: Call) -> Outcome:
         return Outcome(paid.reason)
     booking = services.golf.confirm(call.key, int(a["amount_fen"]), int(a["points"]) if a["pay"] == "points" else 0,
                                     str(a["pay"]), datetime.fromisoformat(str(a["now"])))
-    if booking is None:
+    if booking is None:  # never bookable under this key again, then pay back (both steps idempotent)
+        services.golf.release(call.key, final=True)
         _refund(services, msisdn, str(a["pay"]), int(a["points"]), int(a["amount_fen"]), call.key + ":refund")
         return Outcome("taken")
     return Outcome("ok", (("code", booking.code),))
 
 
 def cancel(services, call: Call) -> Outcome:
+    """Refund first, then cancel: a failure in between leaves a booking the subscriber still sees and can
+    cancel again, and the refund, keyed by the booking code, is never paid twice."""
     a = call.kwargs
     msisdn, code = str(a["msisdn"]), str(a["code"])
-    booking = services.golf.cancel(code, msisdn)
-    if booking is None:
+    booking = services.golf.booking(code, msisdn)
+    if booking is None or booking.status not in ("booked", "cancelled"):
         return Outcome("failed")
     if refundable(booking.day, booking.slot, datetime.fromisoformat(str(a["now"]))):
         _refund(services, msisdn, booking.pay, booking.points, booking.amount_fen, f"refund:{code}")
-    return Outcome("ok")
+    return Outcome("ok") if services.golf.cancel(code, msisdn) else Outcome("failed")
 
 
 def _refund(services, msisdn: str, pay: str, points: int, amount_fen: int, key: str) -> None:
@@ -208,9 +211,9 @@ def _refund(services, msisdn: str, pay: str, points: int, amount_fen: int, key: 
 
 OPERATIONS = {"golf.hold": hold, "golf.book": book, "golf.cancel": cancel}
 
-SAMPLES = ({"course": 3, "day": "2026-12-31", "slot": 958, "players": 4, "pay": "points", "hold": "k",
+SAMPLES = ({"course": 3, "day": "2026-12-31", "slot": 958, "players": 4, "pay": "points", "hold": "k", "price": 633_600,
             "code": "GABCDEF9"},
-           {"course": 3, "day": "2026-12-31", "slot": 958, "players": 4, "pay": "bill", "hold": "k",
+           {"course": 3, "day": "2026-12-31", "slot": 958, "players": 4, "pay": "bill", "hold": "k", "price": 633_600,
             "code": "GABCDEF9"})
 
 FLOW = Flow(name="golf", start="gate", samples=SAMPLES, states={

@@ -70,7 +70,7 @@ def _pay_choices(view: View) -> list[Choice]:
 
 
 def _confirm(view: View) -> T:
-    return T("Subscribe to {name} for {paid}?", name=_package(view).name, paid=paid(_price(view), view))
+    return T("Subscribe to {name} for {paid}?", name=_package(view).name, paid=paid(int(view.values["price"]), view))
 
 
 def _subscribed(view: View) -> T:
@@ -85,7 +85,7 @@ def _mine(view: View) -> list[Choice]:
 
 
 def _subscribe_call(view: View) -> Call:
-    fen = _price(view)
+    fen = int(view.values["price"])
     return Call("packages.subscribe", view.op_key("package"), (
         ("msisdn", view.profile.msisdn), ("package", view.values["package"]), ("price_fen", fen),
         ("points", points_for(fen) if view.values["pay"] == "points" else 0),
@@ -111,7 +111,7 @@ def unsubscribe(services, call: Call) -> Outcome:
 
 
 OPERATIONS = {"packages.subscribe": subscribe, "packages.unsubscribe": unsubscribe}
-SAMPLES = tuple({"package": key, "pay": pay} for key in PACKAGES for pay in ("bill", "points"))
+SAMPLES = tuple({"package": key, "pay": pay, "price": 28_000} for key in PACKAGES for pay in ("bill", "points"))
 
 FLOW = Flow(name="packages", start="home", samples=SAMPLES, states={
     "home": Menu(lambda v: T("Service packages"), lambda v: [Choice(T("Subscribe"), "offers"),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Show, View
@@ -67,8 +67,13 @@ def _balance(view: View) -> T:
 def _history(view: View) -> list[T]:
     entries, _ = view.services.boss.history(view.profile.msisdn, 0, HISTORY_LINES)
     local = view.now.tzinfo
-    return [T("{day} {kind} {delta}", day=Verbatim(e.created_at.astimezone(local).strftime("%m-%d")),
+    return [T("{day} {kind} {delta}", day=Verbatim(_aware(e.created_at).astimezone(local).strftime("%m-%d")),
               kind=KINDS.get(e.kind, T("Other")), delta=Verbatim(f"{e.delta:+,}")) for e in entries]
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC times; PostgreSQL aware ones."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _history_title(view: View) -> T:

@@ -17,6 +17,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def utc(moment: datetime) -> datetime:
+    """Times go to the database in UTC: SQLite keeps no offset, so mixed zones would compare wrongly."""
+    return moment.astimezone(timezone.utc)
+
+
 def write(engine: Engine, work: Callable[[Connection], R], attempts: int = 8) -> R:
     """Run `work` in one transaction; retry it whole when the database says try again."""
     for attempt in range(attempts):

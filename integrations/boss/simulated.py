@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from integrations.boss import Account, Entry, Result, Subscription
 from integrations.boss.tables import BillCharge, BossAccount, BossSubscription, PointsEntry
 from integrations.faults import Faults
-from integrations.sqltx import utcnow, write
+from integrations.sqltx import utc, utcnow, write
 
 A = BossAccount.__table__
 E = PointsEntry.__table__
@@ -24,7 +24,7 @@ class SimulatedBoss:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine
         self.faults = faults or Faults()
-        self.clock = clock
+        self.clock = lambda: utc(clock())
 
     # -- reads ----------------------------------------------------------------------------------
     def account(self, msisdn: str) -> Account | None:
@@ -81,7 +81,7 @@ class SimulatedBoss:
             if recipient not in found:
                 return Result(False, "unknown_recipient", _points(conn, sender))
             sent = conn.execute(select(func.coalesce(func.sum(-E.c.delta), 0)).where(
-                E.c.msisdn == sender, E.c.kind == "transfer_out", E.c.created_at >= since)).scalar_one()
+                E.c.msisdn == sender, E.c.kind == "transfer_out", E.c.created_at >= utc(since))).scalar_one()
             if sent + points > daily_limit:
                 return Result(False, "daily_limit", _points(conn, sender))
             if not _debit(conn, sender, points):
@@ -92,7 +92,7 @@ class SimulatedBoss:
             _entry(conn, recipient, points, "transfer_in", _mask(sender), key + ":in", now)
             return Result(True, points_left=_points(conn, sender))
 
-        return self._once(key, sender, work)
+        return self._once(key, sender, work, also=recipient)
 
     # -- bill -----------------------------------------------------------------------------------
     def charge_bill(self, msisdn: str, amount_fen: int, key: str, description: str) -> Result:
@@ -105,6 +105,7 @@ class SimulatedBoss:
         self.faults.check("boss")
 
         def work(conn: Connection) -> Result:
+            _lock(conn, msisdn)
             if conn.execute(select(B.c.id).where(B.c.idem_key == key)).first():
                 return Result(True)
             conn.execute(insert(B).values(msisdn=msisdn, amount_fen=amount_fen, description=description,
@@ -124,8 +125,8 @@ class SimulatedBoss:
     def subscriptions(self, msisdn: str) -> list[Subscription]:
         self.faults.check("boss")
         with self.engine.connect() as conn:
-            rows = conn.execute(select(S).where(S.c.msisdn == msisdn, S.c.status == "active")
-                                .order_by(S.c.package)).all()
+            rows = conn.execute(select(S).where(S.c.msisdn == msisdn, S.c.status == "active",
+                                                S.c.until >= self.clock().date()).order_by(S.c.package)).all()
         return [Subscription(r.package, r.price_fen, r.points, r.pay, r.until, r.status) for r in rows]
 
     def subscribe(self, msisdn: str, package: str, price_fen: int, points: int, until: date, key: str) -> Result:
@@ -133,6 +134,9 @@ class SimulatedBoss:
         self.faults.check("boss")
 
         def work(conn: Connection) -> Result:
+            _lock(conn, msisdn)
+            conn.execute(update(S).where(S.c.msisdn == msisdn, S.c.status == "active",
+                                         S.c.until < self.clock().date()).values(status="lapsed"))
             if conn.execute(select(S.c.id).where(S.c.idem_key == key)).first():
                 return Result(True, points_left=_points(conn, msisdn))
             if conn.execute(select(S.c.id).where(S.c.msisdn == msisdn, S.c.package == package,
@@ -165,9 +169,12 @@ class SimulatedBoss:
         return Result(True)
 
     # -- idempotency ----------------------------------------------------------------------------
-    def _once(self, key: str, msisdn: str, work) -> Result:
-        """Return the first result for a key: an existing entry means the operation already happened."""
+    def _once(self, key: str, msisdn: str, work, also: str = "") -> Result:
+        """Return the first result for a key: an existing entry means the operation already happened.
+        The accounts are locked before the key is looked at, so a racing retry waits for the first
+        attempt and then sees its entry instead of judging a balance the first attempt already spent."""
         def guarded(conn: Connection) -> Result:
+            _lock(conn, msisdn, also)
             if conn.execute(select(E.c.id).where(E.c.idem_key == key)).first():
                 return Result(True, points_left=_points(conn, msisdn))
             return work(conn)
@@ -177,6 +184,13 @@ class SimulatedBoss:
         except IntegrityError:  # a concurrent attempt with the same key committed first
             with self.engine.connect() as conn:
                 return Result(True, points_left=_points(conn, msisdn))
+
+
+def _lock(conn: Connection, *msisdns: str) -> None:
+    """Lock account rows in one order (no deadlock between opposite transfers); a no-op on SQLite,
+    whose writers are serialised anyway."""
+    conn.execute(select(A.c.msisdn).where(A.c.msisdn.in_(sorted(m for m in msisdns if m)))
+                 .order_by(A.c.msisdn).with_for_update()).all()
 
 
 def _debit(conn: Connection, msisdn: str, points: int) -> bool:

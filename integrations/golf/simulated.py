@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from integrations.faults import Faults
 from integrations.golf import SLOTS, Booking, Course, HoldResult
 from integrations.golf.tables import GolfCourse, TeeBooking
-from integrations.sqltx import utcnow, write
+from integrations.sqltx import utc, utcnow, write
 
 C = GolfCourse.__table__
 TB = TeeBooking.__table__
@@ -33,7 +33,7 @@ def seed_demo(engine: Engine) -> None:
 
 
 def booking_code(key: str) -> str:
-    return "G" + hashlib.sha256(key.encode()).hexdigest()[:7].upper()
+    return "G" + hashlib.sha256(key.encode()).hexdigest()[:9].upper()
 
 
 class SimulatedTeeSheets:
@@ -41,7 +41,7 @@ class SimulatedTeeSheets:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine
         self.faults = faults or Faults()
-        self.clock = clock
+        self.clock = lambda: utc(clock())
 
     def courses(self) -> list[Course]:
         self.faults.check("golf")
@@ -66,11 +66,10 @@ class SimulatedTeeSheets:
         def work(conn: Connection) -> HoldResult:
             if conn.execute(select(TB.c.id).where(TB.c.idem_key == key)).first():
                 return HoldResult(True)
-            conn.execute(update(TB).where(TB.c.course_id == course_id, TB.c.day == day, TB.c.slot == slot,
-                                          TB.c.status == "held", TB.c.hold_until < now).values(status="expired"))
+            _expire_holds(conn, course_id, day, slot, now, msisdn)  # lapsed ones, and this subscriber's own
             conn.execute(insert(TB).values(code=booking_code(key), idem_key=key, course_id=course_id, day=day,
                                            slot=slot, msisdn=msisdn, players=players, status="held",
-                                           hold_until=until, created_at=now))
+                                           hold_until=utc(until), created_at=now))
             return HoldResult(True)
 
         try:
@@ -84,6 +83,10 @@ class SimulatedTeeSheets:
         paid = dict(status="booked", amount_fen=amount_fen, points=points, pay=pay)
 
         def work(conn: Connection) -> None:
+            row = conn.execute(select(TB).where(TB.c.idem_key == key)).first()
+            if row is None or row.status not in ("held", "expired"):
+                return  # booked already (a retry), or given up after a refund: never booked again
+            _expire_holds(conn, row.course_id, row.day, row.slot, self.clock())
             conn.execute(update(TB).where(TB.c.idem_key == key, TB.c.status.in_(("held", "expired")))
                          .values(**paid))
 
@@ -94,11 +97,13 @@ class SimulatedTeeSheets:
         booking = self._by_key(key)
         return booking if booking and booking.status == "booked" else None
 
-    def release(self, key: str) -> None:
-        """Give a hold back at once (payment refused) instead of letting it expire."""
+    def release(self, key: str, final: bool = False) -> None:
+        """Give a hold back at once (payment refused) instead of letting it expire; `final` also
+        forbids confirming it later (its payment was refunded)."""
         self.faults.check("golf")
+        status = "lost" if final else "expired"
         write(self.engine, lambda conn: conn.execute(
-            update(TB).where(TB.c.idem_key == key, TB.c.status == "held").values(status="expired")))
+            update(TB).where(TB.c.idem_key == key, TB.c.status.in_(("held", "expired"))).values(status=status)))
 
     def bookings(self, msisdn: str, since: date) -> list[Booking]:
         self.faults.check("golf")
@@ -125,6 +130,13 @@ class SimulatedTeeSheets:
         with self.engine.connect() as conn:
             row = conn.execute(select(TB).where(TB.c.idem_key == key)).first()
         return _booking(row) if row else None
+
+
+def _expire_holds(conn: Connection, course_id: int, day: date, slot: int, now: datetime, msisdn: str = "") -> None:
+    lapsed = TB.c.hold_until < now
+    conn.execute(update(TB).where(TB.c.course_id == course_id, TB.c.day == day, TB.c.slot == slot,
+                                  TB.c.status == "held", or_(lapsed, TB.c.msisdn == msisdn) if msisdn else lapsed)
+                 .values(status="expired"))
 
 
 def _live(now: datetime):

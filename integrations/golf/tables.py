@@ -28,7 +28,7 @@ class TeeBooking(SQLModel, table=True):
                             sqlite_where=LIVE, postgresql_where=LIVE),)
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=12, unique=True)
+    code: str = Field(max_length=12, unique=True)  # G + 9 hex digits
     idem_key: str = Field(max_length=96, unique=True)
     course_id: int = Field(foreign_key="golf_course.id")
     day: date

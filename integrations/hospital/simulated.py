@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from integrations.faults import Faults
 from integrations.hospital import Appointment, Doctor, HoldResult, Place
 from integrations.hospital.tables import Hospital, HospitalAppointment, HospitalDepartment, HospitalDoctor
-from integrations.sqltx import utcnow, write
+from integrations.sqltx import utc, utcnow, write
 
 H, DEP, DOC, AP = (Hospital.__table__, HospitalDepartment.__table__, HospitalDoctor.__table__,
                    HospitalAppointment.__table__)
@@ -50,7 +50,7 @@ def seed_demo(engine: Engine) -> None:
 
 
 def _code(key: str) -> str:
-    return "R" + hashlib.sha256(key.encode()).hexdigest()[:7].upper()
+    return "R" + hashlib.sha256(key.encode()).hexdigest()[:9].upper()
 
 
 class SimulatedRegistration:
@@ -58,7 +58,7 @@ class SimulatedRegistration:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine
         self.faults = faults or Faults()
-        self.clock = clock
+        self.clock = lambda: utc(clock())
 
     def hospitals(self) -> list[Place]:
         return self._places(select(H.c.id, H.c.name_en, H.c.name_zh).order_by(H.c.id))
@@ -102,7 +102,8 @@ class SimulatedRegistration:
             return HoldResult(row.status in ("held", "booked"), row.number, "" if row.status != "expired" else "full")
         now = self.clock()
         conn.execute(update(AP).where(AP.c.doctor_id == doctor_id, AP.c.day == day, AP.c.half == half,
-                                      AP.c.status == "held", AP.c.hold_until < now).values(status="expired"))
+                                      AP.c.status == "held", (AP.c.hold_until < now) | (AP.c.msisdn == msisdn))
+                     .values(status="expired"))  # lapsed holds, and this subscriber's own earlier one
         taken = _taken(conn, doctor_id, day, half, now)
         free = [n for n in range(1, _quota(conn, doctor_id) + 1) if n not in taken]
         if not free:
@@ -110,7 +111,7 @@ class SimulatedRegistration:
         fee = conn.execute(select(DOC.c.fee_fen).where(DOC.c.id == doctor_id)).scalar_one()
         conn.execute(insert(AP).values(code=_code(key), idem_key=key, doctor_id=doctor_id, day=day, half=half,
                                        number=free[0], msisdn=msisdn, fee_fen=fee, status="held",
-                                       hold_until=until, created_at=now))
+                                       hold_until=utc(until), created_at=now))
         return HoldResult(True, free[0])
 
     def confirm(self, key: str, patient: str, resident_id: str) -> Appointment | None:
@@ -125,10 +126,12 @@ class SimulatedRegistration:
         found = self._by_key(key)
         return found if found and found.status == "booked" else None
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, final: bool = False) -> None:
+        """Give a hold back; `final` also forbids confirming it later (its fee was refunded)."""
         self.faults.check("hospital")
         write(self.engine, lambda conn: conn.execute(
-            update(AP).where(AP.c.idem_key == key, AP.c.status == "held").values(status="expired")))
+            update(AP).where(AP.c.idem_key == key, AP.c.status.in_(("held", "expired")))
+            .values(status="lost" if final else "expired")))
 
     def appointments(self, msisdn: str, since: date) -> list[Appointment]:
         self.faults.check("hospital")

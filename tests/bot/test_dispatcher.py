@@ -28,3 +28,48 @@ async def test_language_change_of_a_refused_turn_is_not_applied(core, db, redis_
     reply = await d.handle(Inbound("ussd", MSISDN, "s", "2", 3, "*126#"))
     assert reply.text.startswith("Done") and d.subscribers.profile(MSISDN).lang == "en"
     await client.aclose()
+
+
+async def _redeem(d, ref, hops_so_far=0):
+    """Dial and go to the ¥10 top-up confirm screen; returns the hop count."""
+    n = hops_so_far
+    for text in [None, "2", "3", "1"]:
+        n += 0 if text is None else 1
+        await d.handle(Inbound("ussd", MSISDN, ref, text, n, "*126#"))
+    return n
+
+
+async def test_confirm_again_after_a_lost_save_and_a_redial_redeems_once(core, db, redis_url, monkeypatch):
+    """The points were taken, then the session save failed; the subscriber redials, continues and
+    confirms again: the idempotency key survives the resume, so nothing is taken twice."""
+    client = aredis.Redis.from_url(redis_url)
+    d = build_dispatcher(core, client, db)
+    n = await _redeem(d, "s1")
+    original = d.store.save
+
+    async def lost(held, session):
+        await d.store.release(held)
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(d.store, "save", lost)
+    assert (await d.handle(Inbound("ussd", MSISDN, "s1", "1", n + 1, "*126#"))).final  # apology
+    monkeypatch.setattr(d.store, "save", original)
+    assert d.services.boss.account(MSISDN).points == 12_300
+    offer = await d.handle(Inbound("ussd", MSISDN, "s2", None, 0, "*126#"))
+    assert offer.text.startswith("欢迎回来")
+    await d.handle(Inbound("ussd", MSISDN, "s2", "1", 1, "*126#"))
+    done = await d.handle(Inbound("ussd", MSISDN, "s2", "1", 2, "*126#"))
+    assert "12,300" in done.text and d.services.boss.account(MSISDN).points == 12_300
+    await client.aclose()
+
+
+async def test_the_same_answers_twice_in_one_session_are_two_operations(core, db, redis_url):
+    client = aredis.Redis.from_url(redis_url)
+    d = build_dispatcher(core, client, db)
+    n = await _redeem(d, "s1")
+    await d.handle(Inbound("ussd", MSISDN, "s1", "1", n + 1, "*126#"))
+    await d.handle(Inbound("ussd", MSISDN, "s1", "0", n + 2, "*126#"))  # back to the rewards
+    await d.handle(Inbound("ussd", MSISDN, "s1", "1", n + 3, "*126#"))
+    await d.handle(Inbound("ussd", MSISDN, "s1", "1", n + 4, "*126#"))
+    assert d.services.boss.account(MSISDN).points == 11_800  # two top-ups, two debits
+    await client.aclose()

@@ -171,3 +171,21 @@ def test_concurrent_subscriptions_to_one_package_charge_once(pg_boss):
         results = list(pool.map(lambda n: boss.subscribe(A, "health", 6_000, 0, date(2027, 11, 23), f"c{n}"),
                                 range(30)))
     assert sum(r.ok for r in results) == 1 and boss.account(A).bill_fen == 18_850 + 6_000
+
+
+def test_racing_retries_of_one_key_that_spends_everything_all_get_the_first_answer(pg_boss):
+    """The retry waits on the account lock, then finds the first attempt's entry: never "insufficient"."""
+    boss, engine = pg_boss
+    with ThreadPoolExecutor(30) as pool:
+        results = list(pool.map(lambda n: boss.spend_points(A, 12_800, "one-key", "redeem", "all"), range(30)))
+    assert all(r.ok for r in results) and boss.account(A).points == 0 == ledger_sum(engine, A)
+
+
+def test_daily_limit_counts_from_local_midnight_whatever_the_zone(boss):
+    from datetime import timedelta
+    shanghai = timezone(timedelta(hours=8))
+    boss.clock = lambda: datetime(2026, 11, 22, 23, 59, tzinfo=timezone.utc)  # 07:59 in Shanghai
+    since = datetime(2026, 11, 23, 0, 0, tzinfo=shanghai)
+    assert boss.transfer_points(A, B, 10_000, "d1", 10_000, since).ok
+    boss.clock = lambda: datetime(2026, 11, 23, 0, 1, tzinfo=timezone.utc)  # 08:01, the same local day
+    assert boss.transfer_points(A, B, 10, "d2", 10_000, since).reason == "daily_limit"

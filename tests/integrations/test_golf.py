@@ -94,3 +94,27 @@ def test_hundred_concurrent_bookings_of_the_last_place_let_exactly_one_through(p
     assert [n for n, b in enumerate(confirmed) if b] == [winner]
     assert tee.free_slots(3, DAY, NOW) == []
     engine.dispose()
+
+
+def test_hold_given_in_local_time_expires_on_time(sheets):
+    """SQLite keeps no offset: a hold until 10:05 Shanghai must free the tee time at 02:05 UTC."""
+    tee, clock = sheets
+    shanghai = timezone(timedelta(hours=8))
+    tee.hold(1, DAY, 398, A, 2, "k1", datetime(2026, 11, 23, 10, 5, tzinfo=shanghai))
+    clock.now = datetime(2026, 11, 23, 2, 6, tzinfo=timezone.utc)
+    assert 398 in tee.free_slots(1, DAY, clock.now)
+
+
+def test_a_new_hold_replaces_the_subscribers_own_earlier_one(sheets):
+    tee, _ = sheets
+    until = NOW + timedelta(minutes=5)
+    assert tee.hold(1, DAY, 398, A, 2, "k1", until).ok
+    assert tee.hold(1, DAY, 398, A, 3, "k2", until).ok  # changed the players: not "taken" by oneself
+    assert tee.hold(1, DAY, 398, B, 1, "k3", until).reason == "taken"
+
+
+def test_a_refunded_hold_is_never_booked_later(sheets):
+    tee, clock = sheets
+    tee.hold(1, DAY, 398, A, 2, "k1", NOW + timedelta(minutes=5))
+    tee.release("k1", final=True)  # lost: its payment went back
+    assert tee.confirm("k1", 100, 0, "bill", NOW) is None
