@@ -6,6 +6,9 @@ the job was retried) expires nothing twice. Run it after the 30th of November:
 """
 from __future__ import annotations
 
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 
 from bot.db import make_engine
@@ -17,15 +20,15 @@ BATCH = 500
 
 
 def expire_batch(boss: SimulatedBoss, cycle_end: str, after: str = "", batch: int = BATCH) -> tuple[int, str]:
-    """Expire the balances of the next `batch` accounts after `after`; returns (expired, last msisdn)."""
+    """Expire the balances of the next `batch` accounts after `after`; returns (accounts seen, last msisdn).
+    `cycle_end` is the last day of the cycle; points that arrived after it in Shanghai time are kept."""
+    end = datetime.combine(date.fromisoformat(cycle_end), time(23, 59, 59), ZoneInfo("Asia/Shanghai"))
     with boss.engine.connect() as conn:
-        rows = conn.execute(select(BossAccount.msisdn, BossAccount.points).where(BossAccount.msisdn > after)
-                            .order_by(BossAccount.msisdn).limit(batch)).all()
-    expired = 0
-    for msisdn, points in rows:
-        if points > 0 and boss.spend_points(msisdn, points, f"expiry:{cycle_end}:{msisdn}", "expiry", cycle_end).ok:
-            expired += 1
-    return expired, rows[-1].msisdn if rows else ""
+        rows = conn.execute(select(BossAccount.msisdn).where(BossAccount.msisdn > after, BossAccount.points > 0)
+                            .order_by(BossAccount.msisdn).limit(batch)).scalars().all()
+    for msisdn in rows:
+        boss.expire_points(msisdn, end, f"expiry:{cycle_end}:{msisdn}")
+    return len(rows), rows[-1] if rows else ""
 
 
 def expire_cycle(cycle_end: str, after: str = "", batch: int = BATCH) -> int:

@@ -94,6 +94,21 @@ class SimulatedBoss:
 
         return self._once(key, sender, work, also=recipient)
 
+    def expire_points(self, msisdn: str, cycle_end: datetime, key: str) -> Result:
+        """Expire what is left of the cycle ending at `cycle_end`: the balance less whatever arrived
+        after it, read and debited inside one locked transaction."""
+        self.faults.check("boss")
+
+        def work(conn: Connection) -> Result:
+            later = conn.execute(select(func.coalesce(func.sum(E.c.delta), 0)).where(
+                E.c.msisdn == msisdn, E.c.delta > 0, E.c.created_at > utc(cycle_end))).scalar_one()
+            points = max(0, _points(conn, msisdn) - later)
+            if points and _debit(conn, msisdn, points):
+                _entry(conn, msisdn, -points, "expiry", cycle_end.date().isoformat(), key, self.clock())
+            return Result(True, points_left=_points(conn, msisdn))
+
+        return self._once(key, msisdn, work)
+
     # -- bill -----------------------------------------------------------------------------------
     def charge_bill(self, msisdn: str, amount_fen: int, key: str, description: str) -> Result:
         return self._bill(msisdn, amount_fen, key, description)

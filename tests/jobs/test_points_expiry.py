@@ -29,3 +29,15 @@ def test_expiry_empties_every_balance_once_in_batches(tmp_path):
         assert entries.scalar_one() == seen > 0
         assert conn.execute(select(func.sum(PointsEntry.delta))).scalar_one() == 0
     engine.dispose()
+
+
+def test_points_that_arrive_after_the_cycle_end_are_kept(tmp_path):
+    from datetime import datetime, timezone
+    url = f"sqlite:///{tmp_path}/y.db"
+    upgrade(url)
+    engine = make_engine(url)
+    seed_demo(engine, 3)
+    boss = SimulatedBoss(engine, clock=lambda: datetime(2026, 12, 2, tzinfo=timezone.utc))
+    boss.refund_points("+8613800000001", 700, "december-credit", "x")  # earned in the new cycle
+    expire_batch(boss, "2026-11-30")
+    assert boss.account("+8613800000001").points == 700
