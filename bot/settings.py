@@ -61,6 +61,7 @@ class Partners(_Section):
 class Jobs(_Section):
     inprocess_worker: bool = True
     queue: str = "shortcode"
+    reconcile_every: float = 300
 
 
 class Paths(_Section):

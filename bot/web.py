@@ -1,6 +1,7 @@
 """The aiohttp application: typed app state, one cleanup context per resource, channel routes."""
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 import structlog
@@ -12,7 +13,9 @@ from bot.channels.ussd import UssdChannel
 from bot.db import make_engine
 from bot.redisconn import RedisPair, connect
 from bot.wiring import Core, build_dispatcher
+from jobs.reconcile import reconcile_job
 from jobs.worker import InprocessWorker
+from rq import Queue
 
 CORE = web.AppKey("core", Core)
 REDIS = web.AppKey("redis", RedisPair)
@@ -60,6 +63,21 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
         worker.stop()
 
 
+async def _reconciler(app: web.Application) -> AsyncIterator[None]:
+    """Every few minutes, queue the job that pays back payments whose booking never happened."""
+    s = app[CORE].settings
+    queue = Queue(s.jobs.queue, connection=app[REDIS].sync)
+
+    async def every() -> None:
+        while True:
+            await asyncio.sleep(s.jobs.reconcile_every)
+            queue.enqueue(reconcile_job, s.database_url)
+
+    task = asyncio.create_task(every())
+    yield
+    task.cancel()
+
+
 async def health(request: web.Request) -> web.Response:
     """Liveness and readiness: Redis answers a PING and the database a SELECT 1."""
     await request.app[REDIS].aio.ping()
@@ -79,7 +97,7 @@ async def ussd_end(request: web.Request) -> web.Response:
 def make_app(core: Core) -> web.Application:
     app = web.Application(client_max_size=core.settings.http.max_body_bytes, middlewares=[fresh_log_context])
     app[CORE] = core
-    app.cleanup_ctx.extend([_redis, _db, _channels, _worker])
+    app.cleanup_ctx.extend([_redis, _db, _channels, _worker, _reconciler])
     app.router.add_get("/healthz", health)
     app.router.add_post("/ussd/africastalking", ussd_hop)
     app.router.add_post("/ussd/africastalking/end", ussd_end)

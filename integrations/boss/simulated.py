@@ -109,6 +109,14 @@ class SimulatedBoss:
 
         return self._once(key, msisdn, work)
 
+    def payment(self, key: str) -> tuple[str, int] | None:
+        """What was paid under a key, for reconciliation: ("points", n), ("bill", fen) or None."""
+        self.faults.check("boss")
+        with self.engine.connect() as conn:
+            points = conn.execute(select(E.c.delta).where(E.c.idem_key == key)).scalar_one_or_none()
+            fen = conn.execute(select(B.c.amount_fen).where(B.c.idem_key == key)).scalar_one_or_none()
+        return ("points", -points) if points is not None else ("bill", fen) if fen is not None else None
+
     # -- bill -----------------------------------------------------------------------------------
     def charge_bill(self, msisdn: str, amount_fen: int, key: str, description: str) -> Result:
         return self._bill(msisdn, amount_fen, key, description)

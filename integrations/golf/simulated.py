@@ -105,6 +105,14 @@ class SimulatedTeeSheets:
         write(self.engine, lambda conn: conn.execute(
             update(TB).where(TB.c.idem_key == key, TB.c.status.in_(("held", "expired"))).values(status=status)))
 
+    def stale_holds(self, before: datetime) -> list[tuple[str, str]]:
+        """Holds that lapsed before `before` and were never booked nor given up: for reconciliation."""
+        self.faults.check("golf")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(TB).where(TB.c.status.in_(("held", "expired")),
+                                                 TB.c.hold_until < utc(before))).all()
+        return [(r.idem_key, r.msisdn) for r in rows]
+
     def bookings(self, msisdn: str, since: date) -> list[Booking]:
         self.faults.check("golf")
         with self.engine.connect() as conn:

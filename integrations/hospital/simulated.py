@@ -133,6 +133,14 @@ class SimulatedRegistration:
             update(AP).where(AP.c.idem_key == key, AP.c.status.in_(("held", "expired")))
             .values(status="lost" if final else "expired")))
 
+    def stale_holds(self, before: datetime) -> list[tuple[str, str]]:
+        """Holds that lapsed before `before` and were never registered nor given up."""
+        self.faults.check("hospital")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(AP).where(AP.c.status.in_(("held", "expired")),
+                                                 AP.c.hold_until < utc(before))).all()
+        return [(r.idem_key, r.msisdn) for r in rows]
+
     def appointments(self, msisdn: str, since: date) -> list[Appointment]:
         self.faults.check("hospital")
         with self.engine.connect() as conn:

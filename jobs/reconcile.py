@@ -1,0 +1,46 @@
+"""Reconciliation: a payment taken for a booking that never happened is paid back.
+
+A booking pays first (key + ":pay") and then confirms the hold. If the process dies or the partner
+fails in between and the subscriber does not confirm again, the hold lapses with the money taken.
+This job finds lapsed holds, gives them up for good, and refunds what was paid under their key;
+every step is idempotent, so it can run as often as wanted (e.g. every few minutes).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from bot.services import Services, simulated
+from integrations.sqltx import utcnow
+
+GRACE = timedelta(minutes=5)  # after a hold lapses, before we decide it will not be confirmed
+
+
+def reconcile(services: Services, now: datetime, grace: timedelta = GRACE) -> int:
+    """Refund the payments of lapsed holds; returns how many were refunded."""
+    refunded = 0
+    for partner, what in ((services.golf, "golf refund"), (services.hospital, "registration refund")):
+        for key, msisdn in partner.stale_holds(now - grace):
+            paid = services.boss.payment(key + ":pay")
+            partner.release(key, final=paid is not None)
+            if paid is None:
+                continue
+            kind, amount = paid
+            if kind == "points":
+                services.boss.refund_points(msisdn, amount, key + ":refund", what)
+            else:
+                services.boss.refund_bill(msisdn, amount, key + ":refund", what)
+            refunded += 1
+    return refunded
+
+
+def reconcile_job(database_url: str) -> int:
+    """RQ job entry point: takes only the database URL."""
+    from bot.db import make_engine
+
+    engine: Engine = make_engine(database_url)
+    try:
+        return reconcile(simulated(engine), utcnow())
+    finally:
+        engine.dispose()
