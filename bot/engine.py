@@ -27,7 +27,7 @@ TOO_MANY = T("Too many wrong entries. Please dial again when you are ready.")
 TIMED_OUT = T("Your session timed out. Please dial again.")
 ENDED = T("This session has ended. Please dial again.")
 RESUME = T("Welcome back. Continue where you left off?")
-UNAVAILABLE = T("No answer yet. Confirm again: nothing is charged twice.")
+UNAVAILABLE = T("No answer yet. Try again: nothing is done twice.")
 CONTINUE, RESTART = T("Continue"), T("Start over")
 
 
@@ -163,7 +163,8 @@ class Engine:
             resumed = session.evolve(resume=False)
             return self._turn(resumed, now, ctx, (ev.SessionResumed(session.flow, session.state),))
         if text == "2":
-            fresh = session.evolve(resume=False, stack=(), values={})
+            kept = {SEQ: session.values[SEQ]} if SEQ in session.values else {}  # keys stay unique
+            fresh = session.evolve(resume=False, stack=(), values=kept)
             return self._go(fresh, self.root, now, ctx, push=False)
         return self._reject(session, WRONG_CHOICE, now, ctx)
 

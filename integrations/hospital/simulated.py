@@ -117,10 +117,19 @@ class SimulatedRegistration:
     def confirm(self, key: str, patient: str, resident_id: str) -> Appointment | None:
         """Register the held number for the patient; an expired hold is re-taken if still free."""
         self.faults.check("hospital")
+
+        def work(conn: Connection) -> None:
+            row = conn.execute(select(AP).where(AP.c.idem_key == key)).first()
+            if row is None or row.status not in ("held", "expired"):
+                return
+            conn.execute(update(AP).where(AP.c.doctor_id == row.doctor_id, AP.c.day == row.day,
+                                          AP.c.half == row.half, AP.c.number == row.number, AP.c.status == "held",
+                                          AP.c.hold_until < self.clock()).values(status="expired"))
+            conn.execute(update(AP).where(AP.c.idem_key == key, AP.c.status.in_(("held", "expired"))).values(
+                status="booked", patient=patient, resident_id=resident_id))
+
         try:
-            write(self.engine, lambda conn: conn.execute(update(AP).where(
-                AP.c.idem_key == key, AP.c.status.in_(("held", "expired"))).values(
-                status="booked", patient=patient, resident_id=resident_id)))
+            write(self.engine, work)
         except IntegrityError:
             return None
         found = self._by_key(key)

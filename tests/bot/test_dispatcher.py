@@ -73,3 +73,18 @@ async def test_the_same_answers_twice_in_one_session_are_two_operations(core, db
     await d.handle(Inbound("ussd", MSISDN, "s1", "1", n + 4, "*126#"))
     assert d.services.boss.account(MSISDN).points == 11_800  # two top-ups, two debits
     await client.aclose()
+
+
+async def test_start_over_then_the_same_choices_is_a_new_operation(core, db, redis_url):
+    """Start over clears the answers but not the count of operations: the next top-up is debited too."""
+    client = aredis.Redis.from_url(redis_url)
+    d = build_dispatcher(core, client, db)
+    n = await _redeem(d, "s1")
+    await d.handle(Inbound("ussd", MSISDN, "s1", "1", n + 1, "*126#"))  # first top-up
+    await d.handle(Inbound("ussd", MSISDN, "s1", "0", n + 2, "*126#"))  # somewhere not the root
+    assert (await d.handle(Inbound("ussd", MSISDN, "s2", None, 0, "*126#"))).text.startswith("欢迎回来")
+    await d.handle(Inbound("ussd", MSISDN, "s2", "2", 1, "*126#"))  # start over
+    for hop, text in enumerate(["2", "3", "1", "1"], 2):
+        await d.handle(Inbound("ussd", MSISDN, "s2", text, hop, "*126#"))
+    assert d.services.boss.account(MSISDN).points == 11_800
+    await client.aclose()
