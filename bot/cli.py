@@ -90,6 +90,22 @@ def cmd_lint(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if found else 0
 
 
+def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
+    from urllib.parse import urlparse
+
+    from aiohttp import web
+
+    from integrations.smsgateway.simulator import Gateway, make_gateway_app
+
+    s, url = settings.sms, urlparse(settings.sms.gateway_url)
+    ours = f"http://{settings.http.host}:{settings.http.port}"
+    gateway = Gateway(s.username, s.api_key, callback_url=f"{ours}/sms/dlr", inbound_url=f"{ours}/sms/inbound",
+                      secret=s.secrets.split(",")[0].strip())
+    print(f"simulated SMS gateway on {settings.sms.gateway_url}; reports to {ours}/sms/dlr", flush=True)
+    web.run_app(make_gateway_app(gateway), host=url.hostname or "127.0.0.1", port=url.port or 8090, print=None)
+    return 0
+
+
 def cmd_count(args: argparse.Namespace, settings: Settings) -> int:
     from bot.textcount import count
 
@@ -132,6 +148,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("text")
     s.add_argument("--json", action="store_true", help='print {"encoding", "units", "segments"}')
     s.set_defaults(func=cmd_count)
+    s = sub.add_parser("gateway", help="run the simulated SMS gateway on [sms] gateway_url")
+    s.set_defaults(func=cmd_gateway)
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)

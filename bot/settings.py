@@ -54,6 +54,14 @@ class Ussd(_Section):
     reply_timeout: float = 10.0
 
 
+class Sms(_Section):
+    gateway_url: str = "http://127.0.0.1:8090"
+    username: str = "shortcode"
+    api_key: str = "demo-key"
+    secrets: str = "demo-sms-secret"
+    short_code: str = "12580"
+
+
 class Partners(_Section):
     timeout: float = 3.0
 
@@ -80,6 +88,7 @@ class Settings(_Section):
     redis: Redis = Redis()
     session: Session = Session()
     ussd: Ussd = Ussd()
+    sms: Sms = Sms()
     partners: Partners = Partners()
     jobs: Jobs = Jobs()
     paths: Paths = Paths()

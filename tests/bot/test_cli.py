@@ -74,5 +74,5 @@ def test_sim_interactive_session(tmp_path):
 
 
 def test_every_subcommand_has_help(tmp_path):
-    for sub in ("serve", "sim", "seed", "lint", "count", "db"):
+    for sub in ("serve", "sim", "seed", "lint", "count", "db", "gateway"):
         assert "usage: shortcode " + sub in shortcode(sub, "--help", tmp_path=tmp_path).stdout

@@ -1,0 +1,220 @@
+"""A simulated SMS gateway (`shortcode gateway`): accepts sends like Africa's Talking, reports delivery,
+delivers inbound messages, and misbehaves on request (latency, errors, timeouts, throughput cap, late,
+duplicated and reordered delivery reports, repeated inbound deliveries)."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from urllib.parse import urlencode
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aiohttp
+import phonenumbers
+from aiohttp import web
+
+from integrations.gsm import count
+from integrations.smsgateway import (BLACKLISTED, INVALID_PHONE, SEND_PATH, SENT, STATUS_NAMES)
+from integrations.smsgateway.signing import headers as signed
+
+COST_PER_SEGMENT = 0.05
+
+
+@dataclass
+class Faults:
+    latency_ms: int = 0
+    error_rate: float = 0.0  # share of sends answered 500, nothing accepted
+    timeout_rate: float = 0.0  # share of sends accepted but answered only after `timeout_s`
+    timeout_s: float = 5.0
+    max_per_second: int = 0  # 0: no cap; above it, 429 and nothing accepted
+    dlr_delay_ms: int = 20
+    dlr_mix: dict[str, float] = field(default_factory=lambda: {"Success": 1.0})
+    duplicate_dlr: float = 0.0  # share of final reports sent twice
+    reorder_dlr: bool = False  # final report before the intermediate "Sent"
+    repeat_inbound: int = 1  # how many times each inbound message is delivered
+
+
+@dataclass
+class Message:
+    id: str
+    to: str
+    sender: str
+    text: str
+    reference: str
+    segments: int
+    encoding: str
+    status: str = "Submitted"
+
+
+@dataclass
+class Gateway:
+    """The simulator's state: what it accepted, under which client reference, and its fault switches."""
+
+    username: str
+    api_key: str
+    callback_url: str = ""  # where delivery reports go
+    inbound_url: str = ""  # where subscribers' messages go
+    secret: str = ""  # signs both
+    faults: Faults = field(default_factory=Faults)
+    seed: int = 12580
+    messages: dict[str, Message] = field(default_factory=dict)
+    by_reference: dict[str, str] = field(default_factory=dict)
+    blacklist: set[str] = field(default_factory=set)
+    submits: int = 0  # send requests received, whatever became of them
+    accepted: int = 0  # messages accepted (a repeated reference is not accepted again)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.ids = itertools.count(1)
+        self.window: list[float] = []
+        self.tasks: set[asyncio.Task] = set()
+
+    def throttled(self) -> bool:
+        if not self.faults.max_per_second:
+            return False
+        now = time.monotonic()
+        self.window = [t for t in self.window if now - t < 1.0]
+        if len(self.window) >= self.faults.max_per_second:
+            return True
+        self.window.append(now)
+        return False
+
+    def accept(self, number: str, sender: str, text: str, reference: str) -> dict[str, Any]:
+        """One recipient's answer; a reference already seen gets its first message id back."""
+        try:
+            valid = phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+        except phonenumbers.NumberParseException:
+            valid = False
+        if not valid:
+            return _recipient(number, INVALID_PHONE)
+        if number in self.blacklist:
+            return _recipient(number, BLACKLISTED)
+        key = f"{reference}|{number}" if reference else ""
+        if key and key in self.by_reference:
+            return _recipient(number, SENT, self.messages[self.by_reference[key]])
+        counted = count(text)
+        message = Message(f"ATXid_{next(self.ids):08d}", number, sender, text, reference, counted.segments,
+                          counted.encoding)
+        self.messages[message.id] = message
+        if key:
+            self.by_reference[key] = message.id
+        self.accepted += 1
+        self._later(self._report(message))
+        return _recipient(number, SENT, message)
+
+    def _later(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _report(self, message: Message) -> None:
+        await asyncio.sleep(self.faults.dlr_delay_ms / 1000)
+        statuses, weights = zip(*self.faults.dlr_mix.items())
+        final = self.rng.choices(statuses, weights)[0]
+        steps = ["Sent", final]
+        if self.faults.reorder_dlr:
+            steps.reverse()
+        if self.rng.random() < self.faults.duplicate_dlr:
+            steps.append(final)
+        message.status = final
+        for status in steps:
+            await self._post(self.callback_url, {
+                "id": message.id, "status": status, "phoneNumber": message.to, "networkCode": "46000",
+                "failureReason": "" if status != "Failed" else "DeliveryFailure", "retryCount": "0"})
+
+    async def deliver(self, sender: str, to: str, text: str) -> str:
+        """A subscriber's message to our inbound webhook, as often as the fault switch says."""
+        message_id = f"ATInbound_{next(self.ids):08d}"
+        form = {"id": message_id, "from": sender, "to": to, "text": text,
+                "date": time.strftime("%Y-%m-%d %H:%M:%S"), "linkId": message_id, "networkCode": "46000"}
+        for _ in range(max(1, self.faults.repeat_inbound)):
+            await self._post(self.inbound_url, form)
+        return message_id
+
+    async def _post(self, url: str, form: dict[str, str]) -> None:
+        if not url:
+            return
+        body = urlencode(form).encode()  # the exact bytes we sign are the bytes we send
+        hdrs = {"Content-Type": "application/x-www-form-urlencoded", **(signed(self.secret, body) if self.secret else {})}
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.post(url, data=body, headers=hdrs, timeout=aiohttp.ClientTimeout(total=10)) as r:
+                    await r.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            pass  # a real gateway retries later; the simulator drops it, and tests see the loss
+
+
+def _recipient(number: str, code: int, message: Message | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"statusCode": code, "number": number, "status": STATUS_NAMES[code],
+                             "cost": "0", "messageId": "None"}
+    if message:
+        entry.update(cost=f"CNY {message.segments * COST_PER_SEGMENT:.4f}", messageId=message.id,
+                     segments=message.segments, encoding=message.encoding)
+    return entry
+
+
+GATEWAY = web.AppKey("gateway", Gateway)
+
+
+async def send(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    gw.submits += 1
+    form = await request.post()
+    if request.headers.get("apiKey") != gw.api_key or form.get("username") != gw.username:
+        return web.json_response({"error": "The supplied authentication is invalid"}, status=401)
+    if gw.faults.latency_ms:
+        await asyncio.sleep(gw.faults.latency_ms / 1000)
+    if gw.rng.random() < gw.faults.error_rate:
+        return web.json_response({"error": "simulated gateway error"}, status=500)
+    if gw.throttled():
+        return web.json_response({"error": "throughput cap reached"}, status=429)
+    to, text = str(form.get("to", "")), str(form.get("message", ""))
+    if not to or not text:
+        return web.json_response({"error": "to and message are required"}, status=400)
+    reference = str(form.get("clientReference", ""))
+    recipients = [gw.accept(n.strip(), str(form.get("from", "")), text, reference) for n in to.split(",") if n.strip()]
+    if gw.rng.random() < gw.faults.timeout_rate:
+        await asyncio.sleep(gw.faults.timeout_s)  # accepted, but the client gives up before the answer
+    sent = sum(r["statusCode"] == SENT for r in recipients)
+    return web.json_response({"SMSMessageData": {"Message": f"Sent to {sent}/{len(recipients)}",
+                                                 "Recipients": recipients}})
+
+
+async def stats(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    per_reference: dict[str, int] = {}
+    for message in gw.messages.values():
+        per_reference[message.reference] = per_reference.get(message.reference, 0) + 1
+    return web.json_response({"submits": gw.submits, "accepted": gw.accepted, "per_reference": per_reference,
+                              "messages": [asdict(m) for m in gw.messages.values()]})
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    gw.faults = Faults(**{**asdict(gw.faults), **await request.json()})
+    return web.json_response(asdict(gw.faults))
+
+
+async def inject(request: web.Request) -> web.Response:
+    """Control API: a handset sends `text` from `from` to the short code `to`."""
+    data = await request.json()
+    message_id = await request.app[GATEWAY].deliver(str(data["from"]), str(data.get("to", "12580")), str(data["text"]))
+    return web.json_response({"id": message_id})
+
+
+async def blacklist(request: web.Request) -> web.Response:
+    request.app[GATEWAY].blacklist.add(str((await request.json())["number"]))
+    return web.json_response({"ok": True})
+
+
+def make_gateway_app(gateway: Gateway) -> web.Application:
+    app = web.Application()
+    app[GATEWAY] = gateway
+    app.router.add_post(SEND_PATH, send)
+    app.router.add_get("/control/stats", stats)
+    app.router.add_post("/control/faults", set_faults)
+    app.router.add_post("/control/inbound", inject)
+    app.router.add_post("/control/blacklist", blacklist)
+    return app
