@@ -107,7 +107,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_count(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.textcount import count
+    from integrations.gsm import count
 
     result = count(args.text.replace("\\n", "\n"))
     if args.json:

@@ -19,7 +19,7 @@ from bot.render import Renderer
 from bot.seed import SHOWCASE, seed_demo
 from bot.services import Services, simulated
 from bot.session import Session
-from bot.textcount import char_units
+from integrations.gsm import char_units
 from integrations.boss.tables import BossAccount, BossSubscription, PointsEntry
 from integrations.golf.tables import TeeBooking
 from integrations.police.tables import PoliceBinding, PoliceViolation

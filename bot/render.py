@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from bot.flow import Screen
 from bot.i18n import Catalogs
 from bot.text import T
-from bot.textcount import char_units
+from integrations.gsm import char_units
 
 MORE = T("98 More")
 PREVIOUS = T("99 Previous")

@@ -8,7 +8,7 @@ from typing import Callable
 from bot.dispatcher import Dispatcher, Reply
 from bot.msisdn import BadNumber, normalise
 from bot.phone import NoSession, Phone, show
-from bot.textcount import char_units
+from integrations.gsm import char_units
 
 HELP = ("Type a code such as *126# to dial, then your replies. Commands: /as NUMBER (switch subscriber),"
         " /lang en|zh_Hans, /help, /quit")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.textcount import count, units
+from integrations.gsm import count, units
 
 VECTORS = [
     # text, encoding, units, segments (counted by hand)
