@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -32,3 +32,19 @@ class UssdSessionEnd(SQLModel, table=True):
     last_input: str = Field(default="", max_length=512)
     error_message: str = Field(default="", max_length=512)
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SmsInbox(SQLModel, table=True):
+    """Every inbound SMS, stored before the gateway gets its 200: a redelivery hits the unique key."""
+
+    __tablename__ = "sms_inbox"
+    __table_args__ = (UniqueConstraint("gateway", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway: str = Field(max_length=32)
+    message_id: str = Field(max_length=64)
+    msisdn: str = Field(max_length=16, index=True)
+    short_code: str = Field(max_length=16)
+    text: str = Field(max_length=1600)
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    processed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

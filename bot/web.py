@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import Engine as DbEngine
 
+from bot.channels.sms import SmsChannel
 from bot.channels.ussd import UssdChannel
 from bot.db import make_engine
 from bot.redisconn import RedisPair, connect
@@ -21,6 +22,7 @@ CORE = web.AppKey("core", Core)
 REDIS = web.AppKey("redis", RedisPair)
 DB = web.AppKey("db", DbEngine)
 USSD = web.AppKey("ussd", UssdChannel)
+SMS = web.AppKey("sms", SmsChannel)
 
 log = structlog.get_logger()
 
@@ -50,6 +52,7 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     s = core.settings
     dispatcher = build_dispatcher(core, app[REDIS].aio, app[DB])
     app[USSD] = UssdChannel(dispatcher, s.ussd.secret, s.service.region, core.menus.codes, s.ussd.reply_timeout)
+    app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region)
     yield
 
 
@@ -94,6 +97,10 @@ async def ussd_end(request: web.Request) -> web.Response:
     return await request.app[USSD].end(request)
 
 
+async def sms_inbound(request: web.Request) -> web.Response:
+    return await request.app[SMS].inbound(request)
+
+
 def make_app(core: Core) -> web.Application:
     app = web.Application(client_max_size=core.settings.http.max_body_bytes, middlewares=[fresh_log_context])
     app[CORE] = core
@@ -101,4 +108,5 @@ def make_app(core: Core) -> web.Application:
     app.router.add_get("/healthz", health)
     app.router.add_post("/ussd/africastalking", ussd_hop)
     app.router.add_post("/ussd/africastalking/end", ussd_end)
+    app.router.add_post("/sms/inbound", sms_inbound)
     return app

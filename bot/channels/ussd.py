@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 from datetime import datetime, timezone
 
 import structlog
@@ -10,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session as DbSession
 
+from bot.channels.forms import BadRequest, authorised, field, number, read_form
 from bot.dispatcher import Dispatcher, Inbound, Reply
 from bot.models import UssdSessionEnd
 from bot.msisdn import BadNumber, mask, normalise
@@ -17,39 +17,6 @@ from bot.msisdn import BadNumber, mask, normalise
 log = structlog.get_logger()
 
 MAX_TEXT = 1000  # all inputs of a session joined by "*"
-
-
-class BadRequest(ValueError):
-    """The form is malformed; the message is the reason returned with 400."""
-
-
-def authorised(request: web.Request, secret: str) -> bool:
-    """The shared secret from ?key= or X-Shortcode-Key, compared in constant time."""
-    given = request.query.get("key") or request.headers.get("X-Shortcode-Key") or ""
-    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
-
-
-async def read_form(request: web.Request) -> dict[str, str]:
-    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        raise BadRequest("expected an application/x-www-form-urlencoded form")
-    try:
-        form = await request.post()
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"unreadable form: {type(exc).__name__}") from None
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def field(form: dict[str, str], name: str, limit: int = 128, required: bool = True) -> str:
-    value = form.get(name)
-    if value is None:
-        if required:
-            raise BadRequest(f"missing field '{name}'")
-        return ""
-    if len(value) > limit:
-        raise BadRequest(f"field '{name}' is longer than {limit} characters")
-    if "\x00" in value:
-        raise BadRequest(f"field '{name}' contains a NUL character")
-    return value
 
 
 def to_inbound(form: dict[str, str], region: str, codes: tuple[str, ...]) -> Inbound:
@@ -124,16 +91,8 @@ class UssdChannel:
         return UssdSessionEnd(
             session_id=field(form, "sessionId"), msisdn=msisdn,
             service_code=field(form, "serviceCode", 32, required=False),
-            status=field(form, "status", 32), duration_ms=_int(form, "durationInMillis"),
-            hops=_int(form, "hopsCount"), last_input=field(form, "input", 512, required=False),
+            status=field(form, "status", 32), duration_ms=number(form, "durationInMillis"),
+            hops=number(form, "hopsCount"), last_input=field(form, "input", 512, required=False),
             error_message=field(form, "errorMessage", 512, required=False),
             received_at=datetime.now(timezone.utc))
 
-
-def _int(form: dict[str, str], name: str) -> int | None:
-    raw = field(form, name, 16, required=False)
-    if not raw:
-        return None
-    if not raw.isascii() or not raw.isdigit():
-        raise BadRequest(f"field '{name}' must be a whole number")
-    return int(raw)
