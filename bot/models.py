@@ -48,3 +48,24 @@ class SmsInbox(SQLModel, table=True):
     text: str = Field(max_length=1600)
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Outbox(SQLModel, table=True):
+    """Every outbound message, written in the transaction of the change that caused it (`cause` is
+    unique: one message per inbound message, per reminder and subscriber, ...)."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    msisdn: str = Field(max_length=16, index=True)
+    text: str = Field(max_length=1600)
+    cause: str = Field(max_length=96, unique=True)
+    status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, failed
+    attempts: int = 0
+    claim: str | None = Field(default=None, max_length=32)
+    next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    gateway_message_id: str | None = Field(default=None, max_length=64, index=True)
+    dlr_status: str | None = Field(default=None, max_length=12)
+    error: str = Field(default="", max_length=128)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

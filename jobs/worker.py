@@ -8,7 +8,7 @@ from rq import Queue, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
 
-class _ThreadWorker(SimpleWorker):
+class ThreadWorker(SimpleWorker):
     """Signals belong to the main thread: job timeouts use a timer and the owner stops this worker."""
 
     death_penalty_class = TimerDeathPenalty
@@ -39,6 +39,6 @@ class InprocessWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             if self.queue.count:
-                _ThreadWorker([self.queue], connection=self.queue.connection).work(burst=True,
+                ThreadWorker([self.queue], connection=self.queue.connection).work(burst=True,
                                                                                   logging_level="WARNING")
             self._stop.wait(self.poll_s)

@@ -1,0 +1,48 @@
+"""Our client of the SMS gateway's send API (synchronous: it runs inside RQ jobs)."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from integrations.smsgateway import SEND_PATH, SENT
+
+
+class GatewayError(Exception):
+    """The gateway did not take the request (HTTP error, timeout, unreadable answer): try again later."""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    number: str
+    status_code: int
+    message_id: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.status_code == SENT
+
+
+class GatewayClient:
+    def __init__(self, base_url: str, username: str, api_key: str, timeout: float = 10.0) -> None:
+        self.url = base_url.rstrip("/") + SEND_PATH
+        self.username = username
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def send(self, numbers: list[str], text: str, reference: str, sender: str = "") -> list[Submitted]:
+        """Submit one text to one or more numbers; `reference` lets the gateway accept a retry once."""
+        body = urlencode({"username": self.username, "to": ",".join(numbers), "message": text,
+                          "from": sender, "clientReference": reference}).encode()
+        request = urllib.request.Request(self.url, data=body, method="POST", headers={
+            "apiKey": self.api_key, "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                data = json.loads(response.read())
+        except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+            raise GatewayError(type(exc).__name__) from None
+        return [Submitted(r["number"], int(r["statusCode"]), str(r.get("messageId", "")))
+                for r in data["SMSMessageData"]["Recipients"]]

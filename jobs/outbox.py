@@ -1,0 +1,119 @@
+"""Sending the outbox: RQ jobs carry only row ids, claim their rows with a conditional update, submit
+each message with its row id as the gateway's client reference, and retry with backoff.
+
+Exactly once: a worker that dies after the gateway took a message leaves the row claimed; when the
+claim lapses the re-scan hands it to another job, which submits it again under the same reference, and
+the gateway accepts it once and answers with the first message id.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from bot.models import Outbox
+from integrations.smsgateway.client import GatewayClient, GatewayError
+from integrations.sqltx import utcnow, write
+
+O = Outbox.__table__
+BACKOFF_S = (10, 60, 300)  # waits after the 1st, 2nd and 3rd failed attempt; the 4th failure is final
+CLAIM_S = 60
+BATCH = 200
+
+
+def add(conn: Connection, msisdn: str, text: str, cause: str, now: datetime) -> None:
+    """Write a message in the caller's transaction; the same cause twice is one message."""
+    exists = conn.execute(select(O.c.id).where(O.c.cause == cause)).first()
+    if not exists:
+        conn.execute(insert(O).values(msisdn=msisdn, text=text, cause=cause, status="pending", attempts=0,
+                                      next_attempt_at=now, error="", created_at=now))
+
+
+@dataclass
+class Sender:
+    engine: Engine
+    client: GatewayClient
+    backoff: tuple[float, ...] = BACKOFF_S
+    clock: Callable[[], datetime] = utcnow
+    sender_id: str = ""
+
+    def send(self, ids: Iterable[int]) -> int:
+        """Claim and submit these rows; returns how many the gateway accepted."""
+        token, now = secrets.token_hex(8), self.clock()
+        due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
+                  and_(O.c.status == "sending", O.c.claimed_until < now))
+        write(self.engine, lambda conn: conn.execute(update(O).where(O.c.id.in_(list(ids)), due).values(
+            status="sending", claim=token, claimed_until=now + timedelta(seconds=CLAIM_S),
+            attempts=O.c.attempts + 1)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts)
+                                .where(O.c.claim == token, O.c.status == "sending")).all()
+        return sum(self._submit(row, token) for row in rows)
+
+    def _submit(self, row, token: str) -> bool:
+        try:
+            (result,) = self.client.send([row.msisdn], row.text, reference=str(row.id), sender=self.sender_id)
+        except GatewayError as exc:
+            self._retry_or_fail(row, token, str(exc))
+            return False
+        if result.accepted:
+            self._finish(row.id, token, status="sent", gateway_message_id=result.message_id)
+            return True
+        self._finish(row.id, token, status="failed", error=f"gateway status {result.status_code}")
+        return False
+
+    def _retry_or_fail(self, row, token: str, error: str) -> None:
+        if row.attempts > len(self.backoff):
+            self._finish(row.id, token, status="failed", error=error)
+        else:
+            wait = timedelta(seconds=self.backoff[row.attempts - 1])
+            self._finish(row.id, token, status="pending", error=error, next_attempt_at=self.clock() + wait)
+
+    def _finish(self, row_id: int, token: str, **values) -> None:
+        write(self.engine, lambda conn: conn.execute(update(O).where(O.c.id == row_id, O.c.claim == token)
+                                                     .values(claim=None, claimed_until=None, **values)))
+
+    def due(self, limit: int = 10_000) -> list[int]:
+        """Rows a job should take now: pending and due, or claimed by a job that never finished."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(O.c.id).where(or_(
+                and_(O.c.status == "pending", O.c.next_attempt_at <= now),
+                and_(O.c.status == "sending", O.c.claimed_until < now))).order_by(O.c.id).limit(limit)).scalars())
+
+
+def batches(ids: list[int], size: int = BATCH) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+@lru_cache(maxsize=1)
+def _sender() -> Sender:
+    """One engine and client per worker process, built from the settings (the job itself takes ids)."""
+    from bot.db import make_engine
+    from bot.settings import load_settings
+
+    s = load_settings()
+    return Sender(make_engine(s.database_url), GatewayClient(s.sms.gateway_url, s.sms.username, s.sms.api_key),
+                  sender_id=s.sms.short_code)
+
+
+def send_outbox(ids: list[int]) -> int:
+    """RQ job: send these outbox rows."""
+    return _sender().send(ids)
+
+
+def rescan() -> int:
+    """RQ job: queue every row that is due or whose claim lapsed; losing Redis loses no message."""
+    from rq import Queue, get_current_job
+
+    job = get_current_job()
+    queue = Queue(job.origin, connection=job.connection)
+    due = _sender().due()
+    for batch in batches(due):
+        queue.enqueue(send_outbox, batch)
+    return len(due)

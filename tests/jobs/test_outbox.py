@@ -1,0 +1,158 @@
+"""The outbox against the simulated gateway over real HTTP: sent once, retried, failed after the last try."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from bot.db import make_engine, upgrade
+from bot.models import Outbox
+from integrations.smsgateway.client import GatewayClient
+from integrations.smsgateway.simulator import Gateway, make_gateway_app
+from jobs.outbox import Sender, add
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self):
+        self.now = NOW
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+async def gateway():
+    gw = Gateway("shortcode", "k")
+    server = TestServer(make_gateway_app(gw), host="127.0.0.1")
+    await server.start_server()
+    yield gw, f"http://127.0.0.1:{server.port}"
+    await server.close()
+
+
+@pytest.fixture
+def engine(tmp_path):
+    url = f"sqlite:///{tmp_path}/o.db"
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def fill(engine, n, number="+8613800000001"):
+    with engine.begin() as conn:
+        for i in range(n):
+            add(conn, number, f"message {i}", f"test:{i}", NOW)
+        add(conn, number, "again", "test:0", NOW)  # the same cause: no second message
+    with engine.connect() as conn:
+        return list(conn.execute(select(Outbox.id).order_by(Outbox.id)).scalars())
+
+
+def rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(Outbox).order_by(Outbox.id)).all()
+
+
+def sender(engine, base, clock, timeout=5.0):
+    return Sender(engine, GatewayClient(base, "shortcode", "k", timeout=timeout), backoff=(0, 0, 0), clock=clock)
+
+
+async def test_every_message_is_sent_once_with_its_gateway_id(gateway, engine):
+    gw, base = gateway
+    ids = fill(engine, 20)
+    assert len(ids) == 20
+    sent = await asyncio.to_thread(sender(engine, base, Clock()).send, ids)
+    assert sent == 20 and gw.accepted == 20
+    assert all(r.status == "sent" and r.gateway_message_id.startswith("ATXid_") for r in rows(engine))
+    assert await asyncio.to_thread(sender(engine, base, Clock()).send, ids) == 0  # nothing left to claim
+
+
+async def test_errors_are_retried_then_marked_failed_after_the_last_attempt(gateway, engine):
+    gw, base = gateway
+    gw.faults.error_rate = 1.0
+    ids = fill(engine, 3)
+    s = sender(engine, base, Clock())
+    for _ in range(6):
+        await asyncio.to_thread(s.send, ids)
+    assert [(r.status, r.attempts) for r in rows(engine)] == [("failed", 4)] * 3 and gw.accepted == 0
+
+
+async def test_thirty_percent_errors_end_sent_or_failed_never_twice(gateway, engine):
+    gw, base = gateway
+    gw.faults.error_rate = 0.3
+    ids = fill(engine, 60)
+    s = sender(engine, base, Clock())
+    for _ in range(5):
+        await asyncio.to_thread(s.send, ids)
+    statuses = [r.status for r in rows(engine)]
+    assert set(statuses) <= {"sent", "failed"} and statuses.count("sent") == gw.accepted
+    assert all(n == 1 for n in (await _stats(base))["per_reference"].values())
+
+
+async def test_a_timed_out_submit_is_retried_under_the_same_reference_and_accepted_once(gateway, engine):
+    gw, base = gateway
+    gw.faults.timeout_rate, gw.faults.timeout_s = 1.0, 1.0
+    ids = fill(engine, 2)
+    s = sender(engine, base, Clock(), timeout=0.3)
+    await asyncio.to_thread(s.send, ids)  # the gateway took both, we never heard
+    assert {r.status for r in rows(engine)} == {"pending"} and gw.accepted == 2
+    gw.faults.timeout_rate = 0.0
+    await asyncio.to_thread(s.send, ids)
+    assert {r.status for r in rows(engine)} == {"sent"} and gw.accepted == 2
+
+
+async def test_rows_of_a_dead_worker_come_back_after_their_claim_lapses(gateway, engine):
+    gw, base = gateway
+    ids = fill(engine, 3)
+    clock = Clock()
+    s = sender(engine, base, clock)
+    s._submit = lambda row, token: (_ for _ in ()).throw(SystemExit)  # dies after claiming
+    with pytest.raises(SystemExit):
+        await asyncio.to_thread(s.send, ids)
+    alive = sender(engine, base, clock)
+    assert alive.due() == [] and await asyncio.to_thread(alive.send, ids) == 0  # still claimed
+    clock.now += timedelta(seconds=61)
+    assert alive.due() == ids and await asyncio.to_thread(alive.send, ids) == 3 and gw.accepted == 3
+
+
+async def test_invalid_number_fails_at_once(gateway, engine):
+    _, base = gateway
+    ids = fill(engine, 1, number="+86123")
+    await asyncio.to_thread(sender(engine, base, Clock()).send, ids)
+    (row,) = rows(engine)
+    assert row.status == "failed" and row.error == "gateway status 403"
+
+
+async def _stats(base):
+    async with ClientSession() as http:
+        async with http.get(base + "/control/stats") as r:
+            return await r.json()
+
+
+async def test_rq_jobs_on_a_real_redis_send_the_outbox(gateway, engine, redis_url, settings, monkeypatch):
+    """rescan queues batches of ids; a real RQ worker runs them; the gateway's own count proves it."""
+    import redis
+    from rq import Queue
+
+    from jobs import outbox
+    from jobs.worker import ThreadWorker
+
+    gw, base = gateway
+    ids = fill(engine, 450)
+    monkeypatch.setenv("SHORTCODE_DATABASE_URL", str(engine.url))
+    monkeypatch.setenv("SHORTCODE_SMS_GATEWAY_URL", base)
+    monkeypatch.setenv("SHORTCODE_SMS_API_KEY", "k")
+    outbox._sender.cache_clear()
+    conn = redis.Redis.from_url(redis_url)
+    queue = Queue(f"outbox-{settings.redis.prefix}", connection=conn)
+    queue.enqueue(outbox.rescan)
+    worker = ThreadWorker([queue], connection=conn)
+    await asyncio.to_thread(worker.work, burst=True)
+    outbox._sender.cache_clear()
+    assert gw.accepted == 450 == len(ids) and {r.status for r in rows(engine)} == {"sent"}
+    assert queue.finished_job_registry.count == 1 + 3  # the re-scan, then three batches of at most 200
