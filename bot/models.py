@@ -69,3 +69,14 @@ class Outbox(SQLModel, table=True):
     dlr_status: str | None = Field(default=None, max_length=12)
     error: str = Field(default="", max_length=128)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DlrParked(SQLModel, table=True):
+    """A delivery report for a message id we have not recorded yet; applied when the id is recorded."""
+
+    __tablename__ = "dlr_parked"
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway_message_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=12)
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

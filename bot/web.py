@@ -101,6 +101,10 @@ async def sms_inbound(request: web.Request) -> web.Response:
     return await request.app[SMS].inbound(request)
 
 
+async def sms_report(request: web.Request) -> web.Response:
+    return await request.app[SMS].report(request)
+
+
 def make_app(core: Core) -> web.Application:
     app = web.Application(client_max_size=core.settings.http.max_body_bytes, middlewares=[fresh_log_context])
     app[CORE] = core
@@ -109,4 +113,5 @@ def make_app(core: Core) -> web.Application:
     app.router.add_post("/ussd/africastalking", ussd_hop)
     app.router.add_post("/ussd/africastalking/end", ussd_end)
     app.router.add_post("/sms/inbound", sms_inbound)
+    app.router.add_post("/sms/dlr", sms_report)
     return app

@@ -17,6 +17,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.models import Outbox
+from jobs.delivery import apply_parked
 from integrations.smsgateway.client import GatewayClient, GatewayError
 from integrations.sqltx import utcnow, write
 
@@ -75,8 +76,13 @@ class Sender:
             self._finish(row.id, token, status="pending", error=error, next_attempt_at=self.clock() + wait)
 
     def _finish(self, row_id: int, token: str, **values) -> None:
-        write(self.engine, lambda conn: conn.execute(update(O).where(O.c.id == row_id, O.c.claim == token)
-                                                     .values(claim=None, claimed_until=None, **values)))
+        def work(conn: Connection) -> None:
+            conn.execute(update(O).where(O.c.id == row_id, O.c.claim == token)
+                         .values(claim=None, claimed_until=None, **values))
+            if values.get("gateway_message_id"):
+                apply_parked(conn, values["gateway_message_id"])  # a report that beat us here
+
+        write(self.engine, work)
 
     def due(self, limit: int = 10_000) -> list[int]:
         """Rows a job should take now: pending and due, or claimed by a job that never finished."""

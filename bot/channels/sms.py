@@ -16,7 +16,9 @@ from sqlmodel import Session as DbSession
 from bot.channels.forms import BadRequest, field
 from bot.models import SmsInbox
 from bot.msisdn import BadNumber, mask, normalise
+from integrations.smsgateway import DLR_ORDER
 from integrations.smsgateway.signing import SIGNATURE, TIMESTAMP, verify
+from jobs.delivery import record_report
 
 log = structlog.get_logger()
 MAX_TEXT = 1600  # ten concatenated GSM-7 parts and then some
@@ -55,12 +57,36 @@ class SmsChannel:
         self.gateway = gateway
         self.on_stored = on_stored  # hands the stored message on for processing (a job id only)
 
-    async def inbound(self, request: web.Request) -> web.Response:
+    async def _signed_form(self, request: web.Request) -> dict[str, str] | web.Response:
         body = await request.read()
         if not verify(self.secrets, request.headers.get(TIMESTAMP), request.headers.get(SIGNATURE), body):
             return web.Response(status=403, text="forbidden: missing, stale or wrong signature")
         try:
-            row = to_row(parse(body, request.content_type), self.gateway, self.region, datetime.now(timezone.utc))
+            return parse(body, request.content_type)
+        except BadRequest as exc:
+            return web.Response(status=400, text=f"bad request: {exc}")
+
+    async def report(self, request: web.Request) -> web.Response:
+        """A delivery report: forward-only status, parked when the message id is not recorded yet."""
+        form = await self._signed_form(request)
+        if isinstance(form, web.Response):
+            return form
+        try:
+            message_id, status = field(form, "id", 64), field(form, "status", 12)
+        except BadRequest as exc:
+            return web.Response(status=400, text=f"bad request: {exc}")
+        if status not in DLR_ORDER:
+            return web.Response(status=400, text=f"bad request: unknown status '{status}'")
+        outcome = record_report(self.db, message_id, status)
+        log.info("sms_report", outcome=outcome, status=status)
+        return web.Response(text=f"OK ({outcome})")
+
+    async def inbound(self, request: web.Request) -> web.Response:
+        form = await self._signed_form(request)
+        if isinstance(form, web.Response):
+            return form
+        try:
+            row = to_row(form, self.gateway, self.region, datetime.now(timezone.utc))
         except BadRequest as exc:
             return web.Response(status=400, text=f"bad request: {exc}")
         structlog.contextvars.bind_contextvars(channel="sms", session=row.message_id, msisdn=mask(row.msisdn))
