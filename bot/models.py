@@ -60,7 +60,8 @@ class Outbox(SQLModel, table=True):
     msisdn: str = Field(max_length=16, index=True)
     text: str = Field(max_length=1600)
     cause: str = Field(max_length=96, unique=True)
-    status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, failed
+    kind: str = Field(default="reply", max_length=12)  # reply, confirmation, reminder, marketing
+    status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, failed, suppressed
     attempts: int = 0
     claim: str | None = Field(default=None, max_length=32)
     next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -80,3 +81,15 @@ class DlrParked(SQLModel, table=True):
     gateway_message_id: str = Field(max_length=64, index=True)
     status: str = Field(max_length=12)
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class OptOut(SQLModel, table=True):
+    """Who opted out of reminders and marketing, when, by which channel and with what words."""
+
+    __tablename__ = "opt_out"
+
+    msisdn: str = Field(primary_key=True, max_length=16)
+    opted_out: bool
+    channel: str = Field(max_length=12)
+    text: str = Field(max_length=160)
+    changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -16,23 +16,24 @@ from typing import Callable, Iterable
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.models import Outbox
+from bot.models import OptOut, Outbox
 from jobs.delivery import apply_parked
 from integrations.smsgateway.client import GatewayClient, GatewayError
 from integrations.sqltx import utcnow, write
 
-O = Outbox.__table__
+O, OPT = Outbox.__table__, OptOut.__table__
+OPTIONAL = frozenset({"reminder", "marketing"})  # what an opt-out stops; replies and confirmations still go
 BACKOFF_S = (10, 60, 300)  # waits after the 1st, 2nd and 3rd failed attempt; the 4th failure is final
 CLAIM_S = 60
 BATCH = 200
 
 
-def add(conn: Connection, msisdn: str, text: str, cause: str, now: datetime) -> None:
+def add(conn: Connection, msisdn: str, text: str, cause: str, now: datetime, kind: str = "reply") -> None:
     """Write a message in the caller's transaction; the same cause twice is one message."""
     exists = conn.execute(select(O.c.id).where(O.c.cause == cause)).first()
     if not exists:
-        conn.execute(insert(O).values(msisdn=msisdn, text=text, cause=cause, status="pending", attempts=0,
-                                      next_attempt_at=now, error="", created_at=now))
+        conn.execute(insert(O).values(msisdn=msisdn, text=text, cause=cause, kind=kind, status="pending",
+                                      attempts=0, next_attempt_at=now, error="", created_at=now))
 
 
 @dataclass
@@ -52,9 +53,17 @@ class Sender:
             status="sending", claim=token, claimed_until=now + timedelta(seconds=CLAIM_S),
             attempts=O.c.attempts + 1)))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts)
+            rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind, OPT.c.opted_out)
+                                .outerjoin(OPT, OPT.c.msisdn == O.c.msisdn)
                                 .where(O.c.claim == token, O.c.status == "sending")).all()
-        return sum(self._submit(row, token) for row in rows)
+        return sum(self._submit(row, token) for row in rows if not self._suppressed(row, token))
+
+    def _suppressed(self, row, token: str) -> bool:
+        """Opt-out is checked again at send time: a reminder queued before STOP does not leave."""
+        if row.kind in OPTIONAL and row.opted_out:
+            self._finish(row.id, token, status="suppressed", error="opted out")
+            return True
+        return False
 
     def _submit(self, row, token: str) -> bool:
         try:

@@ -156,3 +156,23 @@ async def test_rq_jobs_on_a_real_redis_send_the_outbox(gateway, engine, redis_ur
     outbox._sender.cache_clear()
     assert gw.accepted == 450 == len(ids) and {r.status for r in rows(engine)} == {"sent"}
     assert queue.finished_job_registry.count == 1 + 3  # the re-scan, then three batches of at most 200
+
+
+async def test_an_opt_out_stops_reminders_already_queued_but_not_replies(gateway, engine):
+    from sqlalchemy import insert
+
+    from bot.models import OptOut
+
+    gw, base = gateway
+    with engine.begin() as conn:
+        for n in range(5):
+            add(conn, "+8613800000002", f"reminder {n}", f"remind:{n}", NOW, kind="reminder")
+        add(conn, "+8613800000002", "You are unsubscribed.", "stop:1", NOW, kind="confirmation")
+        add(conn, "+8613800000003", "reminder", "remind:other", NOW, kind="reminder")
+        conn.execute(insert(OptOut.__table__).values(msisdn="+8613800000002", opted_out=True, channel="sms",
+                                                     text="STOP", changed_at=NOW))
+    ids = [r.id for r in rows(engine)]
+    assert await asyncio.to_thread(sender(engine, base, Clock()).send, ids) == 2
+    assert {(r.cause, r.status) for r in rows(engine)} == {
+        *((f"remind:{n}", "suppressed") for n in range(5)), ("stop:1", "sent"), ("remind:other", "sent")}
+    assert sorted(m.text for m in gw.messages.values()) == ["You are unsubscribed.", "reminder"]

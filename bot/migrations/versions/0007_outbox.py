@@ -1,4 +1,5 @@
-"""Outbox: every outbound message, one per cause, claimed by send jobs and retried with backoff.
+"""Outbox: every outbound message, one per cause, claimed by send jobs and retried with backoff;
+opt-outs, checked again when a reminder or marketing message is about to leave.
 
 Revision ID: 0007
 Revises: 0006
@@ -19,6 +20,7 @@ def upgrade() -> None:
         sa.Column("msisdn", sa.String(16), nullable=False, index=True),
         sa.Column("text", sa.String(1600), nullable=False),
         sa.Column("cause", sa.String(96), nullable=False, unique=True),
+        sa.Column("kind", sa.String(12), nullable=False),
         sa.Column("status", sa.String(10), nullable=False, index=True),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("claim", sa.String(32)),
@@ -31,5 +33,16 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "opt_out",
+        sa.Column("msisdn", sa.String(16), primary_key=True),
+        sa.Column("opted_out", sa.Boolean, nullable=False),
+        sa.Column("channel", sa.String(12), nullable=False),
+        sa.Column("text", sa.String(160), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("opt_out")
     op.drop_table("outbox")
