@@ -6,7 +6,7 @@ engine, then persists what it returns. Navigation is the same on every screen: 0
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -95,8 +95,11 @@ class Engine:
             return self._go(session.evolve(stack=()), self.root, now, ctx, push=False)
         if text == BACK:
             return self._back(session, now, ctx)
-        if text in (NEXT, PREV) and self._paged(session, now, ctx):
-            return self._turn_page(session, text, now, ctx)
+        if text in (NEXT, PREV):
+            screen = replace(self.screen(session, now, ctx), error=None)  # paging clears the error line
+            pages = ctx.renderer.page_count(screen, session.lang)
+            if pages > 1:
+                return self._turn_page(session, screen, pages, text, now, ctx)
         return self._answer(session, text, now, ctx)
 
     def resume(self, session: Session, outcome: Outcome, now: datetime, ctx: Context) -> Turn:
@@ -203,15 +206,13 @@ class Engine:
                         rejected + (ev.SessionEnded("too_many_errors"),))
         return self._turn(session.evolve(errors=wrong, error=reason.msgid), now, ctx, rejected)
 
-    def _turn_page(self, session: Session, key: str, now: datetime, ctx: Context) -> Turn:
-        pages = ctx.renderer.page_count(self.screen(session, now, ctx), session.lang)
+    def _turn_page(self, session: Session, screen: Screen, pages: int, key: str, now: datetime,
+                   ctx: Context) -> Turn:
+        """Another page of the screen already computed: no second round of partner reads."""
         page = session.page + (1 if key == NEXT else -1)
         if not 0 <= page < pages:
             return self._reject(session, WRONG_CHOICE, now, ctx)
-        return self._turn(session.evolve(page=page, error=None), now, ctx)
-
-    def _paged(self, session: Session, now: datetime, ctx: Context) -> bool:
-        return ctx.renderer.page_count(self.screen(session, now, ctx), session.lang) > 1
+        return Turn(session.evolve(page=page, error=None), screen)
 
     def _turn(self, session: Session, now: datetime, ctx: Context, events: tuple[ev.Event, ...] = ()) -> Turn:
         return Turn(session, self.screen(session, now, ctx), events)

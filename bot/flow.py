@@ -37,6 +37,13 @@ class View:
     now: datetime  # aware, in the subscriber's time zone
     services: Any = None
     conversation: str = ""  # stable for one conversation, across a resume on a new dial
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A partner read done once per screen, however many parts of the screen need it."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     def op_key(self, operation: str) -> str:
         """An idempotency key that is the same for every retry of one operation in one conversation."""

@@ -71,6 +71,10 @@ def _days(view: View) -> list[Choice]:
 
 
 def _sessions(view: View) -> list[Choice]:
+    return view.once("sessions", lambda: _open_sessions(view))
+
+
+def _open_sessions(view: View) -> list[Choice]:
     hospital, day = view.services.hospital, _day(view)
     choices = []
     for doctor in hospital.doctors(int(view.values["department"])):

@@ -40,7 +40,7 @@ def refundable(day: date, slot: int, now: datetime) -> bool:
 # -- reading the view ---------------------------------------------------------------------------
 def _course(view: View, course_id: int | None = None) -> Course:
     wanted = course_id if course_id is not None else int(view.values["course"])
-    return next(c for c in view.services.golf.courses() if c.id == wanted)
+    return next(c for c in view.once("courses", view.services.golf.courses) if c.id == wanted)
 
 
 def _name(course: Course) -> Localized:
@@ -72,7 +72,8 @@ def _days(view: View) -> list[Choice]:
 
 
 def _slots(view: View) -> list[Choice]:
-    free = view.services.golf.free_slots(int(view.values["course"]), _day(view), _local_now(view))
+    free = view.once("free_slots", lambda: view.services.golf.free_slots(
+        int(view.values["course"]), _day(view), _local_now(view)))
     return [Choice(T("{time}", time=Verbatim(hhmm(s))), "players", values=(("slot", s),)) for s in free]
 
 

@@ -185,3 +185,18 @@ def test_list_lines_page_with_98_and_are_not_choices(engine, ctx, core):
     page2 = eng.step(session, "98", NOW, ctx)
     assert page2.session.page == 1 and "line 0\n" not in text(ctx, page2)
     assert eng.step(session, "1", NOW, ctx).session.error  # a line is not a choice
+
+
+def test_a_screen_reads_its_partner_data_once_even_when_paged(engine, ctx, monkeypatch):
+    """The tee-time screen needs the free slots for its title and its choices; 98 reuses that screen."""
+    calls = []
+    golf = ctx.services.golf
+    original = golf.free_slots
+    monkeypatch.setattr(golf, "free_slots", lambda *a: calls.append(a) or original(*a))
+    gold = Profile(PROFILE.msisdn, "x", "gold", "en", "Asia/Shanghai")
+    gctx = Context(gold, ctx.renderer, ctx.services)
+    session = Session(PROFILE.msisdn, "r1", "golf", "day", "en", NOW.timestamp(), values={"course": 1})
+    turn = engine.step(session, "3", NOW, gctx)
+    assert turn.session.state == "slot" and len(calls) == 1
+    page2 = engine.step(turn.session, "98", NOW, gctx)
+    assert page2.session.page == 1 and len(calls) == 2
