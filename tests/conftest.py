@@ -65,6 +65,38 @@ def settings(tmp_path, redis_url):
 
 
 @pytest.fixture
+def settings_with(settings):
+    """The test settings with some keys changed: settings_with(ussd_reply_timeout=0.5)."""
+    def make(**changes):
+        env = {"SHORTCODE_DATABASE_URL": settings.database.url, "SHORTCODE_REDIS_URL": settings.redis.url,
+               "SHORTCODE_REDIS_PREFIX": settings.redis.prefix, "SHORTCODE_USSD_SECRET": "test-secret",
+               "SHORTCODE_JOBS_INPROCESS_WORKER": "false"}
+        env.update({f"SHORTCODE_{key.upper()}": str(value) for key, value in changes.items()})
+        return load_settings(ROOT / "config.toml", environ=env)
+    return make
+
+
+@pytest.fixture
+async def serve():
+    """Start the web app for some settings on a real loopback port; returns its base URL."""
+    from aiohttp.test_utils import TestServer
+
+    from bot.web import make_app
+
+    servers = []
+
+    async def start(settings) -> str:
+        server = TestServer(make_app(build_core(settings)), host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.port}"
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
 def core(settings):
     return build_core(settings)
 

@@ -7,15 +7,10 @@ from urllib.parse import urlencode
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 from sqlmodel import Session as DbSession, select
 
 from bot.models import SmsInbox
-from bot.settings import load_settings
-from bot.web import make_app
-from bot.wiring import build_core
 from integrations.smsgateway.signing import headers
-from tests.conftest import ROOT
 
 FORM = {"id": "ATInbound_1", "from": "+8613800000001", "to": "12580", "text": "GOLF", "date": "2026-11-23",
         "linkId": "l1", "networkCode": "46000"}
@@ -23,15 +18,8 @@ FORM_CT = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
-async def base(settings, db):
-    s = load_settings(ROOT / "config.toml", environ={
-        "SHORTCODE_DATABASE_URL": settings.database.url, "SHORTCODE_REDIS_URL": settings.redis.url,
-        "SHORTCODE_REDIS_PREFIX": settings.redis.prefix, "SHORTCODE_JOBS_INPROCESS_WORKER": "false",
-        "SHORTCODE_SMS_SECRETS": "new-secret, old-secret"})
-    server = TestServer(make_app(build_core(s)), host="127.0.0.1")
-    await server.start_server()
-    yield f"http://127.0.0.1:{server.port}/sms/inbound"
-    await server.close()
+async def base(settings_with, serve, db):
+    return await serve(settings_with(sms_secrets="new-secret, old-secret")) + "/sms/inbound"
 
 
 def rows(db):

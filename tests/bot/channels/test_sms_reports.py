@@ -12,28 +12,17 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.models import Outbox
-from bot.settings import load_settings
-from bot.web import make_app
-from bot.wiring import build_core
 from integrations.smsgateway.client import GatewayClient
 from integrations.smsgateway.signing import headers
 from integrations.smsgateway.simulator import Gateway, make_gateway_app
 from jobs.outbox import Sender, add
-from tests.conftest import ROOT
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-async def ours(settings, db):
-    s = load_settings(ROOT / "config.toml", environ={
-        "SHORTCODE_DATABASE_URL": settings.database.url, "SHORTCODE_REDIS_URL": settings.redis.url,
-        "SHORTCODE_REDIS_PREFIX": settings.redis.prefix, "SHORTCODE_JOBS_INPROCESS_WORKER": "false",
-        "SHORTCODE_SMS_SECRETS": "dlr-secret"})
-    server = TestServer(make_app(build_core(s)), host="127.0.0.1")
-    await server.start_server()
-    yield f"http://127.0.0.1:{server.port}"
-    await server.close()
+async def ours(settings_with, serve, db):
+    return await serve(settings_with(sms_secrets="dlr-secret"))
 
 
 async def report(base, form, secret="dlr-secret"):

@@ -7,11 +7,10 @@ import redis.asyncio as aredis
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.settings import load_settings
 from bot.store import SessionStore
 from bot.web import make_app
 from bot.wiring import build_core
-from tests.conftest import ROOT, free_port
+from tests.conftest import free_port
 
 FORM = {"sessionId": "f1", "serviceCode": "*126#", "phoneNumber": "+8613800000001", "text": ""}
 APOLOGY = "END 抱歉，服务繁忙，请稍后再拨。"
@@ -30,23 +29,16 @@ async def post(core, form=FORM):
         await server.close()
 
 
-def settings_with(settings, **env):
-    base = {f"SHORTCODE_{k.upper()}": str(v) for k, v in env.items()}
-    return load_settings(ROOT / "config.toml", environ={
-        "SHORTCODE_DATABASE_URL": settings.database.url, "SHORTCODE_REDIS_URL": settings.redis.url,
-        "SHORTCODE_REDIS_PREFIX": settings.redis.prefix, "SHORTCODE_USSD_SECRET": "test-secret",
-        "SHORTCODE_JOBS_INPROCESS_WORKER": "false", **base})
 
-
-async def test_redis_down_gives_an_end_apology(settings, db):
-    core = build_core(settings_with(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+async def test_redis_down_gives_an_end_apology(settings_with, db):
+    core = build_core(settings_with(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     status, body, took = await post(core)
     assert status == 200 and body == APOLOGY and took < 10
 
 
-async def test_slow_turn_is_cut_at_the_reply_timeout(settings, db, redis_url):
+async def test_slow_turn_is_cut_at_the_reply_timeout(settings_with, db, redis_url):
     """The subscriber's lock is held elsewhere for longer than the reply timeout: END, not a hang."""
-    s = settings_with(settings, ussd_reply_timeout=0.5, session_lock_wait_ms=5000)
+    s = settings_with(ussd_reply_timeout=0.5, session_lock_wait_ms=5000)
     client = aredis.Redis.from_url(redis_url)
     held = await SessionStore(client, s.redis.prefix).acquire("+8613800000001")
     status, body, took = await post(build_core(s))
@@ -55,8 +47,8 @@ async def test_slow_turn_is_cut_at_the_reply_timeout(settings, db, redis_url):
     assert held.session is None
 
 
-async def test_busy_subscriber_gets_an_end_apology(settings, db, redis_url):
-    s = settings_with(settings, session_lock_wait_ms=100)
+async def test_busy_subscriber_gets_an_end_apology(settings_with, db, redis_url):
+    s = settings_with(session_lock_wait_ms=100)
     client = aredis.Redis.from_url(redis_url)
     await SessionStore(client, s.redis.prefix).acquire("+8613800000001")
     status, body, took = await post(build_core(s))
