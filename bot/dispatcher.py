@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 import structlog
 
@@ -12,6 +12,7 @@ from bot.engine import Context, Engine, Turn
 from bot.flow import Profile
 from bot.operations import Operations
 from bot.render import Renderer
+from bot.session import Session
 from bot.store import Busy, Held, SessionStore
 from bot.subscribers import Subscribers
 from bot.text import T
@@ -31,8 +32,19 @@ class Inbound:
     msisdn: str  # E.164
     ref: str  # the channel's session id
     text: str | None  # None: a new dial / conversation start
-    hop: int | None = None  # inputs so far, where the channel counts them (USSD): replay detection
+    hop: int | None = None  # a growing count or id of the input (USSD inputs, SMS inbox id): replay detection
     service_code: str = ""
+    start: str = ""  # SMS: where to begin (a keyword's goto) when the text does not continue a live session
+    notice: T | None = None  # SMS: a line on top when beginning at the main menu (the help for unknown text)
+
+    @property
+    def session_key(self) -> str:
+        """USSD and SMS conversations of one subscriber are separate sessions."""
+        return self.msisdn if self.channel == "ussd" else f"{self.channel}:{self.msisdn}"
+
+
+class Confirmations(Protocol):
+    async def send(self, msisdn: str, text: T, session: Session) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,7 @@ class Dispatcher:
     def __init__(self, engine: Engine, store: SessionStore, subscribers: Subscribers,
                  renderers: Mapping[str, Renderer], operator: str, default_lang: str = "zh_Hans",
                  clock: Callable[[], datetime] = utcnow, services: Any = None,
-                 operations: Operations | None = None) -> None:
+                 operations: Operations | None = None, confirmations: Confirmations | None = None) -> None:
         self.engine = engine
         self.store = store
         self.subscribers = subscribers
@@ -59,11 +71,12 @@ class Dispatcher:
         self.clock = clock
         self.services = services
         self.operations = operations or Operations({})
+        self.confirmations = confirmations  # USSD: a confirming screen is also sent by SMS
 
     async def handle(self, inbound: Inbound) -> Reply:
         """The reply to one input; a failing dependency gets a polite END and leaves the session as it was."""
         try:
-            return await self._handle(inbound)
+            return await self.reply(inbound)
         except Busy:
             log.warning("subscriber_busy")
         except Exception as exc:  # partner, database or Redis down: never a stack trace on a handset
@@ -74,7 +87,8 @@ class Dispatcher:
         text = self.renderers[channel].catalogs.render(lang or self.default_lang, APOLOGY)
         return Reply(text, final=True)
 
-    async def _handle(self, inbound: Inbound) -> Reply:
+    async def reply(self, inbound: Inbound) -> Reply:
+        """The reply to one input, raising when a dependency fails (SMS retries later instead)."""
         renderer = self.renderers[inbound.channel]
         profile = self.subscribers.profile(inbound.msisdn)
         if profile is None:
@@ -83,7 +97,7 @@ class Dispatcher:
             return Reply(text, final=True)
         ctx = Context(profile, renderer, self.services)
         now = self.clock()
-        held = await self.store.acquire(inbound.msisdn)
+        held = await self.store.acquire(inbound.session_key)
         try:
             if self._is_replay(held, inbound):
                 log.info("hop_replayed", hop=inbound.hop)
@@ -92,19 +106,23 @@ class Dispatcher:
                 await self.store.release(held)
                 return self._reply(renderer, screen, session.lang, session.page)
             turn = await self._turn(held, inbound, now, ctx)
-            saved = await self.store.save(held, turn.session)
+            session = turn.session if inbound.hop is None else turn.session.evolve(hops=inbound.hop)
+            saved = await self.store.save(held, session)
         except BaseException:
             await self.store.release(held)
             raise
-        self._act(turn, profile)  # only a turn that was saved happened
+        await self._act(turn, profile, saved)  # only a turn that was saved happened
         log.info("screen_rendered", flow=saved.flow, state=saved.state, hop=saved.hops,
                  events=[type(e).__name__ for e in turn.events])
         return self._reply(renderer, turn.screen, saved.lang, saved.page)
 
     async def _turn(self, held: Held, inbound: Inbound, now: datetime, ctx: Context) -> Turn:
         session = held.session
-        if inbound.text is None or session is None or session.ref != inbound.ref:
-            turn = self.engine.begin(session, inbound.msisdn, inbound.ref, now, ctx, inbound.service_code)
+        idle = inbound.start and session is not None and not self.engine.live(session, now)
+        if inbound.text is None or session is None or session.ref != inbound.ref or idle:
+            notice = inbound.notice if inbound.text is not None else None
+            turn = self.engine.begin(session, inbound.msisdn, inbound.ref, now, ctx, inbound.service_code,
+                                     inbound.start, notice)
         else:
             turn = self.engine.step(session, inbound.text, now, ctx)
         for _ in range(MAX_CALLS_PER_TURN):
@@ -122,10 +140,12 @@ class Dispatcher:
             return False
         return inbound.hop is not None and inbound.hop <= s.hops  # a hop already applied, sent again
 
-    def _act(self, turn: Turn, profile: Profile) -> None:
+    async def _act(self, turn: Turn, profile: Profile, saved: Session) -> None:
         for event in turn.events:
             if isinstance(event, ev.LanguageChanged):
                 self.subscribers.set_language(profile.msisdn, event.lang)
+            elif isinstance(event, ev.ConfirmationShown) and self.confirmations:
+                await self.confirmations.send(profile.msisdn, event.text, saved)
 
     @staticmethod
     def _reply(renderer: Renderer, screen, lang: str, page: int) -> Reply:

@@ -68,16 +68,28 @@ class Engine:
 
     # -- entry points -------------------------------------------------------------------------
     def begin(self, previous: Session | None, msisdn: str, ref: str, now: datetime, ctx: Context,
-              service_code: str = "") -> Turn:
-        """A new dial: offer to resume a recent unfinished session, else start at the main menu."""
+              service_code: str = "", start: str = "", notice: T | None = None) -> Turn:
+        """A new dial: offer to resume a recent unfinished session, else start at the main menu.
+
+        `start` (an SMS keyword's goto) begins there instead, never offering a resume; `notice` is a
+        line shown on top of the main menu (the SMS help for a text that is no keyword)."""
         ts = now.timestamp()
-        if previous and self._resumable(previous, ts):
+        if previous and not start and self._resumable(previous, ts):
             session = previous.evolve(ref=ref, hops=0, resume=True, page=0, error=None, errors=0, updated=ts)
             return self._turn(session, now, ctx)
         session = Session(msisdn=msisdn, ref=ref, flow=self.root[0], state=self.root[1],
                           lang=ctx.profile.lang, updated=ts, started=ts,
                           version=previous.version if previous else 0)
-        return self._turn(session, now, ctx, (ev.SessionStarted(service_code),))
+        events = (ev.SessionStarted(service_code),)
+        to = target(start, MENU_FLOW) if start else self.root
+        if to != self.root:
+            return self._go(session, to, now, ctx, events)
+        return self._turn(session.evolve(error=notice.msgid if notice else None), now, ctx, events)
+
+    def live(self, session: Session, now: datetime) -> bool:
+        """Whether the next input continues this session (SMS: within the session window)."""
+        return (not session.ended and not session.resume
+                and now.timestamp() - session.updated <= self.policy.idle_timeout)
 
     def step(self, session: Session, text: str, now: datetime, ctx: Context) -> Turn:
         """Apply one input to a session."""
@@ -189,7 +201,10 @@ class Engine:
         if isinstance(definition, End):
             moved = moved.evolve(ended=True)
             events = events + (ev.SessionEnded("completed"),)
-        return self._turn(moved, now, ctx, events)
+        turn = self._turn(moved, now, ctx, events)
+        if getattr(definition, "confirms", False) and turn.screen is not None:
+            return replace(turn, events=turn.events + (ev.ConfirmationShown(turn.screen.title),))
+        return turn
 
     def _back(self, session: Session, now: datetime, ctx: Context) -> Turn:
         if not session.stack:

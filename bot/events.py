@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.text import T
+
 
 @dataclass(frozen=True)
 class Event:
@@ -40,3 +42,10 @@ class LanguageChanged(Event):
 class CallCompleted(Event):
     state: str
     outcome: str
+
+
+@dataclass(frozen=True)
+class ConfirmationShown(Event):
+    """A screen that confirms a booking, payment or transfer; on USSD it is also sent by SMS."""
+
+    text: T

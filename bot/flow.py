@@ -134,6 +134,7 @@ class Show:
     text: Callable[[View], T]
     exits: tuple[str, ...] = ()
     items: Callable[[View], Sequence[T]] | None = None
+    confirms: bool = False  # a booking code, a payment: a USSD screen vanishes, so it is also sent by SMS
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from bot.compliance import WORDS, compact
 from bot.engine import MENU_FLOW
 from bot.flow import TIERS, Choice, Flow, Menu, View
 from bot.flowcheck import FlowError, check_flows
@@ -29,6 +30,11 @@ class MenuTree:
     root: str
     titles: Mapping[str, str]
     items: Mapping[str, tuple[MenuItem, ...]]
+    keywords: Mapping[str, str] = field(default_factory=dict)  # compact SMS keyword -> goto
+
+    def keyword(self, text: str) -> str | None:
+        """Where an SMS text that is a keyword leads (case-, width- and space-insensitive)."""
+        return self.keywords.get(compact(text))
 
     def flow(self) -> Flow:
         """The menu tree as a flow of menu states, items filtered by the subscriber's tier."""
@@ -66,6 +72,40 @@ def _read(path: Path) -> dict[str, Any]:
         raise MenuError(f"{path.name}: not valid TOML: {exc}") from exc
 
 
+def _goto_known(goto: str, flows: Mapping[str, Flow], titles: Mapping[str, str]) -> bool:
+    if goto.startswith("flow:"):
+        return goto[5:] in flows
+    if "." in goto:
+        flow, state = goto.split(".", 1)
+        return flow in flows and state in flows[flow].states
+    return goto in titles
+
+
+def _keywords(entries: list[tuple[str, int, Any]], flows: Mapping[str, Flow],
+              titles: Mapping[str, str]) -> dict[str, str]:
+    """[[keyword]] tables: `words` (any language) and `goto` (a flow, a flow's state or a menu id)."""
+    found: dict[str, str] = {}
+    where_of: dict[str, str] = {}
+    for file, n, raw in entries:
+        where = f"{file}: keyword {n}"
+        words, goto = raw.get("words") if isinstance(raw, dict) else None, raw.get("goto") if isinstance(raw, dict) else None
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
+            raise MenuError(f"{where}: needs a non-empty list of text 'words'")
+        if not isinstance(goto, str) or not _goto_known(goto, flows, titles):
+            raise MenuError(f"{where}: 'goto' must name a flow (flow:NAME), a state (FLOW.STATE) or a menu, "
+                            f"got {goto!r}")
+        for word in words:
+            key = compact(word)
+            if not key or key.isdigit():
+                raise MenuError(f"{where}: keyword {word!r} is empty or a number (numbers are menu replies)")
+            if key in WORDS:
+                raise MenuError(f"{where}: keyword {word!r} is a compliance word ({WORDS[key].upper()})")
+            if key in found:
+                raise MenuError(f"{where}: keyword {word!r} is already used by {where_of[key]}")
+            found[key], where_of[key] = goto, where
+    return found
+
+
 def load_menus(folder: Path, flows: Mapping[str, Flow]) -> MenuTree:
     """Read every menus/*.toml; fail on a duplicate code or menu, a dangling or unreachable menu."""
     codes: dict[str, str] = {}
@@ -73,6 +113,7 @@ def load_menus(folder: Path, flows: Mapping[str, Flow]) -> MenuTree:
     items: dict[str, tuple[MenuItem, ...]] = {}
     source: dict[str, str] = {}
     roots: list[tuple[str, str]] = []
+    keyword_entries: list[tuple[str, int, Any]] = []
     files = sorted(folder.glob("*.toml"))
     if not files:
         raise MenuError(f"{folder}: no menu files (*.toml)")
@@ -83,6 +124,7 @@ def load_menus(folder: Path, flows: Mapping[str, Flow]) -> MenuTree:
             if code in codes:
                 raise MenuError(f"{path.name}: service code {code} is already used in {codes[code]}")
             codes[code] = path.name
+        keyword_entries += [(path.name, n, raw) for n, raw in enumerate(data.get("keyword", []), 1)]
         if "root" in service:
             roots.append((service["root"], path.name))
         for mid, menu in data.get("menu", {}).items():
@@ -108,7 +150,8 @@ def load_menus(folder: Path, flows: Mapping[str, Flow]) -> MenuTree:
             if not item.goto.startswith("flow:") and item.goto not in titles:
                 raise MenuError(f"{source[mid]}: menu '{mid}' item {n} ('{item.label}'): "
                                 f"unknown menu '{item.goto}'")
-    tree = MenuTree(tuple(codes), root, titles, items)
+    keywords = _keywords(keyword_entries, flows, titles)
+    tree = MenuTree(tuple(codes), root, titles, items, keywords)
     try:
         check_flows({**flows, MENU_FLOW: tree.flow()})
     except FlowError as exc:

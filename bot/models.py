@@ -1,10 +1,12 @@
-"""Tables (sqlmodel): subscribers and the USSD gateway's end-of-session reports."""
+"""Tables (sqlmodel): subscribers, the USSD gateway's end-of-session reports and the SMS inbox."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from jobs.tables import DlrParked, OptOut, Outbox  # noqa: F401  (outbound tables live with their jobs)
 
 
 class Subscriber(SQLModel, table=True):
@@ -48,48 +50,3 @@ class SmsInbox(SQLModel, table=True):
     text: str = Field(max_length=1600)
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
-
-class Outbox(SQLModel, table=True):
-    """Every outbound message, written in the transaction of the change that caused it (`cause` is
-    unique: one message per inbound message, per reminder and subscriber, ...)."""
-
-    __tablename__ = "outbox"
-
-    id: int | None = Field(default=None, primary_key=True)
-    msisdn: str = Field(max_length=16, index=True)
-    text: str = Field(max_length=1600)
-    cause: str = Field(max_length=96, unique=True)
-    kind: str = Field(default="reply", max_length=12)  # reply, confirmation, reminder, marketing
-    status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, failed, suppressed
-    attempts: int = 0
-    claim: str | None = Field(default=None, max_length=32)
-    next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    claimed_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    gateway_message_id: str | None = Field(default=None, max_length=64, index=True)
-    dlr_status: str | None = Field(default=None, max_length=12)
-    error: str = Field(default="", max_length=128)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-
-
-class DlrParked(SQLModel, table=True):
-    """A delivery report for a message id we have not recorded yet; applied when the id is recorded."""
-
-    __tablename__ = "dlr_parked"
-
-    id: int | None = Field(default=None, primary_key=True)
-    gateway_message_id: str = Field(max_length=64, index=True)
-    status: str = Field(max_length=12)
-    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-
-
-class OptOut(SQLModel, table=True):
-    """Who opted out of reminders and marketing, when, by which channel and with what words."""
-
-    __tablename__ = "opt_out"
-
-    msisdn: str = Field(primary_key=True, max_length=16)
-    opted_out: bool
-    channel: str = Field(max_length=12)
-    text: str = Field(max_length=160)
-    changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

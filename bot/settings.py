@@ -60,6 +60,8 @@ class Sms(_Section):
     api_key: str = "demo-key"
     secrets: str = "demo-sms-secret"
     short_code: str = "12580"
+    session_window: int = 600
+    max_segments: int = 2
 
 
 class Partners(_Section):
@@ -70,6 +72,8 @@ class Jobs(_Section):
     inprocess_worker: bool = True
     queue: str = "shortcode"
     reconcile_every: float = 300
+    rescan_every: float = 30
+    claim_seconds: float = 60
 
 
 class Paths(_Section):

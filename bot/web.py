@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import AsyncIterator
 
 import structlog
@@ -9,11 +10,15 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import Engine as DbEngine
 
+from bot.background import Background
 from bot.channels.sms import SmsChannel
+from bot.channels.sms_conversations import SmsConversations
 from bot.channels.ussd import UssdChannel
 from bot.db import make_engine
+from bot.outbound import Outbound, SmsConfirmations
 from bot.redisconn import RedisPair, connect
-from bot.wiring import Core, build_dispatcher
+from bot.wiring import Core, build_dispatcher, outbox_sender
+from jobs import outbox
 from jobs.reconcile import reconcile_job
 from jobs.worker import InprocessWorker
 from rq import Queue
@@ -23,6 +28,7 @@ REDIS = web.AppKey("redis", RedisPair)
 DB = web.AppKey("db", DbEngine)
 USSD = web.AppKey("ussd", UssdChannel)
 SMS = web.AppKey("sms", SmsChannel)
+CONVERSATIONS = web.AppKey("conversations", SmsConversations)
 
 log = structlog.get_logger()
 
@@ -50,20 +56,49 @@ async def _db(app: web.Application) -> AsyncIterator[None]:
 async def _channels(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     s = core.settings
-    dispatcher = build_dispatcher(core, app[REDIS].aio, app[DB])
-    app[USSD] = UssdChannel(dispatcher, s.ussd.secret, s.service.region, core.menus.codes, s.ussd.reply_timeout)
-    app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region)
+    outbound = Outbound(app[DB], Queue(s.jobs.queue, connection=app[REDIS].sync))
+    ussd = build_dispatcher(core, app[REDIS].aio, app[DB], confirmations=SmsConfirmations(outbound, core.catalogs))
+    app[USSD] = UssdChannel(ussd, s.ussd.secret, s.service.region, core.menus.codes, s.ussd.reply_timeout)
+    sms = build_dispatcher(core, app[REDIS].aio, app[DB], channel="sms", services=ussd.services)
+    app[CONVERSATIONS] = SmsConversations(app[DB], sms, core.menus, outbound, s.sms.short_code)
+    background = Background()
+    app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region,
+                          on_stored=lambda inbox_id: background.spawn(app[CONVERSATIONS].process(inbox_id)))
     yield
+    await background.drain()
 
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:
     s = app[CORE].settings
     worker = InprocessWorker(app[REDIS].sync, s.jobs.queue) if s.jobs.inprocess_worker else None
     if worker:
+        outbox.use(outbox_sender(s, app[DB]))
         worker.start()
     yield
     if worker:
         worker.stop()
+
+
+async def _rescanner(app: web.Application) -> AsyncIterator[None]:
+    """Every few seconds: answer inbound SMS that were stored but never answered (the process died after
+    the 200), and queue the outbox re-scan (Redis lost a job, a worker died holding rows)."""
+    s = app[CORE].settings
+    queue = Queue(s.jobs.queue, connection=app[REDIS].sync)
+    every = timedelta(seconds=s.jobs.rescan_every)
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(s.jobs.rescan_every)
+            try:
+                for inbox_id in await asyncio.to_thread(app[CONVERSATIONS].unprocessed, every):
+                    await app[CONVERSATIONS].process(inbox_id)
+                await asyncio.to_thread(queue.enqueue, outbox.rescan)
+            except Exception as exc:  # the next round tries again
+                log.warning("rescan_failed", error=type(exc).__name__)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
 
 
 async def _reconciler(app: web.Application) -> AsyncIterator[None]:
@@ -108,7 +143,7 @@ async def sms_report(request: web.Request) -> web.Response:
 def make_app(core: Core) -> web.Application:
     app = web.Application(client_max_size=core.settings.http.max_body_bytes, middlewares=[fresh_log_context])
     app[CORE] = core
-    app.cleanup_ctx.extend([_redis, _db, _channels, _worker, _reconciler])
+    app.cleanup_ctx.extend([_redis, _db, _channels, _worker, _reconciler, _rescanner])
     app.router.add_get("/healthz", health)
     app.router.add_post("/ussd/africastalking", ussd_hop)
     app.router.add_post("/ussd/africastalking/end", ussd_end)

@@ -122,7 +122,7 @@ FLOW = Flow(name="fines", start="home", samples=SAMPLES, states={
     "pay": Menu(lambda v: T("Pay by"), lambda v: pay_choices(int(v.values["amount"]), "confirm"), exits=("confirm",)),
     "confirm": Menu(_confirm, yes_no("do_pay", "home"), exits=("do_pay", "home")),
     "do_pay": Act(_pay_call, {"ok": "paid", "partly": "partly", "insufficient": "short"}),
-    "paid": Show(lambda v: T("Paid. The fine(s) are cleared.")),
-    "partly": Show(lambda v: T("Some fines were already paid; that part was refunded.")),
+    "paid": Show(lambda v: T("Paid. The fine(s) are cleared."), confirms=True),
+    "partly": Show(lambda v: T("Some fines were already paid; that part was refunded."), confirms=True),
     "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
 })

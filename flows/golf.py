@@ -231,7 +231,7 @@ FLOW = Flow(name="golf", start="gate", samples=SAMPLES, states={
     "hold": Act(_hold_call, {"ok": "confirm", "taken": "taken"}),
     "confirm": Menu(_confirm, yes_no("book"), exits=("book", "home")),
     "book": Act(_book_call, {"ok": "booked", "insufficient": "short", "taken": "taken"}),
-    "booked": Show(_booked),
+    "booked": Show(_booked, confirms=True),
     "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
     "taken": Show(lambda v: T("Sorry, that tee time was just taken. Nothing was charged.")),
     "bookings": Route(_has_bookings, exits=("mine", "none")),
@@ -241,5 +241,5 @@ FLOW = Flow(name="golf", start="gate", samples=SAMPLES, states={
                     exits=("cancel_confirm",)),
     "cancel_confirm": Menu(_cancel_title, yes_no("cancel", "mine"), exits=("cancel", "mine")),
     "cancel": Act(_cancel_call, {"ok": "cancelled"}),
-    "cancelled": Show(_cancelled),
+    "cancelled": Show(_cancelled, confirms=True),
 })

@@ -121,7 +121,7 @@ FLOW = Flow(name="packages", start="home", samples=SAMPLES, states={
     "package": Menu(lambda v: T("Pay by"), _pay_choices, exits=("confirm",)),
     "confirm": Menu(_confirm, yes_no("subscribe"), exits=("subscribe", "home")),
     "subscribe": Act(_subscribe_call, {"ok": "subscribed", "insufficient": "short", "already": "already"}),
-    "subscribed": Show(_subscribed),
+    "subscribed": Show(_subscribed, confirms=True),
     "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
     "already": Show(lambda v: T("You already have {name}. Nothing was charged.", name=_package(v).name)),
     "mine": Route(lambda v: "list" if _mine(v) else "none", exits=("list", "none")),

@@ -163,7 +163,7 @@ FLOW = Flow(name="points", start="home", samples=SAMPLES, states={
     "redeem": Menu(lambda v: T("Redeem points"), _rewards, exits=("confirm_redeem", "packages.offers")),
     "confirm_redeem": Menu(_confirm_redeem, yes_no("do_redeem"), exits=("do_redeem", "home")),
     "do_redeem": Act(_redeem_call, {"ok": "redeemed", "insufficient": "short"}),
-    "redeemed": Show(_redeemed),
+    "redeemed": Show(_redeemed, confirms=True),
     "short": Show(_short),
     "recipient": Ask(lambda v: T("Send points to which number?"), _recipient, key="to", goto="amount"),
     "amount": Ask(lambda v: T("How many points? (up to 10,000 a day)"), _amount, key="amount",
@@ -172,7 +172,7 @@ FLOW = Flow(name="points", start="home", samples=SAMPLES, states={
     "do_transfer": Act(_transfer_call, {"ok": "transferred", "insufficient": "short",
                                         "daily_limit": "over_limit", "unknown_recipient": "no_recipient",
                                         "same_recipient": "no_recipient"}),
-    "transferred": Show(_transferred),
+    "transferred": Show(_transferred, confirms=True),
     "over_limit": Show(lambda v: T("Over today's limit of 10,000 points. Nothing was sent.")),
     "no_recipient": Show(lambda v: T("That number cannot receive points. Nothing was sent.")),
 })

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.models import DlrParked, Outbox
+from jobs.tables import DlrParked, Outbox
 from integrations.smsgateway import DLR_ORDER, FINAL
 from integrations.sqltx import utcnow, write
 

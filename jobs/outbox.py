@@ -10,13 +10,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Callable, Iterable
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.models import OptOut, Outbox
+from jobs.tables import OptOut, Outbox
 from jobs.delivery import apply_parked
 from integrations.smsgateway.client import GatewayClient, GatewayError
 from integrations.sqltx import utcnow, write
@@ -43,6 +42,7 @@ class Sender:
     backoff: tuple[float, ...] = BACKOFF_S
     clock: Callable[[], datetime] = utcnow
     sender_id: str = ""
+    claim_s: float = CLAIM_S  # how long a claim holds before another job may take the row
 
     def send(self, ids: Iterable[int]) -> int:
         """Claim and submit these rows; returns how many the gateway accepted."""
@@ -50,7 +50,7 @@ class Sender:
         due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
                   and_(O.c.status == "sending", O.c.claimed_until < now))
         write(self.engine, lambda conn: conn.execute(update(O).where(O.c.id.in_(list(ids)), due).values(
-            status="sending", claim=token, claimed_until=now + timedelta(seconds=CLAIM_S),
+            status="sending", claim=token, claimed_until=now + timedelta(seconds=self.claim_s),
             attempts=O.c.attempts + 1)))
         with self.engine.connect() as conn:
             rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind, OPT.c.opted_out)
@@ -106,15 +106,20 @@ def batches(ids: list[int], size: int = BATCH) -> list[list[int]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
-@lru_cache(maxsize=1)
-def _sender() -> Sender:
-    """One engine and client per worker process, built from the settings (the job itself takes ids)."""
-    from bot.db import make_engine
-    from bot.settings import load_settings
+_SENDER: Sender | None = None
 
-    s = load_settings()
-    return Sender(make_engine(s.database_url), GatewayClient(s.sms.gateway_url, s.sms.username, s.sms.api_key),
-                  sender_id=s.sms.short_code)
+
+def use(sender: Sender) -> None:
+    """Install this process's sender (`shortcode worker` and `serve` do it from the settings): jobs
+    carry only ids, so the engine and the gateway client are a property of the worker process."""
+    global _SENDER
+    _SENDER = sender
+
+
+def _sender() -> Sender:
+    if _SENDER is None:
+        raise RuntimeError("no outbox sender in this worker: run `shortcode worker`, which installs one")
+    return _SENDER
 
 
 def send_outbox(ids: list[int]) -> int:
@@ -122,13 +127,17 @@ def send_outbox(ids: list[int]) -> int:
     return _sender().send(ids)
 
 
+def enqueue(queue, ids: list[int]) -> None:
+    """Hand row ids to the queue in batches; one job per batch, because a job costs ~3 ms here."""
+    for batch in batches(ids):
+        queue.enqueue(send_outbox, batch)
+
+
 def rescan() -> int:
     """RQ job: queue every row that is due or whose claim lapsed; losing Redis loses no message."""
     from rq import Queue, get_current_job
 
     job = get_current_job()
-    queue = Queue(job.origin, connection=job.connection)
     due = _sender().due()
-    for batch in batches(due):
-        queue.enqueue(send_outbox, batch)
+    enqueue(Queue(job.origin, connection=job.connection), due)
     return len(due)

@@ -144,16 +144,12 @@ async def test_rq_jobs_on_a_real_redis_send_the_outbox(gateway, engine, redis_ur
 
     gw, base = gateway
     ids = fill(engine, 450)
-    monkeypatch.setenv("SHORTCODE_DATABASE_URL", str(engine.url))
-    monkeypatch.setenv("SHORTCODE_SMS_GATEWAY_URL", base)
-    monkeypatch.setenv("SHORTCODE_SMS_API_KEY", "k")
-    outbox._sender.cache_clear()
+    monkeypatch.setattr(outbox, "_SENDER", sender(engine, base, Clock()))
     conn = redis.Redis.from_url(redis_url)
     queue = Queue(f"outbox-{settings.redis.prefix}", connection=conn)
     queue.enqueue(outbox.rescan)
     worker = ThreadWorker([queue], connection=conn)
     await asyncio.to_thread(worker.work, burst=True)
-    outbox._sender.cache_clear()
     assert gw.accepted == 450 == len(ids) and {r.status for r in rows(engine)} == {"sent"}
     assert queue.finished_job_registry.count == 1 + 3  # the re-scan, then three batches of at most 200
 

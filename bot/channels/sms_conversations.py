@@ -1,0 +1,113 @@
+"""From a stored inbound SMS to a reply in the outbox: compliance words first (STOP, START, HELP), then
+keywords, then the subscriber's SMS session. The reply row and the inbox row's "processed" mark are one
+transaction, so a message processed twice (a retry, a re-scan) is answered once."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import structlog
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from bot import compliance
+from bot.dispatcher import Dispatcher, Inbound, Reply
+from bot.menus import MenuTree
+from bot.models import SmsInbox
+from bot.msisdn import mask
+from bot.outbound import Outbound
+from bot.text import T
+from integrations.sqltx import utcnow
+from jobs.tables import OptOut
+
+log = structlog.get_logger()
+I, OPT = SmsInbox.__table__, OptOut.__table__
+REF = "sms"  # one SMS conversation per subscriber; the session window decides when it is over
+GIVE_UP = timedelta(minutes=10)  # a message that still fails after this gets an apology, not silence
+
+STOPPED = T("You will get no more reminders or offers from {short_code}. Text START to get them again.")
+STARTED = T("You will get reminders and offers from {short_code} again. Text STOP to stop them.")
+HELP = T("{short_code}: text GOLF, DOC, FINE, PTS or BILL, then reply with numbers. STOP to opt out. "
+         "Care: 10086.")
+UNKNOWN = T("Reply with a number, or text GOLF, DOC, FINE, PTS or BILL.")
+
+
+class SmsConversations:
+    def __init__(self, db: Engine, dispatcher: Dispatcher, menus: MenuTree, outbound: Outbound,
+                 short_code: str, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.dispatcher = dispatcher
+        self.menus = menus
+        self.outbound = outbound
+        self.short_code = short_code
+        self.clock = clock
+
+    async def process(self, inbox_id: int) -> bool:
+        """Answer one stored message once; False when it must be tried again later."""
+        row = self._row(inbox_id)
+        if row is None or row.processed_at is not None:
+            return True
+        structlog.contextvars.bind_contextvars(channel="sms", session=row.message_id, msisdn=mask(row.msisdn))
+        word = compliance.classify(row.text)
+        try:
+            reply = self._compliance(row, word) if word else await self.dispatcher.reply(self._inbound(row))
+        except Exception as exc:  # Redis, a lock held too long, the database: try again on the re-scan
+            log.warning("sms_turn_failed", error=type(exc).__name__, exc_info=True)
+            if self.clock() - _aware(row.received_at) < GIVE_UP:
+                return False
+            reply = self.dispatcher.apology("sms", self._lang(row.msisdn))
+        kind = "confirmation" if word in ("stop", "start") else "reply"
+        out = self.outbound.write(row.msisdn, reply.text, f"sms-in:{row.id}", kind,
+                                  also=lambda conn: self._record(conn, row, word))
+        log.info("sms_answered", word=word, outbox=out)
+        await self.outbound.hand_off([out] if out else [])
+        return True
+
+    def _inbound(self, row: SmsInbox) -> Inbound:
+        """A keyword begins its flow; other text continues a live session, or gets the main menu with help."""
+        goto = self.menus.keyword(row.text)
+        if goto:
+            return Inbound("sms", row.msisdn, REF, None, row.id, start=goto)
+        return Inbound("sms", row.msisdn, REF, row.text.strip(), row.id, start=self.menus.root, notice=UNKNOWN)
+
+    def _compliance(self, row: SmsInbox, word: str) -> Reply:
+        text = {"stop": STOPPED, "start": STARTED, "help": HELP}[word]
+        lang = self._lang(row.msisdn)
+        catalogs = self.dispatcher.renderers["sms"].catalogs
+        return Reply(catalogs.render(lang, T(text.msgid, short_code=self.short_code)), final=True)
+
+    def _record(self, conn: Connection, row: SmsInbox, word: str | None) -> bool:
+        """Mark the message processed (False if another run did) and record an opt-out or opt-in."""
+        done = conn.execute(update(I).where(I.c.id == row.id, I.c.processed_at.is_(None))
+                            .values(processed_at=self.clock())).rowcount
+        if done != 1:
+            return False
+        if word in ("stop", "start"):
+            values = dict(opted_out=word == "stop", channel="sms", text=row.text[:160], changed_at=self.clock())
+            if conn.execute(select(OPT.c.msisdn).where(OPT.c.msisdn == row.msisdn)).first():
+                conn.execute(update(OPT).where(OPT.c.msisdn == row.msisdn).values(**values))
+            else:
+                conn.execute(insert(OPT).values(msisdn=row.msisdn, **values))
+            log.info("opt_out_recorded" if word == "stop" else "opt_in_recorded")
+        return True
+
+    def _row(self, inbox_id: int) -> SmsInbox | None:
+        with self.db.connect() as conn:
+            found = conn.execute(select(I).where(I.c.id == inbox_id)).first()
+        return SmsInbox(**found._mapping) if found else None
+
+    def _lang(self, msisdn: str) -> str:
+        profile = self.dispatcher.subscribers.profile(msisdn)
+        return profile.lang if profile else self.dispatcher.default_lang
+
+    def unprocessed(self, older_than: timedelta, limit: int = 1000) -> list[int]:
+        """Messages acknowledged but never answered (a process died): the re-scan processes them."""
+        cutoff = self.clock() - older_than
+        with self.db.connect() as conn:
+            return list(conn.execute(select(I.c.id).where(I.c.processed_at.is_(None), I.c.received_at < cutoff)
+                                     .order_by(I.c.id).limit(limit)).scalars())
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; every time we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,0 +1,173 @@
+"""SMS conversations over real HTTP and a real Redis: keywords, numbered replies, help, compliance words,
+and one reply per inbound message however often it is processed."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp import ClientSession
+from sqlalchemy import select
+
+from bot.models import SmsInbox
+from integrations.smsgateway.signing import headers
+from jobs.tables import OptOut, Outbox
+
+ZH, EN = "+8613800000001", "+8613800000011"  # gold, Chinese; silver, English
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+async def app(settings_with, serve, db):
+    return await serve(settings_with(sms_secrets="s1", jobs_queue=f"q{next(_ids)}-{id(db)}"))
+
+
+async def deliver(base: str, msisdn: str, text: str, message_id: str | None = None) -> str:
+    """A signed inbound message; returns its gateway id."""
+    message_id = message_id or f"ATIn_{next(_ids)}"
+    body = urlencode({"id": message_id, "from": msisdn, "to": "12580", "text": text, "date": "2026-11-23",
+                      "linkId": "l", "networkCode": "46000"}).encode()
+    async with ClientSession() as http:
+        async with http.post(base + "/sms/inbound", data=body, headers={
+                "Content-Type": "application/x-www-form-urlencoded", **headers("s1", body)}) as r:
+            assert r.status == 200, await r.text()
+    return message_id
+
+
+def replies(db, message_id: str) -> list:
+    with db.connect() as conn:
+        inbox = conn.execute(select(SmsInbox.__table__.c.id).where(
+            SmsInbox.__table__.c.message_id == message_id)).scalar_one_or_none()
+        if inbox is None:
+            return []
+        return conn.execute(select(Outbox.__table__).where(Outbox.__table__.c.cause == f"sms-in:{inbox}")).all()
+
+
+async def reply(db, message_id: str, timeout: float = 5) -> str:
+    for _ in range(int(timeout / 0.02)):
+        found = replies(db, message_id)
+        if found:
+            return found[0].text
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no reply to {message_id}")
+
+
+async def text(base, db, msisdn: str, body: str) -> str:
+    return await reply(db, await deliver(base, msisdn, body))
+
+
+async def test_golf_keyword_then_numbered_replies_book_a_tee_time(app, db):
+    """GOLF opens golf; numbers walk the flow to a booking code, in one SMS session."""
+    assert (await text(app, db, EN, "GOLF")).startswith("Golf\n1. Book a tee time\n2. My bookings")
+    assert "Choose a course" in await text(app, db, EN, "1")
+    assert "Choose a date" in await text(app, db, EN, "1")
+    assert "Tee times" in await text(app, db, EN, "3")
+    assert "How many players?" in await text(app, db, EN, "1")
+    assert "Pay by" in await text(app, db, EN, "2")
+    assert "?\n1. Confirm" in await text(app, db, EN, "1")  # on the phone bill
+    booked = await text(app, db, EN, "1")
+    assert "Booked" in booked and "Code G" in booked
+
+
+@pytest.mark.parametrize("keyword", ["golf", "ＧＯＬＦ", " G o l f ", "高尔夫", "高 尔 夫"])
+async def test_keywords_ignore_case_width_and_spaces(app, db, keyword):
+    assert (await text(app, db, ZH, keyword)).startswith("高尔夫")
+
+
+async def test_bill_keyword_goes_straight_to_the_bill(app, db):
+    assert "Your bill this month is" in await text(app, db, EN, "bill")
+
+
+async def test_unknown_text_gets_the_main_menu_with_a_help_line(app, db):
+    answer = await text(app, db, EN, "hello there")
+    assert answer.startswith("Reply with a number, or text GOLF, DOC, FINE, PTS or BILL.\nShortcode services")
+    assert (await text(app, db, EN, "2")).startswith("Points:")
+
+
+async def test_a_wrong_number_in_a_live_session_reprompts(app, db):
+    await text(app, db, EN, "PTS")
+    assert (await text(app, db, EN, "9")).startswith("Invalid choice, try again.")
+
+
+async def test_a_number_after_the_session_window_gets_the_menu_with_help(settings_with, serve, db):
+    base = await serve(settings_with(sms_secrets="s1", sms_session_window=1, jobs_queue="q-window"))
+    await text(base, db, EN, "PTS")
+    await asyncio.sleep(1.2)
+    assert (await text(base, db, EN, "1")).startswith("Reply with a number")
+
+
+@pytest.mark.parametrize("word", ["STOP", "stop", "ＳＴＯＰ", "S T O P", "Unsubscribe", "cancel", "quit", "TD",
+                                  "退订", "退 订", "Stop!"])
+async def test_stop_words_opt_out_with_one_confirmation(app, db, word):
+    message_id = await deliver(app, ZH, word)
+    assert "您已退订" in await reply(db, message_id)
+    (row,) = replies(db, message_id)
+    assert row.kind == "confirmation"
+    with db.connect() as conn:
+        opt = conn.execute(select(OptOut.__table__).where(OptOut.__table__.c.msisdn == ZH)).one()
+    assert opt.opted_out and opt.channel == "sms" and opt.text == word
+
+
+async def test_start_opts_back_in_and_help_answers(app, db):
+    await text(app, db, EN, "STOP")
+    assert "again. Text STOP" in await text(app, db, EN, "订阅")
+    with db.connect() as conn:
+        assert conn.execute(select(OptOut.__table__.c.opted_out)).scalar_one() is False
+    assert "text GOLF, DOC, FINE, PTS or BILL" in await text(app, db, EN, "help")
+
+
+async def test_stop_is_answered_before_any_flow(app, db):
+    """Mid-flow, STOP is a compliance word, not an input to the screen."""
+    await text(app, db, EN, "FINE")
+    assert "no more reminders" in await text(app, db, EN, "stop")
+
+
+async def test_same_message_delivered_ten_times_at_once_gets_one_reply(app, db):
+    message_id = "ATIn_dup"
+    await asyncio.gather(*[deliver(app, EN, "PTS", message_id) for _ in range(10)])
+    await reply(db, message_id)
+    await asyncio.sleep(0.3)
+    assert len(replies(db, message_id)) == 1
+    with db.connect() as conn:
+        assert conn.execute(select(Outbox.__table__.c.id)).all().__len__() == 1
+
+
+async def test_processing_a_message_again_changes_nothing(settings_with, db, core, redis_url):
+    """A message processed again (a retry after a crash between the session save and the reply) repeats
+    the screen; the input is not applied twice and there is still one reply."""
+    from redis.asyncio import Redis
+
+    from bot.channels.sms_conversations import SmsConversations
+    from bot.outbound import Outbound
+    from bot.wiring import build_dispatcher
+
+    redis = Redis.from_url(redis_url)
+    sms = build_dispatcher(core, redis, db, channel="sms")
+    outbound = Outbound(db)
+    conversations = SmsConversations(db, sms, core.menus, outbound, "12580")
+    with db.begin() as conn:
+        from datetime import datetime, timezone
+        now = datetime.now(timezone.utc)
+        for n, body in enumerate(["PTS", "1"], 1):
+            conn.execute(SmsInbox.__table__.insert().values(id=n, gateway="t", message_id=f"m{n}", msisdn=EN,
+                                                            short_code="12580", text=body, received_at=now))
+    assert await conversations.process(1)
+    real_write, calls = outbound.write, []
+
+    def crash_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("died before the reply was written")
+        return real_write(*args, **kwargs)
+
+    outbound.write = crash_once
+    with pytest.raises(ConnectionError):
+        await conversations.process(2)
+    assert await conversations.process(2) and await conversations.process(2)
+    with db.connect() as conn:
+        texts = conn.execute(select(Outbox.__table__.c.text).order_by(Outbox.__table__.c.id)).scalars().all()
+    assert len(texts) == 2 and texts[1].startswith("You have")  # "1" applied once: the balance screen
+    session = await sms.store.peek(f"sms:{EN}")
+    assert (session.flow, session.state, session.hops) == ("points", "balance", 2)
+    await redis.aclose()
