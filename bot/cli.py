@@ -1,4 +1,4 @@
-"""The `shortcode` command: serve, sim, seed, lint, count and db upgrade."""
+"""The `shortcode` command: serve, worker, gateway, sim, seed, lint, count and db upgrade."""
 from __future__ import annotations
 
 import argparse
@@ -106,6 +106,31 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """An RQ worker for the outbox and the other jobs, on the Redis server `serve` uses."""
+    import redis
+    from rq import Queue, SimpleWorker
+
+    from bot.db import make_engine
+    from bot.logs import configure
+    from bot.wiring import outbox_sender
+    from jobs import outbox
+
+    if settings.redis.url == "embedded":
+        print("the embedded store lives inside `shortcode serve`, which runs its own worker; set [redis] url "
+              "(SHORTCODE_REDIS_URL=redis://...) to run workers apart", file=sys.stderr)
+        return 2
+    configure(settings.log.level)
+    outbox.use(outbox_sender(settings, make_engine(settings.database_url)))
+    connection = redis.Redis.from_url(settings.redis.url)
+    # SimpleWorker runs jobs in this process: no fork per job (~ms each) and no database
+    # connections shared across a fork; a job that crashes the process is found by the re-scan.
+    worker = SimpleWorker([Queue(settings.jobs.queue, connection=connection)], connection=connection)
+    print(f"worker on {settings.redis.url} queue {settings.jobs.queue}", flush=True)
+    worker.work(burst=args.burst, logging_level="WARNING")
+    return 0
+
+
 def cmd_count(args: argparse.Namespace, settings: Settings) -> int:
     from integrations.gsm import count
 
@@ -150,6 +175,9 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_count)
     s = sub.add_parser("gateway", help="run the simulated SMS gateway on [sms] gateway_url")
     s.set_defaults(func=cmd_gateway)
+    s = sub.add_parser("worker", help="an RQ worker for outbound SMS and jobs (needs a real Redis)")
+    s.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    s.set_defaults(func=cmd_worker)
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)

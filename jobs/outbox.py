@@ -53,17 +53,21 @@ class Sender:
             status="sending", claim=token, claimed_until=now + timedelta(seconds=self.claim_s),
             attempts=O.c.attempts + 1)))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind, OPT.c.opted_out)
-                                .outerjoin(OPT, OPT.c.msisdn == O.c.msisdn)
-                                .where(O.c.claim == token, O.c.status == "sending")).all()
+            rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind)
+                                .where(O.c.claim == token, O.c.status == "sending").order_by(O.c.id)).all()
         return sum(self._submit(row, token) for row in rows if not self._suppressed(row, token))
 
     def _suppressed(self, row, token: str) -> bool:
-        """Opt-out is checked again at send time: a reminder queued before STOP does not leave."""
-        if row.kind in OPTIONAL and row.opted_out:
+        """Opt-out is checked right before each submit, so a STOP in the middle of a batch stops the
+        rest of it: a reminder queued before STOP does not leave."""
+        if row.kind in OPTIONAL and self._opted_out(row.msisdn):
             self._finish(row.id, token, status="suppressed", error="opted out")
             return True
         return False
+
+    def _opted_out(self, msisdn: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(select(OPT.c.opted_out).where(OPT.c.msisdn == msisdn)).scalar())
 
     def _submit(self, row, token: str) -> bool:
         try:

@@ -46,6 +46,7 @@ class Message:
     segments: int
     encoding: str
     status: str = "Submitted"
+    accepted_at: float = 0.0  # wall clock, so tests can order it against our own records
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Gateway:
             return _recipient(number, SENT, self.messages[self.by_reference[key]])
         counted = count(text)
         message = Message(f"ATXid_{next(self.ids):08d}", number, sender, text, reference, counted.segments,
-                          counted.encoding)
+                          counted.encoding, accepted_at=time.time())
         self.messages[message.id] = message
         if key:
             self.by_reference[key] = message.id

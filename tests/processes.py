@@ -1,0 +1,102 @@
+"""Real processes for end-to-end tests: `shortcode serve`, `worker` and `gateway` on loopback ports,
+each started with its own environment and stopped (or killed) by PID."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import ClientSession
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Stack:
+    """Settings shared by every process of one test, through SHORTCODE_* variables."""
+
+    def __init__(self, tmp: Path, redis_url: str, **extra: str) -> None:
+        self.web_port, self.gateway_port = free_port(), free_port()
+        self.tmp = tmp
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT),
+                    "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp}/e2e.db",
+                    "SHORTCODE_REDIS_URL": redis_url,
+                    "SHORTCODE_REDIS_PREFIX": f"e2e{self.web_port}:",
+                    "SHORTCODE_JOBS_QUEUE": f"e2e{self.web_port}",
+                    "SHORTCODE_JOBS_INPROCESS_WORKER": "false",
+                    "SHORTCODE_HTTP_PORT": str(self.web_port),
+                    "SHORTCODE_SMS_GATEWAY_URL": f"http://127.0.0.1:{self.gateway_port}",
+                    "SHORTCODE_LOG_LEVEL": "warning", **extra}
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    @property
+    def web(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def run(self, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "bot.cli", *args], env=self.env, cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env=self.env, cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.procs[name] = proc
+        return proc
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no cleanup, no goodbye, as when the machine loses a process."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")
+
+
+async def wait_http(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    async with ClientSession() as http:
+        while True:
+            try:
+                async with http.get(url) as r:
+                    if r.status < 500:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer in {timeout} s")
+            await asyncio.sleep(0.1)
+
+
+async def eventually(check, timeout: float = 20, every: float = 0.05):
+    """Poll `check` (sync or async) until it returns something truthy; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} s: {getattr(check, '__name__', check)}")
+        await asyncio.sleep(every)
