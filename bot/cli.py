@@ -44,6 +44,13 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     core = _core(settings)
 
     async def main() -> int:
+        if args.sms:
+            from bot.channels.console import _read
+            from bot.channels.sms_console import sms_repl
+
+            await sms_repl(settings.sms.gateway_url, args.msisdn, settings.sms.short_code, settings.service.region,
+                           _read)
+            return 0
         if args.script:
             data = transcripts.load(Path(args.script))
             clock = transcripts.clock_for(data)
@@ -161,6 +168,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sim", help="a terminal phone: dial codes and reply, or replay a transcript")
     s.add_argument("--script", help="replay tests/transcripts/NAME.yaml; exit 1 on the first mismatch")
     s.add_argument("--as", dest="msisdn", default="+8613800000001", help="subscriber number")
+    s.add_argument("--sms", action="store_true",
+                   help="text the short code through the SMS gateway (`shortcode gateway` and `serve` running)")
     s.set_defaults(func=cmd_sim)
     s = sub.add_parser("seed", help="create deterministic demo data")
     s.add_argument("--demo", action="store_true", help="demo subscribers from +8613800000001")

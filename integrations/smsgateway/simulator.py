@@ -192,6 +192,12 @@ async def stats(request: web.Request) -> web.Response:
                               "messages": [asdict(m) for m in gw.messages.values()]})
 
 
+async def handset(request: web.Request) -> web.Response:
+    """Control API: what a handset received, in order (`?to=NUMBER`); the console's SMS mode reads it."""
+    to = request.query.get("to", "")
+    return web.json_response([asdict(m) for m in request.app[GATEWAY].messages.values() if m.to == to])
+
+
 async def set_faults(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     gw.faults = Faults(**{**asdict(gw.faults), **await request.json()})
@@ -215,6 +221,7 @@ def make_gateway_app(gateway: Gateway) -> web.Application:
     app[GATEWAY] = gateway
     app.router.add_post(SEND_PATH, send)
     app.router.add_get("/control/stats", stats)
+    app.router.add_get("/control/handset", handset)
     app.router.add_post("/control/faults", set_faults)
     app.router.add_post("/control/inbound", inject)
     app.router.add_post("/control/blacklist", blacklist)

@@ -171,3 +171,15 @@ async def test_processing_a_message_again_changes_nothing(settings_with, db, cor
     session = await sms.store.peek(f"sms:{EN}")
     assert (session.flow, session.state, session.hops) == ("points", "balance", 2)
     await redis.aclose()
+
+
+async def test_a_stored_message_never_answered_is_answered_by_the_rescan(settings_with, serve, db):
+    """The process died between the 200 and the reply: the periodic re-scan answers the message."""
+    from datetime import datetime, timedelta, timezone
+
+    with db.begin() as conn:
+        conn.execute(SmsInbox.__table__.insert().values(
+            gateway="africastalking", message_id="orphan", msisdn=EN, short_code="12580", text="BILL",
+            received_at=datetime.now(timezone.utc) - timedelta(seconds=5)))
+    await serve(settings_with(sms_secrets="s1", jobs_rescan_every="0.2", jobs_queue="q-rescan"))
+    assert "Your bill this month is" in await reply(db, "orphan")
