@@ -17,7 +17,7 @@ from bot.flow import Act, Ask, Menu, Profile, Route, Screen
 from bot.i18n import LANGUAGES
 from bot.render import Renderer
 from bot.seed import SHOWCASE, seed_demo
-from bot.services import Services, simulated
+from integrations.services import Services, simulated
 from bot.session import Session
 from integrations.gsm import char_units
 from integrations.boss.tables import BossAccount, BossSubscription, PointsEntry

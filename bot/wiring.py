@@ -15,7 +15,7 @@ from bot.i18n import Catalogs, load_catalogs
 from bot.menus import MenuTree, load_menus
 from bot.render import Budget, Renderer
 from bot.operations import Operations
-from bot.services import Services, simulated
+from integrations.services import Services, simulated
 from bot.settings import Settings
 from bot.store import SessionStore
 from bot.subscribers import Subscribers

@@ -1,4 +1,5 @@
-"""Write transactions that survive contention: retried on SQLite busy errors and PostgreSQL deadlocks."""
+"""Database plumbing shared by every layer: one engine per URL (SQLite tuned for concurrent readers), and
+write transactions that survive contention: retried on SQLite busy errors and PostgreSQL deadlocks."""
 from __future__ import annotations
 
 import random
@@ -6,7 +7,11 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, TypeVar
 
+from pathlib import Path
+
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import create_engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 R = TypeVar("R")
@@ -33,3 +38,24 @@ def write(engine: Engine, work: Callable[[Connection], R], attempts: int = 8) ->
                 raise
             time.sleep(random.uniform(0.002, 0.02) * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def make_engine(url: str, pool_size: int = 10) -> Engine:
+    """An engine for the URL; SQLite gets WAL and a busy timeout so readers never block the writer."""
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 10})
+    else:
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

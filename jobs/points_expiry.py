@@ -2,7 +2,7 @@
 
 Each subscriber's expiry is one ledger entry keyed by cycle, so a batch that runs twice (a worker died,
 the job was retried) expires nothing twice. Run it after the 30th of November:
-`queue.enqueue(expire_cycle, "2026-11-30")`; each batch enqueues the next one.
+`queue.enqueue(expire_cycle, database_url, "2026-11-30")`; each batch enqueues the next one.
 """
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.db import make_engine
-from bot.settings import load_settings
 from integrations.boss.simulated import SimulatedBoss
 from integrations.boss.tables import BossAccount
+from integrations.sqltx import make_engine
 
 BATCH = 500
 
@@ -31,12 +30,11 @@ def expire_batch(boss: SimulatedBoss, cycle_end: str, after: str = "", batch: in
     return len(rows), rows[-1] if rows else ""
 
 
-def expire_cycle(cycle_end: str, after: str = "", batch: int = BATCH) -> int:
+def expire_cycle(database_url: str, cycle_end: str, after: str = "", batch: int = BATCH) -> int:
     """RQ job: one batch, then the next batch as a new job until every account was seen."""
     from rq import get_current_job
 
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(database_url)
     try:
         expired, last = expire_batch(SimulatedBoss(engine), cycle_end, after, batch)
     finally:
@@ -45,5 +43,5 @@ def expire_cycle(cycle_end: str, after: str = "", batch: int = BATCH) -> int:
     if last and job is not None:
         from rq import Queue
 
-        Queue(job.origin, connection=job.connection).enqueue(expire_cycle, cycle_end, last, batch)
+        Queue(job.origin, connection=job.connection).enqueue(expire_cycle, database_url, cycle_end, last, batch)
     return expired

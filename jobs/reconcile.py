@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.services import Services, simulated
-from integrations.sqltx import utcnow
+from integrations.services import Services, simulated
+from integrations.sqltx import make_engine, utcnow
 
 GRACE = timedelta(minutes=5)  # after a hold lapses, before we decide it will not be confirmed
 
@@ -37,8 +37,6 @@ def reconcile(services: Services, now: datetime, grace: timedelta = GRACE) -> in
 
 def reconcile_job(database_url: str) -> int:
     """RQ job entry point: takes only the database URL."""
-    from bot.db import make_engine
-
     engine: Engine = make_engine(database_url)
     try:
         return reconcile(simulated(engine), utcnow())

@@ -8,7 +8,7 @@ import pytest
 from bot import events as ev
 from bot.engine import Context, Engine, Policy
 from bot.flow import Ask, Choice, End, Flow, Invalid, Menu, Profile
-from bot.services import simulated
+from integrations.services import simulated
 from bot.session import Session
 from bot.text import T, Verbatim
 

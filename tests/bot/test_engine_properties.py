@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.engine import Context
 from bot.flow import TIERS, Profile
-from bot.services import simulated
+from integrations.services import simulated
 from bot.session import dumps, loads
 from flows import OPERATIONS
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 from bot.db import make_engine, upgrade
 from bot.flow import Call
 from bot.seed import seed_demo
-from bot.services import simulated
+from integrations.services import simulated
 from flows import golf
 from jobs.reconcile import reconcile
 

@@ -5,7 +5,7 @@ import asyncio
 from datetime import date, timedelta
 
 
-from bot.services import simulated
+from integrations.services import simulated
 from integrations.sqltx import utcnow
 
 A = "+8613800000001"

@@ -1,4 +1,5 @@
-"""The partners a flow may query and call, handed to the engine in every `View`."""
+"""The partners a flow may query and call, handed to the engine in every `View`: the set of them, and
+all of them simulated on our own database."""
 from __future__ import annotations
 
 from dataclasses import dataclass
