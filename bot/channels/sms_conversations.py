@@ -3,6 +3,7 @@ keywords, then the subscriber's SMS session. The reply row and the inbox row's "
 transaction, so a message processed twice (a retry, a re-scan) is answered once."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -44,7 +45,7 @@ class SmsConversations:
 
     async def process(self, inbox_id: int) -> bool:
         """Answer one stored message once; False when it must be tried again later."""
-        row = self._row(inbox_id)
+        row = await asyncio.to_thread(self._row, inbox_id)
         if row is None or row.processed_at is not None:
             return True
         structlog.contextvars.bind_contextvars(channel="sms", session=row.message_id, msisdn=mask(row.msisdn))
@@ -57,8 +58,8 @@ class SmsConversations:
                 return False
             reply = self.dispatcher.apology("sms", self._lang(row.msisdn))
         kind = "confirmation" if word in ("stop", "start") else "reply"
-        out = self.outbound.write(row.msisdn, reply.text, f"sms-in:{row.id}", kind,
-                                  also=lambda conn: self._record(conn, row, word))
+        out = await asyncio.to_thread(self.outbound.write, row.msisdn, reply.text, f"sms-in:{row.id}", kind,
+                                      lambda conn: self._record(conn, row, word))
         log.info("sms_answered", word=word, outbox=out)
         await self.outbound.hand_off([out] if out else [])
         return True
