@@ -26,9 +26,10 @@ def cause_of(*parts: object) -> str:
 
 
 class Outbound:
-    def __init__(self, db: Engine, queue=None) -> None:
+    def __init__(self, db: Engine, queue=None, queued: Callable[[], None] | None = None) -> None:
         self.db = db
         self.queue = queue  # an rq.Queue; None: rows wait for the re-scan
+        self.queued = queued  # tells an in-process worker to look at the queue now
 
     def write(self, msisdn: str, text: str, cause: str, kind: str,
               also: Callable[[Connection], bool] | None = None) -> int | None:
@@ -51,6 +52,8 @@ class Outbound:
             return
         try:
             await asyncio.to_thread(outbox.enqueue, self.queue, ids)
+            if self.queued:
+                self.queued()
         except Exception as exc:  # Redis down: the rows stay pending and the re-scan sends them
             log.warning("outbox_hand_off_failed", error=type(exc).__name__, rows=len(ids))
 

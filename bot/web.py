@@ -29,6 +29,7 @@ DB = web.AppKey("db", DbEngine)
 USSD = web.AppKey("ussd", UssdChannel)
 SMS = web.AppKey("sms", SmsChannel)
 CONVERSATIONS = web.AppKey("conversations", SmsConversations)
+WORKER = web.AppKey("worker", InprocessWorker | None)
 
 log = structlog.get_logger()
 
@@ -56,7 +57,9 @@ async def _db(app: web.Application) -> AsyncIterator[None]:
 async def _channels(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     s = core.settings
-    outbound = Outbound(app[DB], Queue(s.jobs.queue, connection=app[REDIS].sync))
+    worker = InprocessWorker(app[REDIS].sync, s.jobs.queue) if s.jobs.inprocess_worker else None
+    app[WORKER] = worker
+    outbound = Outbound(app[DB], Queue(s.jobs.queue, connection=app[REDIS].sync), worker.wake if worker else None)
     ussd = build_dispatcher(core, app[REDIS].aio, app[DB], confirmations=SmsConfirmations(outbound, core.catalogs))
     app[USSD] = UssdChannel(ussd, s.ussd.secret, s.service.region, core.menus.codes, s.ussd.reply_timeout)
     sms = build_dispatcher(core, app[REDIS].aio, app[DB], channel="sms", services=ussd.services)
@@ -70,7 +73,7 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:
     s = app[CORE].settings
-    worker = InprocessWorker(app[REDIS].sync, s.jobs.queue) if s.jobs.inprocess_worker else None
+    worker = app[WORKER]
     if worker:
         outbox.use(outbox_sender(s, app[DB]))
         worker.start()

@@ -27,6 +27,7 @@ class InprocessWorker:
         self.queue = Queue(queue, connection=connection)
         self.poll_s = poll_s
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rq-inprocess", daemon=True)
 
     def start(self) -> None:
@@ -34,11 +35,17 @@ class InprocessWorker:
 
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """A job was just queued: look now rather than at the next poll (an SMS reply waits on it)."""
+        self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             if self.queue.count:
                 ThreadWorker([self.queue], connection=self.queue.connection).work(burst=True,
                                                                                   logging_level="WARNING")
-            self._stop.wait(self.poll_s)
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
