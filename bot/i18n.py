@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
@@ -41,14 +42,8 @@ class Catalogs:
     def format(self, lang: str, value: object) -> str:
         if isinstance(value, T):
             return self.render(lang, value)
-        if isinstance(value, Money):
-            return format_currency(value.amount, value.currency, locale=lang)
-        if isinstance(value, Number):
-            return format_decimal(value.value, locale=lang)
-        if isinstance(value, Day):
-            if value.skeleton:
-                return format_skeleton(value.skeleton, value.value, locale=lang)
-            return format_date(value.value, "medium", locale=lang)
+        if isinstance(value, (Money, Number, Day)):
+            return _formatted(lang, value)
         if isinstance(value, Localized):
             return value.zh_Hans if lang == "zh_Hans" else value.en
         if isinstance(value, datetime):
@@ -56,6 +51,19 @@ class Catalogs:
         if isinstance(value, Verbatim):
             return value.value
         return str(value)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(lang: str, value: Money | Number | Day) -> str:
+    """Babel parses its patterns on every call (~2 ms for a date skeleton); the same value in the same
+    locale always gives the same text, so it is formatted once."""
+    if isinstance(value, Money):
+        return format_currency(value.amount, value.currency, locale=lang)
+    if isinstance(value, Number):
+        return format_decimal(value.value, locale=lang)
+    if value.skeleton:
+        return format_skeleton(value.skeleton, value.value, locale=lang)
+    return format_date(value.value, "medium", locale=lang)
 
 
 def _mo_path(locale_dir: Path, lang: str) -> Path:

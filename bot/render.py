@@ -1,16 +1,17 @@
 """Fit a screen to a channel: translate it, lay it out and page long menus within the budget."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.flow import Screen
 from bot.i18n import Catalogs
 from bot.text import T
-from integrations.gsm import char_units
+from integrations.gsm import GSM7_EXTENDED, char_units, is_gsm7
 
 MORE = T("98 More")
 PREVIOUS = T("99 Previous")
 BACK = T("0 Back 00 Home")
+CACHED_LAYOUTS = 2048  # a page turn lays out the screen the step before laid out: reuse it
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,29 @@ class Budget:
         encoding, sizes = char_units(text)
         return sum(sizes) <= (self.gsm7 if encoding == "GSM-7" else self.ucs2)
 
+    def fits_lines(self, lines: list["Line"]) -> bool:
+        """Whether lines joined by newlines fit: GSM-7 only if every line is (a newline is GSM-7)."""
+        newlines = len(lines) - 1
+        if all(line.gsm for line in lines):
+            return sum(line.septets for line in lines) + newlines <= self.gsm7
+        return sum(line.utf16 for line in lines) + newlines <= self.ucs2
+
+
+@dataclass(frozen=True)
+class Line:
+    """A translated line and what it costs in either encoding, measured once."""
+
+    text: str
+    gsm: bool
+    septets: int
+    utf16: int
+
+    @classmethod
+    def of(cls, text: str) -> "Line":
+        gsm = is_gsm7(text)
+        septets = len(text) + sum(c in GSM7_EXTENDED for c in text) if gsm else 0
+        return cls(text, gsm, septets, len(text.encode("utf-16-le")) // 2)
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -35,53 +59,82 @@ class Rendered:
 
 
 @dataclass(frozen=True)
+class Layout:
+    """A screen translated into lines and cut into pages of option indexes."""
+
+    head: tuple[Line, ...]  # the error line, if any, and the title
+    options: tuple[Line, ...]
+    more: Line
+    previous: Line
+    back: Line | None
+    pages: tuple[tuple[int, ...], ...]
+
+    def lines(self, page: int) -> list[Line]:
+        last = len(self.pages) - 1
+        lines = [*self.head, *(self.options[i] for i in self.pages[page])]
+        lines += [self.more] if page < last else []
+        lines += [self.previous] if page > 0 else []
+        return lines + ([self.back] if self.back else [])
+
+
+@dataclass(frozen=True)
 class Renderer:
     """Pure: catalogs and a budget in, text out. One per channel."""
 
     catalogs: Catalogs
     budget: Budget
+    _layouts: dict = field(default_factory=dict, compare=False, repr=False)  # a memo, not state
 
     def pages(self, screen: Screen, lang: str) -> list[list[int]]:
         """Option indexes on each page; an option is never cut in half."""
-        if len(screen.options) <= 1 or self._fits(screen, lang, list(range(len(screen.options))), 0, False):
-            return [list(range(len(screen.options)))]
-        pages: list[list[int]] = []
-        rest = list(range(len(screen.options)))
+        return [list(p) for p in self.layout(screen, lang).pages]
+
+    def page_count(self, screen: Screen, lang: str) -> int:
+        return len(self.layout(screen, lang).pages)
+
+    def render(self, screen: Screen, lang: str, page: int = 0) -> Rendered:
+        layout = self.layout(screen, lang)
+        page = max(0, min(page, len(layout.pages) - 1))
+        lines = layout.lines(page)
+        return Rendered("\n".join(line.text for line in lines), page, len(layout.pages), screen.final,
+                        self.budget.fits_lines(lines))
+
+    def layout(self, screen: Screen, lang: str) -> Layout:
+        key = (screen, lang)
+        found = self._layouts.get(key)
+        if found is None:
+            if len(self._layouts) >= CACHED_LAYOUTS:
+                self._layouts.clear()
+            found = self._layouts[key] = self._lay_out(screen, lang)
+        return found
+
+    def _lay_out(self, screen: Screen, lang: str) -> Layout:
+        say = self.catalogs.render
+        head = ((Line.of(say(lang, screen.error)),) if screen.error else ()) + (Line.of(say(lang, screen.title)),)
+        texts = [say(lang, o) for o in screen.options]
+        options = tuple(Line.of(f"{i + 1}. {t}" if screen.numbered else t) for i, t in enumerate(texts))
+        back = Line.of(say(lang, BACK)) if screen.back and not screen.final else None
+        draft = Layout(head, options, Line.of(say(lang, MORE)), Line.of(say(lang, PREVIOUS)), back, ())
+        return Layout(head, options, draft.more, draft.previous, back, self._paginate(draft))
+
+    def _paginate(self, draft: Layout) -> tuple[tuple[int, ...], ...]:
+        n = len(draft.options)
+        if n <= 1 or self._fits(draft, list(range(n)), 0, False):
+            return (tuple(range(n)),)
+        pages: list[tuple[int, ...]] = []
+        rest = list(range(n))
         while rest:
             page = [rest[0]]  # at least one option per page, even an oversized one (lint reports it)
             for i in rest[1:]:
-                last = i == rest[-1]
-                if not self._fits(screen, lang, page + [i], len(pages), not last):
+                if not self._fits(draft, page + [i], len(pages), i != rest[-1]):
                     break
                 page.append(i)
-            pages.append(page)
+            pages.append(tuple(page))
             rest = rest[len(page):]
-        return pages
+        return tuple(pages)
 
-    def page_count(self, screen: Screen, lang: str) -> int:
-        return len(self.pages(screen, lang))
-
-    def render(self, screen: Screen, lang: str, page: int = 0) -> Rendered:
-        pages = self.pages(screen, lang)
-        page = max(0, min(page, len(pages) - 1))
-        text = self._compose(screen, lang, pages[page], page, page < len(pages) - 1)
-        return Rendered(text, page, len(pages), screen.final, self.budget.fits(text))
-
-    def _fits(self, screen: Screen, lang: str, options: list[int], page: int, more: bool) -> bool:
-        return self.budget.fits(self._compose(screen, lang, options, page, more))
-
-    def _compose(self, screen: Screen, lang: str, options: list[int], page: int, more: bool) -> str:
-        say = self.catalogs.render
-        lines = [say(lang, screen.error)] if screen.error else []
-        lines.append(say(lang, screen.title))
-        if screen.numbered:
-            lines += [f"{i + 1}. {say(lang, screen.options[i])}" for i in options]
-        else:
-            lines += [say(lang, screen.options[i]) for i in options]
-        if more:
-            lines.append(say(lang, MORE))
-        if page > 0:
-            lines.append(say(lang, PREVIOUS))
-        if screen.back and not screen.final:
-            lines.append(say(lang, BACK))
-        return "\n".join(lines)
+    def _fits(self, draft: Layout, options: list[int], page: int, more: bool) -> bool:
+        lines = [*draft.head, *(draft.options[i] for i in options)]
+        lines += [draft.more] if more else []
+        lines += [draft.previous] if page > 0 else []
+        return self.budget.fits_lines(lines + ([draft.back] if draft.back else []))

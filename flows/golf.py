@@ -72,9 +72,12 @@ def _days(view: View) -> list[Choice]:
 
 
 def _slots(view: View) -> list[Choice]:
-    free = view.once("free_slots", lambda: view.services.golf.free_slots(
-        int(view.values["course"]), _day(view), _local_now(view)))
-    return [Choice(T("{time}", time=Verbatim(hhmm(s))), "players", values=(("slot", s),)) for s in free]
+    """Built once per screen: the title and the options both need them (up to ~90 a day)."""
+    def build() -> list[Choice]:
+        free = view.services.golf.free_slots(int(view.values["course"]), _day(view), _local_now(view))
+        return [Choice(T("{time}", time=Verbatim(hhmm(s))), "players", values=(("slot", s),)) for s in free]
+
+    return view.once("slots", build)
 
 
 def _slot_title(view: View) -> T:
