@@ -92,12 +92,11 @@ async def _rescanner(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             await asyncio.sleep(s.jobs.rescan_every)
+            await _rescan_inbox(app[CONVERSATIONS], every)
             try:
-                for inbox_id in await asyncio.to_thread(app[CONVERSATIONS].unprocessed, every):
-                    await app[CONVERSATIONS].process(inbox_id)
                 await asyncio.to_thread(queue.enqueue, outbox.rescan)
-            except Exception as exc:  # the next round tries again
-                log.warning("rescan_failed", error=type(exc).__name__)
+            except Exception as exc:  # Redis away: the next round tries again
+                log.warning("outbox_rescan_not_queued", error=type(exc).__name__)
 
     task = asyncio.create_task(loop())
     yield
@@ -117,6 +116,20 @@ async def _reconciler(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(every())
     yield
     task.cancel()
+
+
+async def _rescan_inbox(conversations: SmsConversations, older_than: timedelta) -> None:
+    """Answer what was stored but never answered; one message failing does not stop the others."""
+    try:
+        ids = await asyncio.to_thread(conversations.unprocessed, older_than)
+    except Exception as exc:
+        log.warning("inbox_rescan_failed", error=type(exc).__name__)
+        return
+    for inbox_id in ids:
+        try:
+            await conversations.process(inbox_id)
+        except Exception as exc:  # tried again next round
+            log.warning("inbox_rescan_message_failed", inbox=inbox_id, error=type(exc).__name__)
 
 
 async def health(request: web.Request) -> web.Response:

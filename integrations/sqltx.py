@@ -59,3 +59,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def upsert(conn: Connection, table, keys: list[str], values: dict, changes: dict):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE, in the dialect at hand (SQLite and PostgreSQL both have
+    it): one statement, so two writers of the same key never collide."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=changes)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot import compliance
@@ -18,7 +18,7 @@ from bot.models import SmsInbox
 from bot.msisdn import mask
 from bot.outbound import Outbound
 from bot.text import T
-from integrations.sqltx import utcnow
+from integrations.sqltx import upsert, utcnow
 from jobs.tables import OptOut
 
 log = structlog.get_logger()
@@ -44,19 +44,31 @@ class SmsConversations:
         self.clock = clock
 
     async def process(self, inbox_id: int) -> bool:
-        """Answer one stored message once; False when it must be tried again later."""
+        """Answer this message once, after every earlier unanswered message of the same subscriber, so
+        their inputs apply in the order they were received; False when it must be tried again later."""
         row = await asyncio.to_thread(self._row, inbox_id)
         if row is None or row.processed_at is not None:
             return True
+        while True:
+            first = await asyncio.to_thread(self._first_unanswered, row.msisdn)
+            if first is None or first.id > row.id:
+                return True
+            if not await self._answer(first):
+                return False  # a later message waits for this one: a subscriber's inputs never overtake
+
+    async def _answer(self, row: SmsInbox) -> bool:
         structlog.contextvars.bind_contextvars(channel="sms", session=row.message_id, msisdn=mask(row.msisdn))
         word = compliance.classify(row.text)
         try:
-            reply = self._compliance(row, word) if word else await self.dispatcher.reply(self._inbound(row))
+            if word:
+                reply = await asyncio.to_thread(self._compliance, row, word)
+            else:
+                reply = await self.dispatcher.reply(self._inbound(row))
         except Exception as exc:  # Redis, a lock held too long, the database: try again on the re-scan
             log.warning("sms_turn_failed", error=type(exc).__name__, exc_info=True)
             if self.clock() - _aware(row.received_at) < GIVE_UP:
                 return False
-            reply = self.dispatcher.apology("sms", self._lang(row.msisdn))
+            reply = self.dispatcher.apology("sms", await asyncio.to_thread(self._lang, row.msisdn))
         kind = "confirmation" if word in ("stop", "start") else "reply"
         out = await asyncio.to_thread(self.outbound.write, row.msisdn, reply.text, f"sms-in:{row.id}", kind,
                                       lambda conn: self._record(conn, row, word))
@@ -85,16 +97,19 @@ class SmsConversations:
             return False
         if word in ("stop", "start"):
             values = dict(opted_out=word == "stop", channel="sms", text=row.text[:160], changed_at=self.clock())
-            if conn.execute(select(OPT.c.msisdn).where(OPT.c.msisdn == row.msisdn)).first():
-                conn.execute(update(OPT).where(OPT.c.msisdn == row.msisdn).values(**values))
-            else:
-                conn.execute(insert(OPT).values(msisdn=row.msisdn, **values))
+            conn.execute(upsert(conn, OPT, ["msisdn"], dict(msisdn=row.msisdn, **values), values))
             log.info("opt_out_recorded" if word == "stop" else "opt_in_recorded")
         return True
 
     def _row(self, inbox_id: int) -> SmsInbox | None:
         with self.db.connect() as conn:
             found = conn.execute(select(I).where(I.c.id == inbox_id)).first()
+        return SmsInbox(**found._mapping) if found else None
+
+    def _first_unanswered(self, msisdn: str) -> SmsInbox | None:
+        with self.db.connect() as conn:
+            found = conn.execute(select(I).where(I.c.msisdn == msisdn, I.c.processed_at.is_(None))
+                                 .order_by(I.c.id).limit(1)).first()
         return SmsInbox(**found._mapping) if found else None
 
     def _lang(self, msisdn: str) -> str:

@@ -183,3 +183,52 @@ async def test_a_stored_message_never_answered_is_answered_by_the_rescan(setting
             received_at=datetime.now(timezone.utc) - timedelta(seconds=5)))
     await serve(settings_with(sms_secrets="s1", jobs_rescan_every="0.2", jobs_queue="q-rescan"))
     assert "Your bill this month is" in await reply(db, "orphan")
+
+
+async def test_a_subscribers_messages_apply_in_the_order_received(app, db):
+    """Twenty subscribers each text BILL and PTS at once: each message gets its own answer, none repeated."""
+    numbers = [f"+86138{n:08d}" for n in range(2, 22)]
+
+    async def both(number):
+        return await asyncio.gather(deliver(app, number, "BILL"), deliver(app, number, "PTS"))
+
+    pairs = await asyncio.gather(*[both(n) for n in numbers])
+    for bill, pts in pairs:
+        assert "Your bill" in await reply(db, bill) or "本月账单" in await reply(db, bill)
+        assert (await reply(db, pts)).startswith(("Points:", "积分"))
+
+
+async def test_a_message_that_failed_holds_back_the_later_ones(db, core, redis_url):
+    """BILL fails (the lock was busy), PTS arrives: PTS waits, and the retry answers BILL, then PTS."""
+    from datetime import datetime, timezone
+
+    from redis.asyncio import Redis
+
+    from bot.channels.sms_conversations import SmsConversations
+    from bot.outbound import Outbound
+    from bot.store import Busy
+    from bot.wiring import build_dispatcher
+
+    redis = Redis.from_url(redis_url)
+    sms = build_dispatcher(core, redis, db, channel="sms")
+    conversations = SmsConversations(db, sms, core.menus, Outbound(db), "12580")
+    now = datetime.now(timezone.utc)
+    with db.begin() as conn:
+        for n, body in enumerate(["BILL", "PTS"], 1):
+            conn.execute(SmsInbox.__table__.insert().values(id=n, gateway="t", message_id=f"o{n}", msisdn=EN,
+                                                            short_code="12580", text=body, received_at=now))
+    real, calls = sms.reply, []
+
+    async def busy_twice(inbound):
+        calls.append(inbound.hop)
+        if len(calls) <= 2:
+            raise Busy(EN)
+        return await real(inbound)
+
+    sms.reply = busy_twice
+    assert not await conversations.process(1)
+    assert not await conversations.process(2) and replies(db, "o2") == []  # PTS waits for BILL
+    assert await conversations.process(2)
+    assert calls == [1, 1, 1, 2]
+    assert "Your bill" in replies(db, "o1")[0].text and replies(db, "o2")[0].text.startswith("Points:")
+    await redis.aclose()
