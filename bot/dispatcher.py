@@ -12,7 +12,6 @@ from bot.engine import Context, Engine, Turn
 from bot.flow import Profile
 from bot.operations import Operations
 from bot.render import Renderer
-from bot.session import Session
 from bot.store import Busy, Held, SessionStore
 from bot.subscribers import Subscribers
 from bot.text import T
@@ -44,7 +43,7 @@ class Inbound:
 
 
 class Confirmations(Protocol):
-    async def send(self, msisdn: str, text: T, session: Session) -> None: ...
+    async def send(self, msisdn: str, text: T, session: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -107,11 +106,12 @@ class Dispatcher:
                 return self._reply(renderer, screen, session.lang, session.page)
             turn = await self._turn(held, inbound, now, ctx)
             session = turn.session if inbound.hop is None else turn.session.evolve(hops=inbound.hop)
+            await self._confirm(turn)  # the operation happened whether or not the save below succeeds
             saved = await self.store.save(held, session)
         except BaseException:
             await self.store.release(held)
             raise
-        await self._act(turn, profile, saved)  # only a turn that was saved happened
+        self._act(turn, profile)  # only a turn that was saved happened
         log.info("screen_rendered", flow=saved.flow, state=saved.state, hop=saved.hops,
                  events=[type(e).__name__ for e in turn.events])
         return self._reply(renderer, turn.screen, saved.lang, saved.page)
@@ -140,12 +140,23 @@ class Dispatcher:
             return False
         return inbound.hop is not None and inbound.hop <= s.hops  # a hop already applied, sent again
 
-    async def _act(self, turn: Turn, profile: Profile, saved: Session) -> None:
+    async def _confirm(self, turn: Turn) -> None:
+        """Confirming screens also go by SMS; written before the session is saved, so a failure after
+        the partner confirmed cannot leave the booking without its message (the cause makes a retry
+        write nothing new)."""
+        if self.confirmations:
+            for event in turn.events:
+                if isinstance(event, ev.ConfirmationShown):
+                    await self.confirmations.send(turn.session.msisdn, event.text, turn.session)
+
+    def _act(self, turn: Turn, profile: Profile) -> None:
+        """Side effects of a saved turn. A failure here is logged, never shown: the turn happened."""
         for event in turn.events:
             if isinstance(event, ev.LanguageChanged):
-                self.subscribers.set_language(profile.msisdn, event.lang)
-            elif isinstance(event, ev.ConfirmationShown) and self.confirmations:
-                await self.confirmations.send(profile.msisdn, event.text, saved)
+                try:
+                    self.subscribers.set_language(profile.msisdn, event.lang)
+                except Exception as exc:  # the session carries the new language; the profile catches up next time
+                    log.error("language_not_recorded", error=type(exc).__name__)
 
     @staticmethod
     def _reply(renderer: Renderer, screen, lang: str, page: int) -> Reply:

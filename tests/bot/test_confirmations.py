@@ -54,3 +54,35 @@ async def test_screens_that_confirm_nothing_send_no_sms(db, core, redis_url):
     await phone.send("1")  # the bill
     assert confirmations(db) == []
     await redis.aclose()
+
+
+async def test_a_failed_confirmation_write_is_made_good_by_the_retry(db, core, redis_url):
+    """The outbox write fails once right after the partner booked: the subscriber sees the apology, the
+    session stays on the confirm screen, and confirming again returns the same booking and one SMS."""
+    redis = Redis.from_url(redis_url)
+    outbound = Outbound(db)
+    dispatcher = build_dispatcher(core, redis, db, confirmations=SmsConfirmations(outbound, core.catalogs))
+    real, failures = outbound.write, []
+
+    def fail_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("database went away")
+        return real(*args, **kwargs)
+
+    outbound.write = fail_once
+    phone = Phone(dispatcher, EN)
+    apology = await book(phone)
+    assert "繁忙" in apology and confirmations(db) == []  # the apology is in the service language
+    again = Phone(dispatcher, EN)
+    await again.dial("*126#")
+    await again.send("1")  # continue where I left off: the confirm screen
+    screen = (await again.send("1")).text
+    code = re.search(r"Code (G\w+)", screen).group(1)
+    (row,) = confirmations(db)
+    assert code in row.text
+    with db.connect() as conn:
+        from sqlalchemy import text
+        assert conn.execute(text("SELECT count(*) FROM tee_booking WHERE msisdn = :m AND status = 'booked'"),
+                            {"m": EN}).scalar() == 1
+    await redis.aclose()
