@@ -8,6 +8,7 @@ the gateway accepts it once and answers with the first message id.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
@@ -46,16 +47,36 @@ class Sender:
 
     def send(self, ids: Iterable[int]) -> int:
         """Claim and submit these rows; returns how many the gateway accepted."""
-        token, now = secrets.token_hex(8), self.clock()
-        due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
-                  and_(O.c.status == "sending", O.c.claimed_until < now))
-        write(self.engine, lambda conn: conn.execute(update(O).where(O.c.id.in_(list(ids)), due).values(
-            status="sending", claim=token, claimed_until=now + timedelta(seconds=self.claim_s),
-            attempts=O.c.attempts + 1)))
+        ids, token, now = list(ids), secrets.token_hex(8), self.clock()
+        limit = len(self.backoff) + 1
+        lapsed = and_(O.c.status == "sending", O.c.claimed_until < now)
+
+        def claim(conn: Connection) -> None:
+            # a row whose every attempt died with its worker is given up, not claimed forever
+            conn.execute(update(O).where(O.c.id.in_(ids), lapsed, O.c.attempts >= limit).values(
+                status="failed", claim=None, claimed_until=None, error="no answer after the last attempt"))
+            conn.execute(update(O).where(O.c.id.in_(ids), or_(
+                and_(O.c.status == "pending", O.c.next_attempt_at <= now), lapsed)).values(
+                status="sending", claim=token, claimed_until=now + timedelta(seconds=self.claim_s),
+                attempts=O.c.attempts + 1))
+
+        write(self.engine, claim)
         with self.engine.connect() as conn:
             rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind)
                                 .where(O.c.claim == token, O.c.status == "sending").order_by(O.c.id)).all()
-        return sum(self._submit(row, token) for row in rows if not self._suppressed(row, token))
+        sent, renew_at = 0, time.monotonic() + self.claim_s / 2
+        for row in rows:
+            if time.monotonic() >= renew_at:  # a slow gateway: keep the rest of the batch ours
+                self._renew(token)
+                renew_at = time.monotonic() + self.claim_s / 2
+            if not self._suppressed(row, token):
+                sent += self._submit(row, token)
+        return sent
+
+    def _renew(self, token: str) -> None:
+        until = self.clock() + timedelta(seconds=self.claim_s)
+        write(self.engine, lambda conn: conn.execute(
+            update(O).where(O.c.claim == token, O.c.status == "sending").values(claimed_until=until)))
 
     def _suppressed(self, row, token: str) -> bool:
         """Opt-out is checked right before each submit, so a STOP in the middle of a batch stops the
@@ -74,6 +95,9 @@ class Sender:
             (result,) = self.client.send([row.msisdn], row.text, reference=str(row.id), sender=self.sender_id)
         except GatewayError as exc:
             self._retry_or_fail(row, token, str(exc))
+            return False
+        except Exception as exc:  # whatever else goes wrong with one message must not strand the batch
+            self._retry_or_fail(row, token, f"unexpected: {type(exc).__name__}")
             return False
         if result.accepted:
             self._finish(row.id, token, status="sent", gateway_message_id=result.message_id)

@@ -44,5 +44,11 @@ class GatewayClient:
                 data = json.loads(response.read())
         except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
             raise GatewayError(type(exc).__name__) from None
-        return [Submitted(r["number"], int(r["statusCode"]), str(r.get("messageId", "")))
-                for r in data["SMSMessageData"]["Recipients"]]
+        try:
+            found = [Submitted(r["number"], int(r["statusCode"]), str(r.get("messageId", "")))
+                     for r in data["SMSMessageData"]["Recipients"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GatewayError(f"unreadable answer: {type(exc).__name__}") from None
+        if sorted(r.number for r in found) != sorted(numbers):
+            raise GatewayError(f"answer names {len(found)} of {len(numbers)} recipients")
+        return found

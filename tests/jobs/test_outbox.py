@@ -172,3 +172,53 @@ async def test_an_opt_out_stops_reminders_already_queued_but_not_replies(gateway
     assert {(r.cause, r.status) for r in rows(engine)} == {
         *((f"remind:{n}", "suppressed") for n in range(5)), ("stop:1", "sent"), ("remind:other", "sent")}
     assert sorted(m.text for m in gw.messages.values()) == ["You are unsubscribed.", "reminder"]
+
+
+async def test_an_unreadable_gateway_answer_is_retried_then_failed_never_stranded(engine):
+    """A 200 naming no recipient (as a gateway does for a bad sender id): each attempt is a retry with
+    backoff, the last one fails the row; nothing stays claimed in "sending"."""
+    from aiohttp import web
+
+    async def odd(request):
+        return web.json_response({"SMSMessageData": {"Message": "InvalidSenderId", "Recipients": []}})
+
+    app = web.Application()
+    app.router.add_post("/version1/messaging", odd)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    ids = fill(engine, 2)
+    s = sender(engine, f"http://127.0.0.1:{server.port}", Clock())
+    for attempt in range(4):
+        assert await asyncio.to_thread(s.send, ids) == 0
+        assert {r.status for r in rows(engine)} == ({"pending"} if attempt < 3 else {"failed"})
+    assert {r.attempts for r in rows(engine)} == {4} and "recipients" in rows(engine)[0].error
+    await server.close()
+
+
+async def test_a_row_whose_last_attempt_died_with_its_worker_is_failed_not_claimed_again(gateway, engine):
+    gw, base = gateway
+    (row_id,) = fill(engine, 1)
+    clock = Clock()
+    with engine.begin() as conn:
+        conn.execute(Outbox.__table__.update().values(status="sending", attempts=4, claim="dead",
+                                                      claimed_until=NOW - timedelta(seconds=1)))
+    assert await asyncio.to_thread(sender(engine, base, clock).send, [row_id]) == 0
+    (row,) = rows(engine)
+    assert (row.status, row.attempts, gw.submits) == ("failed", 4, 0)
+
+
+async def test_a_slow_batch_keeps_its_claim_so_no_other_job_takes_its_tail(gateway, engine):
+    """Sending takes longer than the claim: the worker renews it, so a re-scan running meanwhile finds
+    nothing to take and every message is submitted once."""
+    gw, base = gateway
+    gw.faults.latency_ms = 300
+    ids = fill(engine, 6)
+    real = lambda: datetime.now(timezone.utc)  # noqa: E731  (claims must lapse in real time here)
+    slow = Sender(engine, GatewayClient(base, "shortcode", "k"), backoff=(0, 0, 0), clock=real, claim_s=1.0)
+    rival = Sender(engine, GatewayClient(base, "shortcode", "k"), backoff=(0, 0, 0), clock=real, claim_s=1.0)
+    with engine.begin() as conn:
+        conn.execute(Outbox.__table__.update().values(next_attempt_at=real() - timedelta(minutes=1)))
+    first = asyncio.create_task(asyncio.to_thread(slow.send, ids))
+    await asyncio.sleep(1.4)  # past the first claim, before the batch is done
+    assert await asyncio.to_thread(rival.send, ids) == 0
+    assert await first == 6 and gw.submits == 6
