@@ -1,6 +1,7 @@
 """One turn, end to end: lock and load the session, step the engine, act on events, save, render."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Protocol
@@ -111,7 +112,7 @@ class Dispatcher:
         except BaseException:
             await self.store.release(held)
             raise
-        self._act(turn, profile)  # only a turn that was saved happened
+        await self._act(turn, profile)  # only a turn that was saved happened
         log.info("screen_rendered", flow=saved.flow, state=saved.state, hop=saved.hops,
                  events=[type(e).__name__ for e in turn.events])
         return self._reply(renderer, turn.screen, saved.lang, saved.page)
@@ -149,12 +150,12 @@ class Dispatcher:
                 if isinstance(event, ev.ConfirmationShown):
                     await self.confirmations.send(turn.session.msisdn, event.text, turn.session)
 
-    def _act(self, turn: Turn, profile: Profile) -> None:
+    async def _act(self, turn: Turn, profile: Profile) -> None:
         """Side effects of a saved turn. A failure here is logged, never shown: the turn happened."""
         for event in turn.events:
             if isinstance(event, ev.LanguageChanged):
                 try:
-                    self.subscribers.set_language(profile.msisdn, event.lang)
+                    await asyncio.to_thread(self.subscribers.set_language, profile.msisdn, event.lang)
                 except Exception as exc:  # the session carries the new language; the profile catches up next time
                     log.error("language_not_recorded", error=type(exc).__name__)
 

@@ -15,7 +15,20 @@ def _scrub_numbers(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str,
     return {k: scrub(v) if isinstance(v, str) else v for k, v in event.items()}
 
 
+class ScrubbingFormatter(logging.Formatter):
+    """For libraries that log through the standard library (RQ's job tracebacks, aiohttp, asyncio):
+    the same masking as our own events, applied to the message and the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
 def configure(level: str = "info", stream: Any = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from bot.msisdn import mask
 from bot.session import Session, dumps, loads
 
 # KEYS: lock, session. ARGV: token, lock ttl ms. Returns nil when locked, "" when there is no session.
@@ -85,7 +86,7 @@ class SessionStore:
             if raw is not None:
                 return Held(msisdn, token, _decode(raw) if raw else None)
             if loop.time() >= deadline:
-                raise Busy(msisdn)
+                raise Busy(mask(msisdn))  # exception texts reach logs and RQ records
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
@@ -95,7 +96,7 @@ class SessionStore:
         value = f"{saved.version}|{dumps(saved)}"
         ok = await self._save(keys=self.keys(held.msisdn), args=[held.token, held.version, value, self.ttl_s])
         if not ok:
-            raise StaleSession(held.msisdn)
+            raise StaleSession(mask(held.msisdn))
         return saved
 
     async def release(self, held: Held) -> None:

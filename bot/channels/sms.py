@@ -3,6 +3,7 @@ before the gateway gets its 200, so an acknowledged message is never lost; a red
 by (gateway, message id) and changes nothing."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from typing import Callable
 from urllib.parse import parse_qsl
@@ -66,6 +67,11 @@ class SmsChannel:
         except BadRequest as exc:
             return web.Response(status=400, text=f"bad request: {exc}")
 
+    def _store(self, row: SmsInbox) -> None:
+        with DbSession(self.db, expire_on_commit=False) as db:
+            db.add(row)
+            db.commit()
+
     async def report(self, request: web.Request) -> web.Response:
         """A delivery report: forward-only status, parked when the message id is not recorded yet."""
         form = await self._signed_form(request)
@@ -77,7 +83,7 @@ class SmsChannel:
             return web.Response(status=400, text=f"bad request: {exc}")
         if status not in DLR_ORDER:
             return web.Response(status=400, text=f"bad request: unknown status '{status}'")
-        outcome = record_report(self.db, message_id, status)
+        outcome = await asyncio.to_thread(record_report, self.db, message_id, status)  # a write: off the loop
         log.info("sms_report", outcome=outcome, status=status)
         return web.Response(text=f"OK ({outcome})")
 
@@ -91,9 +97,7 @@ class SmsChannel:
             return web.Response(status=400, text=f"bad request: {exc}")
         structlog.contextvars.bind_contextvars(channel="sms", session=row.message_id, msisdn=mask(row.msisdn))
         try:
-            with DbSession(self.db, expire_on_commit=False) as db:
-                db.add(row)
-                db.commit()
+            await asyncio.to_thread(self._store, row)
         except IntegrityError:
             log.info("sms_inbound_duplicate")
             return web.Response(text="OK (duplicate)")

@@ -44,3 +44,48 @@ async def test_a_hop_logs_masked_number_with_context(core, db, log_stream):
 def test_scrub_masks_numbers_in_free_text(log_stream):
     structlog.get_logger().info("oops", detail="caller +8613800000001 said hi")
     assert "+86138****0001" in log_stream.getvalue() and "8613800000001" not in log_stream.getvalue()
+
+
+def test_standard_library_logs_are_masked_too():
+    """RQ and aiohttp log through `logging`: their messages and tracebacks are masked like ours."""
+    import io
+    import logging
+
+    import structlog
+
+    from bot.logs import configure
+
+    out = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    configure("info", stream=out)
+    try:
+        try:
+            raise ValueError("no such subscriber +8613800000001")
+        except ValueError:
+            logging.getLogger("rq.worker").exception("job failed for 8613800000002")
+    finally:
+        root.handlers[:] = saved
+        structlog.reset_defaults()
+    text = out.getvalue()
+    assert "job failed" in text and "no such subscriber" in text
+    assert "8613800000001" not in text and "8613800000002" not in text
+
+
+def test_database_errors_never_carry_bound_values(tmp_path):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path}/p.db")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (m TEXT UNIQUE)"))
+        conn.execute(text("INSERT INTO t VALUES (:m)"), {"m": "+8613800000001"})
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (:m)"), {"m": "+8613800000001"})
+    except DBAPIError as exc:
+        assert "UNIQUE" in str(exc) and "8613800000001" not in str(exc)
+    else:
+        raise AssertionError("the duplicate was accepted")
