@@ -96,8 +96,10 @@ async def test_stop_in_the_middle_of_a_batch_stops_the_rest(stack):
         stopped_at = conn.execute(select(OptOut.__table__.c.changed_at)).scalar_one()
     stopped = stopped_at.replace(tzinfo=timezone.utc).timestamp()
     mine = [m for m in (await control(stack, "/control/stats"))["messages"] if m["to"] == STOPPER]
-    reminders_after = [m for m in mine if m["accepted_at"] > stopped + 0.05 and "bill is due" in m["text"]]
-    assert reminders_after == []
+    after = [m for m in mine if m["accepted_at"] > stopped and "bill is due" in m["text"]]
+    # the opt-out is read right before each submit: only a submit already under way when STOP committed
+    # can land after it, and one worker has at most one under way
+    assert len(after) <= 1
     assert any("no more reminders" in m["text"] or "退订" in m["text"] for m in mine)  # the confirmation
     assert 20 <= sum("bill is due" in m["text"] for m in mine) < 200 and statuses(stack)["suppressed"] > 0
     others = sum(n != STOPPER for n in numbers)
