@@ -72,6 +72,7 @@ async def test_worker_killed_mid_send_each_message_is_accepted_exactly_once(stac
     stack.start("worker", "worker")
     await eventually(lambda: statuses(stack) == {"sent": 1000}, timeout=120)
     stats = await control(stack, "/control/stats")
+    print(f"\nkill at {at_kill} accepted; gateway submits {stats['submits']}, accepted {stats['accepted']}")
     assert stats["accepted"] == 1000
     assert sorted(map(int, stats["per_reference"])) == ids and set(stats["per_reference"].values()) == {1}
 
