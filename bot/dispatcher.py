@@ -90,15 +90,16 @@ class Dispatcher:
     async def reply(self, inbound: Inbound) -> Reply:
         """The reply to one input, raising when a dependency fails (SMS retries later instead)."""
         renderer = self.renderers[inbound.channel]
-        profile = self.subscribers.profile(inbound.msisdn)
-        if profile is None:
-            log.info("not_subscriber")
-            text = renderer.catalogs.render(self.default_lang, T(NOT_SUBSCRIBER.msgid, operator=self.operator))
-            return Reply(text, final=True)
-        ctx = Context(profile, renderer, self.services)
         now = self.clock()
         held = await self.store.acquire(inbound.session_key)
         try:
+            profile = self._profile(held, inbound)
+            if profile is None:
+                await self.store.release(held)
+                log.info("not_subscriber")
+                text = renderer.catalogs.render(self.default_lang, T(NOT_SUBSCRIBER.msgid, operator=self.operator))
+                return Reply(text, final=True)
+            ctx = Context(profile, renderer, self.services)
             if self._is_replay(held, inbound):
                 log.info("hop_replayed", hop=inbound.hop)
                 session = held.session
@@ -133,6 +134,13 @@ class Dispatcher:
             resumed = self.engine.resume(turn.session, outcome, now, ctx)
             turn = Turn(resumed.session, resumed.screen, turn.events + resumed.events, resumed.call)
         raise RuntimeError(f"more than {MAX_CALLS_PER_TURN} calls in one turn at {turn.session.location}")
+
+    def _profile(self, held: Held, inbound: Inbound) -> Profile | None:
+        """Inside a conversation the profile comes with the session; a new one reads the database."""
+        s = held.session
+        if s is not None and s.ref == inbound.ref and s.tier and inbound.text is not None:
+            return Profile(s.msisdn, "", s.tier, s.lang, s.tz or self.subscribers.default_timezone)
+        return self.subscribers.profile(inbound.msisdn)
 
     @staticmethod
     def _is_replay(held: Held, inbound: Inbound) -> bool:

@@ -19,6 +19,7 @@ from bot.session import Session
 from bot.text import T
 
 MENU_FLOW = "menu"
+DEFAULT_TZ = "Asia/Shanghai"  # not stored in a session: most subscribers have it
 SEQ = "_n"  # operations completed in this conversation
 BACK, HOME, NEXT, PREV = "0", "00", "98", "99"
 
@@ -78,7 +79,8 @@ class Engine:
             session = previous.evolve(ref=ref, hops=0, resume=True, page=0, error=None, errors=0, updated=ts)
             return self._turn(session, now, ctx)
         session = Session(msisdn=msisdn, ref=ref, flow=self.root[0], state=self.root[1],
-                          lang=ctx.profile.lang, updated=ts, started=ts,
+                          lang=ctx.profile.lang, updated=ts, started=ts, tier=ctx.profile.tier,
+                          tz=ctx.profile.timezone if ctx.profile.timezone != DEFAULT_TZ else "",
                           version=previous.version if previous else 0)
         events = (ev.SessionStarted(service_code),)
         to = target(start, MENU_FLOW) if start else self.root

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -10,9 +11,11 @@ class BadNumber(ValueError):
     """Not a valid phone number."""
 
 
+@lru_cache(maxsize=65536)
 def normalise(raw: str, region: str = "CN", strict: bool = False) -> str:
     """E.164 form of a number as a subscriber or gateway writes it ("13800000001", "+86 138...").
-    `strict` also checks it against the numbering plan (for numbers a subscriber types)."""
+    `strict` also checks it against the numbering plan (for numbers a subscriber types). Cached: the
+    gateway sends the same number on every hop, and parsing costs ~60 µs."""
     try:
         number = phonenumbers.parse(raw.strip(), region)
     except phonenumbers.NumberParseException as exc:

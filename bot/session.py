@@ -33,6 +33,8 @@ class Session:
     ended: bool = False
     resume: bool = False  # showing the "continue where you left off" question
     started: float = 0.0  # when this conversation began; kept across a resume (idempotency keys use it)
+    tier: str = ""  # the subscriber's tier and time zone as loaded when the conversation began, so a
+    tz: str = ""  # hop inside it reads no database ("" in sessions written before they were kept)
 
     @property
     def location(self) -> Location:
@@ -45,11 +47,11 @@ class Session:
 _KEYS = {
     "msisdn": "m", "ref": "r", "flow": "f", "state": "s", "lang": "l", "updated": "u", "values": "v",
     "stack": "k", "page": "p", "errors": "e", "error": "x", "hops": "h", "version": "n", "ended": "z",
-    "resume": "q", "started": "b",
+    "resume": "q", "started": "b", "tier": "t", "tz": "y",
 }
 _NAMES = {v: k for k, v in _KEYS.items()}
 _DEFAULTS = {"values": {}, "stack": (), "page": 0, "errors": 0, "error": None, "hops": 0, "version": 0,
-             "ended": False, "resume": False, "started": 0.0}
+             "ended": False, "resume": False, "started": 0.0, "tier": "", "tz": ""}
 
 
 def dumps(session: Session) -> str:

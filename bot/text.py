@@ -67,4 +67,8 @@ class T:
     def __init__(self, msgid: str, **params: Param) -> None:
         object.__setattr__(self, "msgid", msgid)
         object.__setattr__(self, "params", tuple(sorted(params.items())))
+        object.__setattr__(self, "_hash", hash((msgid, self.params)))
+
+    def __hash__(self) -> int:  # computed once: screens are looked up by value on every hop
+        return self._hash
 

@@ -6,6 +6,7 @@ held for 5 minutes while the subscriber confirms; cancelling more than 24 h ahea
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
@@ -71,13 +72,16 @@ def _days(view: View) -> list[Choice]:
     return [Choice(T("{day}", day=Day(d, "MMMEd")), "slot", values=(("day", d.isoformat()),)) for d in days]
 
 
-def _slots(view: View) -> list[Choice]:
-    """Built once per screen: the title and the options both need them (up to ~90 a day)."""
-    def build() -> list[Choice]:
-        free = view.services.golf.free_slots(int(view.values["course"]), _day(view), _local_now(view))
-        return [Choice(T("{time}", time=Verbatim(hhmm(s))), "players", values=(("slot", s),)) for s in free]
+def _slots(view: View) -> tuple[Choice, ...]:
+    """Read once per screen: the title and the options both need them (up to ~90 a day)."""
+    return view.once("slots", lambda: _slot_choices(tuple(view.services.golf.free_slots(
+        int(view.values["course"]), _day(view), _local_now(view)))))
 
-    return view.once("slots", build)
+
+@lru_cache(maxsize=1024)
+def _slot_choices(free: tuple[int, ...]) -> tuple[Choice, ...]:
+    """The same free tee times give the same choices: built once, and equal screens stay cheap to compare."""
+    return tuple(Choice(T("{time}", time=Verbatim(hhmm(s))), "players", values=(("slot", s),)) for s in free)
 
 
 def _slot_title(view: View) -> T:

@@ -58,7 +58,8 @@ class UssdChannel:
             return web.Response(status=400, text=f"bad request: {exc}")
         structlog.contextvars.bind_contextvars(channel="ussd", session=inbound.ref, msisdn=mask(inbound.msisdn))
         try:
-            reply = await asyncio.wait_for(self.dispatcher.handle(inbound), self.reply_timeout)
+            async with asyncio.timeout(self.reply_timeout):  # no extra task per hop, unlike wait_for
+                reply = await self.dispatcher.handle(inbound)
         except TimeoutError:  # a slow dependency: the handset still gets a polite END in time
             log.error("hop_timed_out", timeout=self.reply_timeout)
             reply = self.dispatcher.apology("ussd")

@@ -5,7 +5,7 @@ import hashlib
 from datetime import date, datetime
 from typing import Callable
 
-from sqlalchemy import delete, insert, or_, select, update, and_
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -53,8 +53,7 @@ class SimulatedTeeSheets:
         """Tee times with no live booking; today's past ones are gone (`now` is the course's local time)."""
         self.faults.check("golf")
         with self.engine.connect() as conn:
-            taken = set(conn.execute(select(TB.c.slot).where(
-                TB.c.course_id == course_id, TB.c.day == day, _live(self.clock()))).scalars())
+            taken = set(conn.execute(_TAKEN, {"course": course_id, "day": day, "now": self.clock()}).scalars())
         earliest = now.hour * 60 + now.minute if day == now.date() else -1
         return [s for s in SLOTS if s not in taken and s > earliest]
 
@@ -149,6 +148,11 @@ def _expire_holds(conn: Connection, course_id: int, day: date, slot: int, now: d
 
 def _live(now: datetime):
     return or_(TB.c.status == "booked", and_(TB.c.status == "held", TB.c.hold_until >= now))
+
+
+# Built once: constructing the statement costs more than running it on every page of the tee-time list.
+_TAKEN = select(TB.c.slot).where(TB.c.course_id == bindparam("course"), TB.c.day == bindparam("day"),
+                                 _live(bindparam("now")))
 
 
 def _booking(row) -> Booking:

@@ -88,3 +88,24 @@ async def test_start_over_then_the_same_choices_is_a_new_operation(core, db, red
         await d.handle(Inbound("ussd", MSISDN, "s2", text, hop, "*126#"))
     assert d.services.boss.account(MSISDN).points == 11_800
     await client.aclose()
+
+
+async def test_a_hop_inside_a_conversation_writes_nothing_to_the_database(core, db, redis_url):
+    """Paging the tee-time list deep in the golf flow: the profile comes with the session, the tee sheet
+    is read, and no statement writes or commits (the only database work is the partner's read)."""
+    from sqlalchemy import event
+
+    client = aredis.Redis.from_url(redis_url)
+    d = build_dispatcher(core, client, db)
+    for n, text in enumerate([None, "3", "1", "1", "3"]):
+        await d.handle(Inbound("ussd", MSISDN, "deep", text, n, "*126#"))
+    statements: list[str] = []
+    commits: list[int] = []
+    event.listen(db, "before_cursor_execute", lambda conn, cur, sql, *a: statements.append(sql))
+    event.listen(db, "commit", lambda conn: commits.append(1))
+    for n, text in enumerate(["98", "99", "98"], 5):
+        reply = await d.handle(Inbound("ussd", MSISDN, "deep", text, n, "*126#"))
+        assert "98" in reply.text or "99" in reply.text
+    assert commits == [] and len(statements) == 3
+    assert all(sql.lstrip().upper().startswith("SELECT") and "tee_booking" in sql for sql in statements)
+    await client.aclose()
