@@ -37,7 +37,7 @@ def main() -> None:
     app = web.Application()
 
     async def connect(app: web.Application):
-        pool = aredis.BlockingConnectionPool.from_url(url, max_connections=300, timeout=5)
+        pool = aredis.ConnectionPool.from_url(url, max_connections=600)  # the same pool Shortcode uses
         app[REDIS] = aredis.Redis(connection_pool=pool)
         yield
         await app[REDIS].aclose()

@@ -11,13 +11,18 @@ log = structlog.get_logger()
 
 
 class Background:
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 64) -> None:
         self.tasks: set[asyncio.Task] = set()
+        self.slots = asyncio.Semaphore(limit)  # a burst of inbound SMS waits here, not in the Redis pool
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
+        task = asyncio.get_running_loop().create_task(self._bounded(work))
         self.tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def _bounded(self, work: Coroutine[Any, Any, Any]) -> Any:
+        async with self.slots:
+            return await work
 
     def _done(self, task: asyncio.Task) -> None:
         self.tasks.discard(task)

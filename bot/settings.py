@@ -27,6 +27,7 @@ class Http(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 16384
+    max_in_flight: int = 512
 
 
 class Database(_Section):
@@ -36,7 +37,7 @@ class Database(_Section):
 class Redis(_Section):
     url: str = "embedded"
     prefix: str = "sc:"
-    max_connections: int = 64
+    max_connections: int = 640
 
 
 class Session(_Section):

@@ -34,6 +34,25 @@ WORKER = web.AppKey("worker", InprocessWorker | None)
 log = structlog.get_logger()
 
 
+def admission(limit: int):
+    """Past `limit` requests in flight, answer 429 at once: a late USSD reply is as bad as none, and a
+    bounded process keeps its Redis pool bounded. Health checks always get through."""
+    in_flight = 0
+
+    @web.middleware
+    async def admit(request: web.Request, handler):
+        nonlocal in_flight
+        if in_flight >= limit and request.path != "/healthz":
+            return web.Response(status=429, text="overloaded: try again", headers={"Retry-After": "1"})
+        in_flight += 1
+        try:
+            return await handler(request)
+        finally:
+            in_flight -= 1
+
+    return admit
+
+
 @web.middleware
 async def fresh_log_context(request: web.Request, handler):
     """Each request starts with an empty log context; the channel binds its own."""
@@ -64,7 +83,7 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     app[USSD] = UssdChannel(ussd, s.ussd.secret, s.service.region, core.menus.codes, s.ussd.reply_timeout)
     sms = build_dispatcher(core, app[REDIS].aio, app[DB], channel="sms", services=ussd.services)
     app[CONVERSATIONS] = SmsConversations(app[DB], sms, core.menus, outbound, s.sms.short_code)
-    background = Background()
+    background = Background(limit=64)
     app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region,
                           on_stored=lambda inbox_id: background.spawn(app[CONVERSATIONS].process(inbox_id)))
     yield
@@ -157,7 +176,8 @@ async def sms_report(request: web.Request) -> web.Response:
 
 
 def make_app(core: Core) -> web.Application:
-    app = web.Application(client_max_size=core.settings.http.max_body_bytes, middlewares=[fresh_log_context])
+    app = web.Application(client_max_size=core.settings.http.max_body_bytes,
+                          middlewares=[admission(core.settings.http.max_in_flight), fresh_log_context])
     app[CORE] = core
     app.cleanup_ctx.extend([_redis, _db, _channels, _worker, _reconciler, _rescanner])
     app.router.add_get("/healthz", health)
