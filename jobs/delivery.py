@@ -46,3 +46,12 @@ def apply_parked(conn: Connection, message_id: str) -> None:
         best = max(parked, key=rank)
         conn.execute(update(O).where(O.c.gateway_message_id == message_id).values(dlr_status=best))
         conn.execute(delete(P).where(P.c.gateway_message_id == message_id))
+
+
+def apply_parked_many(conn: Connection, message_ids: list[str]) -> None:
+    """`apply_parked` for a whole request's message ids: one query when nothing is parked (the usual case)."""
+    if not message_ids:
+        return
+    waiting = set(conn.execute(select(P.c.gateway_message_id).where(P.c.gateway_message_id.in_(message_ids))).scalars())
+    for message_id in waiting:
+        apply_parked(conn, message_id)

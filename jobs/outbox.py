@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from jobs.tables import OptOut, Outbox
-from jobs.delivery import apply_parked
+from jobs.delivery import apply_parked_many
 from integrations.smsgateway.client import GatewayClient, GatewayError
 from integrations.sqltx import utcnow, write
 
@@ -25,7 +25,8 @@ O, OPT = Outbox.__table__, OptOut.__table__
 OPTIONAL = frozenset({"reminder", "marketing"})  # what an opt-out stops; replies and confirmations still go
 BACKOFF_S = (10, 60, 300)  # waits after the 1st, 2nd and 3rd failed attempt; the 4th failure is final
 CLAIM_S = 60
-BATCH = 200
+BATCH = 200  # rows per RQ job: one job costs ~3 ms, so a job per message would cap a worker
+CHUNK = 100  # rows per gateway request
 
 
 def add(conn: Connection, msisdn: str, text: str, cause: str, now: datetime, kind: str = "reply") -> None:
@@ -44,9 +45,10 @@ class Sender:
     clock: Callable[[], datetime] = utcnow
     sender_id: str = ""
     claim_s: float = CLAIM_S  # how long a claim holds before another job may take the row
+    chunk: int = CHUNK  # messages per gateway request
 
     def send(self, ids: Iterable[int]) -> int:
-        """Claim and submit these rows; returns how many the gateway accepted."""
+        """Claim and submit these rows, a chunk per gateway request; returns how many were accepted."""
         ids, token, now = list(ids), secrets.token_hex(8), self.clock()
         limit = len(self.backoff) + 1
         lapsed = and_(O.c.status == "sending", O.c.claimed_until < now)
@@ -65,61 +67,70 @@ class Sender:
             rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind)
                                 .where(O.c.claim == token, O.c.status == "sending").order_by(O.c.id)).all()
         sent, renew_at = 0, time.monotonic() + self.claim_s / 2
-        for row in rows:
+        for start in range(0, len(rows), self.chunk):
             if time.monotonic() >= renew_at:  # a slow gateway: keep the rest of the batch ours
                 self._renew(token)
                 renew_at = time.monotonic() + self.claim_s / 2
-            if not self._suppressed(row, token):
-                sent += self._submit(row, token)
+            sent += self._submit(rows[start:start + self.chunk], token)
         return sent
+
+    def _submit(self, rows: list, token: str) -> int:
+        """One gateway request. The opt-out is read right before it, so a STOP in the middle of a
+        batch stops every later request: a reminder queued before STOP does not leave."""
+        stopped = self._opted_out({r.msisdn for r in rows if r.kind in OPTIONAL})
+        done = [_Done(r.id, "suppressed", error="opted out") for r in rows if r.kind in OPTIONAL and r.msisdn in stopped]
+        rows = [r for r in rows if not (r.kind in OPTIONAL and r.msisdn in stopped)]
+        accepted = 0
+        if rows:
+            try:
+                results = self.client.send_many([(r.msisdn, r.text, str(r.id)) for r in rows], self.sender_id)
+            except Exception as exc:  # the request failed as a whole: each row waits or fails
+                error = str(exc) if isinstance(exc, GatewayError) else f"unexpected: {type(exc).__name__}"
+                done += [self._retry_or_fail(r, error) for r in rows]
+            else:
+                for r, result in zip(rows, results):
+                    if result.accepted:
+                        accepted += 1
+                        done.append(_Done(r.id, "sent", gateway_message_id=result.message_id))
+                    else:
+                        done.append(_Done(r.id, "failed", error=f"gateway status {result.status_code}"))
+        self._finish(token, done)
+        return accepted
+
+    def _retry_or_fail(self, row, error: str) -> "_Done":
+        if row.attempts > len(self.backoff):
+            return _Done(row.id, "failed", error=error)
+        wait = timedelta(seconds=self.backoff[row.attempts - 1])
+        return _Done(row.id, "pending", error=error, next_attempt_at=self.clock() + wait)
+
+    def _finish(self, token: str, done: list["_Done"]) -> None:
+        """Every row of a request in one statement (executemany) and one transaction."""
+        if not done:
+            return
+        stmt = update(O).where(O.c.id == bindparam("rid"), O.c.claim == token).values(
+            status=bindparam("st"), error=bindparam("err"), claim=None, claimed_until=None,
+            gateway_message_id=func.coalesce(bindparam("gid"), O.c.gateway_message_id),
+            next_attempt_at=func.coalesce(bindparam("nxt"), O.c.next_attempt_at))
+        params = [{"rid": d.row_id, "st": d.status, "err": d.error[:128], "gid": d.gateway_message_id,
+                   "nxt": d.next_attempt_at} for d in done]
+        message_ids = [d.gateway_message_id for d in done if d.gateway_message_id]
+
+        def work(conn: Connection) -> None:
+            conn.execute(stmt, params)
+            apply_parked_many(conn, message_ids)  # reports that beat us here
+
+        write(self.engine, work)
+
+    def _opted_out(self, numbers: set[str]) -> set[str]:
+        if not numbers:
+            return set()
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(OPT.c.msisdn).where(OPT.c.msisdn.in_(numbers), OPT.c.opted_out)).scalars())
 
     def _renew(self, token: str) -> None:
         until = self.clock() + timedelta(seconds=self.claim_s)
         write(self.engine, lambda conn: conn.execute(
             update(O).where(O.c.claim == token, O.c.status == "sending").values(claimed_until=until)))
-
-    def _suppressed(self, row, token: str) -> bool:
-        """Opt-out is checked right before each submit, so a STOP in the middle of a batch stops the
-        rest of it: a reminder queued before STOP does not leave."""
-        if row.kind in OPTIONAL and self._opted_out(row.msisdn):
-            self._finish(row.id, token, status="suppressed", error="opted out")
-            return True
-        return False
-
-    def _opted_out(self, msisdn: str) -> bool:
-        with self.engine.connect() as conn:
-            return bool(conn.execute(select(OPT.c.opted_out).where(OPT.c.msisdn == msisdn)).scalar())
-
-    def _submit(self, row, token: str) -> bool:
-        try:
-            (result,) = self.client.send([row.msisdn], row.text, reference=str(row.id), sender=self.sender_id)
-        except GatewayError as exc:
-            self._retry_or_fail(row, token, str(exc))
-            return False
-        except Exception as exc:  # whatever else goes wrong with one message must not strand the batch
-            self._retry_or_fail(row, token, f"unexpected: {type(exc).__name__}")
-            return False
-        if result.accepted:
-            self._finish(row.id, token, status="sent", gateway_message_id=result.message_id)
-            return True
-        self._finish(row.id, token, status="failed", error=f"gateway status {result.status_code}")
-        return False
-
-    def _retry_or_fail(self, row, token: str, error: str) -> None:
-        if row.attempts > len(self.backoff):
-            self._finish(row.id, token, status="failed", error=error)
-        else:
-            wait = timedelta(seconds=self.backoff[row.attempts - 1])
-            self._finish(row.id, token, status="pending", error=error, next_attempt_at=self.clock() + wait)
-
-    def _finish(self, row_id: int, token: str, **values) -> None:
-        def work(conn: Connection) -> None:
-            conn.execute(update(O).where(O.c.id == row_id, O.c.claim == token)
-                         .values(claim=None, claimed_until=None, **values))
-            if values.get("gateway_message_id"):
-                apply_parked(conn, values["gateway_message_id"])  # a report that beat us here
-
-        write(self.engine, work)
 
     def due(self, limit: int = 10_000) -> list[int]:
         """Rows a job should take now: pending and due, or claimed by a job that never finished."""
@@ -128,6 +139,17 @@ class Sender:
             return list(conn.execute(select(O.c.id).where(or_(
                 and_(O.c.status == "pending", O.c.next_attempt_at <= now),
                 and_(O.c.status == "sending", O.c.claimed_until < now))).order_by(O.c.id).limit(limit)).scalars())
+
+
+@dataclass(frozen=True)
+class _Done:
+    """How one row of a request ended."""
+
+    row_id: int
+    status: str
+    error: str = ""
+    gateway_message_id: str | None = None
+    next_attempt_at: datetime | None = None
 
 
 def batches(ids: list[int], size: int = BATCH) -> list[list[int]]:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 SEND_PATH = "/version1/messaging"
+BULK_PATH = "/version1/messaging/bulk"  # JSON: many messages, each with its own client reference
+BULK_MAX = 500
 # Per-recipient status codes, as Africa's Talking reports them.
 PROCESSED, SENT, QUEUED = 100, 101, 102
 INVALID_PHONE, BLACKLISTED, GATEWAY_ERROR = 403, 406, 500

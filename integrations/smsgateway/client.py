@@ -7,7 +7,7 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from integrations.smsgateway import SEND_PATH, SENT
+from integrations.smsgateway import BULK_PATH, SEND_PATH, SENT
 
 
 class GatewayError(Exception):
@@ -28,6 +28,7 @@ class Submitted:
 class GatewayClient:
     def __init__(self, base_url: str, username: str, api_key: str, timeout: float = 10.0) -> None:
         self.url = base_url.rstrip("/") + SEND_PATH
+        self.bulk_url = base_url.rstrip("/") + BULK_PATH
         self.username = username
         self.api_key = api_key
         self.timeout = timeout
@@ -52,3 +53,26 @@ class GatewayClient:
         if sorted(r.number for r in found) != sorted(numbers):
             raise GatewayError(f"answer names {len(found)} of {len(numbers)} recipients")
         return found
+
+    def send_many(self, messages: list[tuple[str, str, str]], sender: str = "") -> list[Submitted]:
+        """Submit (number, text, reference) messages in one request; the answer has one entry per
+        message, in order. Any other answer is a GatewayError: the whole request is tried again later,
+        and the references make the gateway accept each message once."""
+        body = json.dumps({"username": self.username, "messages": [
+            {"to": n, "message": t, "from": sender, "clientReference": r} for n, t, r in messages]}).encode()
+        request = urllib.request.Request(self.bulk_url, data=body, method="POST", headers={
+            "apiKey": self.api_key, "Accept": "application/json", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                data = json.loads(response.read())
+        except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+            raise GatewayError(type(exc).__name__) from None
+        try:
+            found = [(str(r["clientReference"]), Submitted(r["number"], int(r["statusCode"]),
+                                                           str(r.get("messageId", ""))))
+                     for r in data["SMSMessageData"]["Recipients"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GatewayError(f"unreadable answer: {type(exc).__name__}") from None
+        if [ref for ref, _ in found] != [r for _, _, r in messages]:
+            raise GatewayError(f"answer names {len(found)} of {len(messages)} messages, or out of order")
+        return [submitted for _, submitted in found]

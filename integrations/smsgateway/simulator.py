@@ -4,6 +4,7 @@ duplicated and reordered delivery reports, repeated inbound deliveries)."""
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 import itertools
 import random
 import time
@@ -16,7 +17,7 @@ import phonenumbers
 from aiohttp import web
 
 from integrations.gsm import count
-from integrations.smsgateway import (BLACKLISTED, INVALID_PHONE, SEND_PATH, SENT, STATUS_NAMES)
+from integrations.smsgateway import BLACKLISTED, BULK_MAX, BULK_PATH, INVALID_PHONE, SEND_PATH, SENT, STATUS_NAMES
 from integrations.smsgateway.signing import headers as signed
 
 COST_PER_SEGMENT = 0.05
@@ -34,6 +35,7 @@ class Faults:
     duplicate_dlr: float = 0.0  # share of final reports sent twice
     reorder_dlr: bool = False  # final report before the intermediate "Sent"
     repeat_inbound: int = 1  # how many times each inbound message is delivered
+    dlr: bool = True  # send delivery reports at all (a bulk benchmark turns them off)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Message:
     encoding: str
     status: str = "Submitted"
     accepted_at: float = 0.0  # wall clock, so tests can order it against our own records
+    request: int = 0  # which send request brought it (a bulk request brings many)
 
 
 @dataclass
@@ -71,24 +74,21 @@ class Gateway:
         self.ids = itertools.count(1)
         self.window: list[float] = []
         self.tasks: set[asyncio.Task] = set()
+        self.http: aiohttp.ClientSession | None = None  # one connection pool for every callback
 
-    def throttled(self) -> bool:
+    def throttled(self, messages: int = 1) -> bool:
         if not self.faults.max_per_second:
             return False
         now = time.monotonic()
         self.window = [t for t in self.window if now - t < 1.0]
-        if len(self.window) >= self.faults.max_per_second:
+        if len(self.window) + messages > self.faults.max_per_second:
             return True
-        self.window.append(now)
+        self.window += [now] * messages
         return False
 
     def accept(self, number: str, sender: str, text: str, reference: str) -> dict[str, Any]:
         """One recipient's answer; a reference already seen gets its first message id back."""
-        try:
-            valid = phonenumbers.is_valid_number(phonenumbers.parse(number, None))
-        except phonenumbers.NumberParseException:
-            valid = False
-        if not valid:
+        if not _valid(number):
             return _recipient(number, INVALID_PHONE)
         if number in self.blacklist:
             return _recipient(number, BLACKLISTED)
@@ -97,12 +97,13 @@ class Gateway:
             return _recipient(number, SENT, self.messages[self.by_reference[key]])
         counted = count(text)
         message = Message(f"ATXid_{next(self.ids):08d}", number, sender, text, reference, counted.segments,
-                          counted.encoding, accepted_at=time.time())
+                          counted.encoding, accepted_at=time.time(), request=self.submits)
         self.messages[message.id] = message
         if key:
             self.by_reference[key] = message.id
         self.accepted += 1
-        self._later(self._report(message))
+        if self.faults.dlr and self.callback_url:
+            self._later(self._report(message))
         return _recipient(number, SENT, message)
 
     def _later(self, coro) -> None:
@@ -139,12 +140,21 @@ class Gateway:
             return
         body = urlencode(form).encode()  # the exact bytes we sign are the bytes we send
         hdrs = {"Content-Type": "application/x-www-form-urlencoded", **(signed(self.secret, body) if self.secret else {})}
+        if self.http is None or self.http.closed:
+            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         try:
-            async with aiohttp.ClientSession() as http:
-                async with http.post(url, data=body, headers=hdrs, timeout=aiohttp.ClientTimeout(total=10)) as r:
-                    await r.read()
+            async with self.http.post(url, data=body, headers=hdrs) as r:
+                await r.read()
         except (aiohttp.ClientError, asyncio.TimeoutError):
             pass  # a real gateway retries later; the simulator drops it, and tests see the loss
+
+
+@lru_cache(maxsize=200_000)
+def _valid(number: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def _recipient(number: str, code: int, message: Message | None = None) -> dict[str, Any]:
@@ -183,6 +193,35 @@ async def send(request: web.Request) -> web.Response:
                                                  "Recipients": recipients}})
 
 
+async def send_bulk(request: web.Request) -> web.Response:
+    """Many messages in one request, each with its own text and client reference (the bulk APIs of
+    gateways such as Infobip work this way); answers one recipient entry per message, in order."""
+    gw = request.app[GATEWAY]
+    gw.submits += 1
+    if request.headers.get("apiKey") != gw.api_key:
+        return web.json_response({"error": "The supplied authentication is invalid"}, status=401)
+    try:
+        data = await request.json()
+        messages = data["messages"]
+        assert data.get("username") == gw.username and isinstance(messages, list) and 0 < len(messages) <= BULK_MAX
+    except (ValueError, KeyError, AssertionError):
+        return web.json_response({"error": f"username and 1 to {BULK_MAX} messages are required"}, status=400)
+    if gw.faults.latency_ms:
+        await asyncio.sleep(gw.faults.latency_ms / 1000)
+    if gw.rng.random() < gw.faults.error_rate:
+        return web.json_response({"error": "simulated gateway error"}, status=500)
+    if gw.throttled(len(messages)):
+        return web.json_response({"error": "throughput cap reached"}, status=429)
+    recipients = []
+    for m in messages:
+        entry = gw.accept(str(m.get("to", "")), str(m.get("from", "")), str(m.get("message", "")),
+                          str(m.get("clientReference", "")))
+        recipients.append({**entry, "clientReference": str(m.get("clientReference", ""))})
+    if gw.rng.random() < gw.faults.timeout_rate:
+        await asyncio.sleep(gw.faults.timeout_s)
+    return web.json_response({"SMSMessageData": {"Recipients": recipients}})
+
+
 async def stats(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     per_reference: dict[str, int] = {}
@@ -216,10 +255,20 @@ async def blacklist(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def _close(app: web.Application) -> None:
+    gw = app[GATEWAY]
+    for task in list(gw.tasks):
+        task.cancel()
+    if gw.http is not None:
+        await gw.http.close()
+
+
 def make_gateway_app(gateway: Gateway) -> web.Application:
-    app = web.Application()
+    app = web.Application(client_max_size=4 * 1024 * 1024)  # a bulk request of 500 long texts
     app[GATEWAY] = gateway
+    app.on_cleanup.append(_close)
     app.router.add_post(SEND_PATH, send)
+    app.router.add_post(BULK_PATH, send_bulk)
     app.router.add_get("/control/stats", stats)
     app.router.add_get("/control/handset", handset)
     app.router.add_post("/control/faults", set_faults)

@@ -183,7 +183,7 @@ async def test_an_unreadable_gateway_answer_is_retried_then_failed_never_strande
         return web.json_response({"SMSMessageData": {"Message": "InvalidSenderId", "Recipients": []}})
 
     app = web.Application()
-    app.router.add_post("/version1/messaging", odd)
+    app.router.add_post("/version1/messaging/bulk", odd)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     ids = fill(engine, 2)
@@ -191,7 +191,7 @@ async def test_an_unreadable_gateway_answer_is_retried_then_failed_never_strande
     for attempt in range(4):
         assert await asyncio.to_thread(s.send, ids) == 0
         assert {r.status for r in rows(engine)} == ({"pending"} if attempt < 3 else {"failed"})
-    assert {r.attempts for r in rows(engine)} == {4} and "recipients" in rows(engine)[0].error
+    assert {r.attempts for r in rows(engine)} == {4} and "answer names 0 of 2" in rows(engine)[0].error
     await server.close()
 
 
@@ -214,7 +214,7 @@ async def test_a_slow_batch_keeps_its_claim_so_no_other_job_takes_its_tail(gatew
     gw.faults.latency_ms = 300
     ids = fill(engine, 6)
     real = lambda: datetime.now(timezone.utc)  # noqa: E731  (claims must lapse in real time here)
-    slow = Sender(engine, GatewayClient(base, "shortcode", "k"), backoff=(0, 0, 0), clock=real, claim_s=1.0)
+    slow = Sender(engine, GatewayClient(base, "shortcode", "k"), backoff=(0, 0, 0), clock=real, claim_s=1.0, chunk=1)
     rival = Sender(engine, GatewayClient(base, "shortcode", "k"), backoff=(0, 0, 0), clock=real, claim_s=1.0)
     with engine.begin() as conn:
         conn.execute(Outbox.__table__.update().values(next_attempt_at=real() - timedelta(minutes=1)))
