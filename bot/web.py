@@ -88,6 +88,7 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
                           on_stored=lambda inbox_id: background.spawn(app[CONVERSATIONS].process(inbox_id)))
     yield
     await background.drain()
+    await outbound.drain()
 
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:
