@@ -31,8 +31,10 @@ def write(engine: Engine, work: Callable[[Connection], R], attempts: int = 8) ->
     """Run `work` in one transaction; retry it whole when the database says try again."""
     for attempt in range(attempts):
         try:
-            with engine.begin() as conn:
-                return work(conn)
+            with engine.connect() as conn:
+                conn.execution_options(write=True)  # SQLite: BEGIN IMMEDIATE, see _sqlite_begin
+                with conn.begin():
+                    return work(conn)
         except (OperationalError, DBAPIError) as exc:
             if attempt == attempts - 1 or not any(m in str(exc.orig).lower() for m in RETRYABLE):
                 raise
@@ -51,7 +53,15 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
                                hide_parameters=True)  # bound values are phone numbers and texts: never in an error
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Python's sqlite3 opens a transaction only at the first INSERT/UPDATE/DELETE, so a read before
+    the first write (today's transfers before a debit) ran outside it. We emit BEGIN ourselves, and a
+    `write()` takes the write lock up front (BEGIN IMMEDIATE): what it reads cannot change under it."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -60,6 +70,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin, not by the driver
 
 
 def upsert(conn: Connection, table, keys: list[str], values: dict, changes: dict):
