@@ -110,6 +110,9 @@ class Dispatcher:
             session = turn.session if inbound.hop is None else turn.session.evolve(hops=inbound.hop)
             await self._confirm(turn)  # the operation happened whether or not the save below succeeds
             saved = await self.store.save(held, session)
+        except asyncio.CancelledError:  # the reply timeout: answer now, release when Redis answers
+            self.store.release_later(held)
+            raise
         except BaseException:
             await self.store.release(held)
             raise

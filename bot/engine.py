@@ -133,7 +133,7 @@ class Engine:
 
     def screen(self, session: Session, now: datetime, ctx: Context) -> Screen:
         """The screen a session is showing (used to repeat it on a replayed hop)."""
-        if session.resume:
+        if session.resume and not session.ended:  # ended on the resume question: its END, not the question
             return Screen("menu", RESUME, (CONTINUE, RESTART), back=False)
         state = self.state(session.flow, session.state)
         if session.ended and not isinstance(state, End):  # ended by the engine: timeout, errors

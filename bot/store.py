@@ -70,6 +70,7 @@ class SessionStore:
         self._acquire = redis.register_script(_ACQUIRE)
         self._save = redis.register_script(_SAVE)
         self._release = redis.register_script(_RELEASE)
+        self._pending: set[asyncio.Task] = set()  # background releases, referenced until done
 
     def keys(self, msisdn: str) -> list[str]:
         return [f"{self.prefix}lock:{msisdn}", f"{self.prefix}s:{msisdn}"]
@@ -82,7 +83,14 @@ class SessionStore:
         deadline = loop.time() + self.lock_wait_ms / 1000
         delay = 0.005
         while True:
-            raw = await self._acquire(keys=keys, args=[token, self.lock_ttl_ms])
+            attempt = asyncio.ensure_future(self._acquire(keys=keys, args=[token, self.lock_ttl_ms]))
+            try:
+                raw = await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                # the reply timeout struck while the script was on its way: it may still take the lock,
+                # which nobody would release for lock_ttl_ms; release it as soon as the answer is in
+                attempt.add_done_callback(lambda done: self._release_if_taken(done, msisdn, token))
+                raise
             if raw is not None:
                 return Held(msisdn, token, _decode(raw) if raw else None)
             if loop.time() >= deadline:
@@ -102,6 +110,16 @@ class SessionStore:
     async def release(self, held: Held) -> None:
         """Release the lock without writing (a replayed hop, an error)."""
         await self._release(keys=self.keys(held.msisdn), args=[held.token])
+
+    def release_later(self, held: Held) -> None:
+        """Release in the background: a cancelled turn must answer now, not after Redis does."""
+        task = asyncio.get_running_loop().create_task(self.release(held))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def _release_if_taken(self, attempt: asyncio.Future, msisdn: str, token: str) -> None:
+        if not attempt.cancelled() and attempt.exception() is None and attempt.result() is not None:
+            self.release_later(Held(msisdn, token, None))
 
     async def peek(self, msisdn: str) -> Session | None:
         """Read a session without locking (tests and the simulator's status line)."""

@@ -4,6 +4,10 @@ from __future__ import annotations
 import hmac
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+
+INT_MAX = 2**31 - 1  # an INTEGER column on PostgreSQL
 
 
 class BadRequest(ValueError):
@@ -13,7 +17,8 @@ class BadRequest(ValueError):
 def authorised(request: web.Request, secret: str) -> bool:
     """The shared secret from ?key= or X-Shortcode-Key, compared in constant time."""
     given = request.query.get("key") or request.headers.get("X-Shortcode-Key") or ""
-    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
+    # surrogateescape: a header of raw non-UTF-8 bytes is a wrong key, not a crash
+    return bool(secret) and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
 
 
 async def read_form(request: web.Request) -> dict[str, str]:
@@ -21,7 +26,7 @@ async def read_form(request: web.Request) -> dict[str, str]:
         raise BadRequest("expected an application/x-www-form-urlencoded form")
     try:
         form = await request.post()
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, LookupError, HttpProcessingError) as exc:  # LookupError: charset=xyz
         raise BadRequest(f"unreadable form: {type(exc).__name__}") from None
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
@@ -43,6 +48,6 @@ def number(form: dict[str, str], name: str) -> int | None:
     raw = field(form, name, 16, required=False)
     if not raw:
         return None
-    if not raw.isascii() or not raw.isdigit():
-        raise BadRequest(f"field '{name}' must be a whole number")
+    if not raw.isascii() or not raw.isdigit() or int(raw) > INT_MAX:
+        raise BadRequest(f"field '{name}' must be a whole number up to {INT_MAX}")
     return int(raw)

@@ -26,8 +26,10 @@ def headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str
 def verify(secrets: Iterable[str], timestamp: str | None, signature: str | None, body: bytes,
            now: float | None = None, tolerance: int = TOLERANCE_S) -> bool:
     """True when the signature matches one of the secrets and the timestamp is recent."""
-    if not timestamp or not signature or not timestamp.isdigit():
-        return False
+    if not timestamp or not signature or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return False  # "²" is a digit to isdigit(), and int() of 5,000 digits is refused
+    if not signature.isascii():
+        return False  # compare_digest refuses non-ASCII str
     if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
         return False
     good = False

@@ -35,7 +35,7 @@ from tests.processes import Stack, eventually, wait_http
 
 SECRET = "test-secret"
 O = Outbox.__table__
-HANG = 15  # client-side cap: a hop slower than this is a hang, reported as such
+HANG = 10  # client-side cap: a hop slower than this is a hang, reported as such
 
 
 # -- a redis-server of our own -------------------------------------------------------------------
@@ -115,6 +115,7 @@ class SlowProxy:
         self.slow = False
         self.slow_from: bytes | None = None
         self.held = 0  # chunks held right now
+        self.delayed = 0  # chunks held so far
         self.tasks: set[asyncio.Task] = set()
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
@@ -151,6 +152,7 @@ class SlowProxy:
                     if self.slow_from is not None and self.slow_from in data:
                         self.slow = True
                     if self.slow:
+                        self.delayed += 1
                         self.held += 1
                         try:
                             await asyncio.sleep(self.delay)
@@ -243,8 +245,7 @@ async def test_redis_restarted_mid_session_hops_get_polite_answers_and_no_one_se
         in_flight = asyncio.gather(*(walk(m, paths[m]) for m in numbers))
         await asyncio.sleep(0.005)
         own_redis.kill()
-        flown = await in_flight; print("\nINFLIGHT", sum(a.text.startswith("CON") for a in flown), max(a.seconds for a in flown))
-        for m, a in zip(numbers, flown):
+        for m, a in zip(numbers, await in_flight):
             assert (a.status == 200 and a.text in {screens[m][2], *sorry}) or 400 <= a.status < 500, (m, a)
             assert a.seconds < timeout + 1.5, a
 
@@ -256,7 +257,8 @@ async def test_redis_restarted_mid_session_hops_get_polite_answers_and_no_one_se
             assert a.seconds < timeout + 1.5, a
 
         own_redis.start()
-        assert own_redis.client().dbsize() == 0  # the sessions are gone
+        with own_redis.client() as fresh:
+            assert fresh.dbsize() == 0  # the sessions are gone
 
         again = await asyncio.gather(*(walk(m, [*retried[m], "1"]) for m in numbers))
         for m, a in zip(numbers, again):  # the session is gone: it restarts at the main menu, politely
@@ -267,8 +269,176 @@ async def test_redis_restarted_mid_session_hops_get_polite_answers_and_no_one_se
             for m, a in zip(numbers, answers):  # the subscriber's own screens, never a neighbour's
                 assert (a.status, a.text) == (200, screens[m][i + 1]), (m, a)
 
-    stored = own_redis.client()
-    for m in numbers:
-        raw = stored.get(f"{settings.redis.prefix}s:{m}")
+    with own_redis.client() as stored:
+        raws = {m: stored.get(f"{settings.redis.prefix}s:{m}") for m in numbers}
+    for m, raw in raws.items():  # each stored session is its own subscriber's, under its own key
         session = loads(raw.decode().split("|", 1)[1])
         assert (session.msisdn, session.ref, session.hops) == (m, f"live-{m}", len(retried[m]) + 1 + len(paths[m]))
+
+
+# -- 2. the outbox across a Redis restart --------------------------------------------------------
+async def gateway(stack: Stack, path: str, body: dict | None = None) -> dict:
+    async with ClientSession(timeout=ClientTimeout(total=HANG)) as http:
+        if body is None:
+            async with http.get(stack.gateway + path) as r:
+                return await r.json()
+        async with http.post(stack.gateway + path, json=body) as r:
+            return await r.json()
+
+
+@pytest.fixture
+async def outbox_stack(tmp_path, own_redis):
+    stack = Stack(tmp_path, own_redis.url, SHORTCODE_JOBS_CLAIM_SECONDS="2", SHORTCODE_JOBS_RESCAN_EVERY="1")
+    upgrade(stack.env["SHORTCODE_DATABASE_URL"])
+    stack.db = create_engine(stack.env["SHORTCODE_DATABASE_URL"])
+    try:
+        stack.start("gateway", "gateway")
+        stack.start("web", "serve")
+        await wait_http(stack.gateway + "/control/stats")
+        await wait_http(stack.web + "/healthz")
+        yield stack
+    finally:
+        stack.stop()
+        stack.db.dispose()
+
+
+async def test_redis_restarted_mid_outbox_batch_every_message_is_accepted_exactly_once(outbox_stack, own_redis):
+    """Redis SIGKILLed and restarted empty while a worker sends 300 outbox rows (the RQ queue is lost):
+    every row ends sent, and the gateway accepted each row id exactly once."""
+    stack = outbox_stack
+    now = datetime.now(timezone.utc)
+    with stack.db.begin() as conn:
+        for i in range(300):
+            outbox.add(conn, f"+86139{i:08d}", f"Your bill is due, reminder {i}", f"campaign:{i}", now, "reminder")
+    with stack.db.connect() as conn:
+        ids = list(conn.execute(select(O.c.id).order_by(O.c.id)).scalars())
+    assert len(ids) == 300
+    # the sender submits 100 messages per gateway request: a slow request keeps the kill mid-batch
+    await gateway(stack, "/control/faults", {"latency_ms": 700})
+    outbox.enqueue(Queue(stack.env["SHORTCODE_JOBS_QUEUE"], connection=own_redis.client()), ids)
+    stack.start("worker", "worker")
+
+    async def some_accepted():
+        return (await gateway(stack, "/control/stats"))["accepted"] >= 100
+    await eventually(some_accepted, timeout=20)
+    own_redis.kill()
+    at_kill = (await gateway(stack, "/control/stats"))["accepted"]
+    own_redis.start()
+    with own_redis.client() as fresh:
+        assert fresh.llen(f"rq:queue:{stack.env['SHORTCODE_JOBS_QUEUE']}") == 0  # the queue is lost
+    assert 100 <= at_kill < 300, "the restart must land in the middle of the sending"
+
+    def statuses() -> dict[str, int]:
+        with stack.db.connect() as conn:
+            return dict(conn.execute(select(O.c.status, func.count()).group_by(O.c.status)).all())
+
+    restarts = 0
+
+    def all_sent() -> bool:
+        nonlocal restarts
+        if stack.procs["worker"].poll() is not None:  # the worker may die with its Redis: start another
+            restarts += 1
+            stack.start("worker", "worker")
+        return statuses() == {"sent": 300}
+
+    await eventually(all_sent, timeout=20, every=0.2)
+    stats = await gateway(stack, "/control/stats")
+    print(f"\nrestart at {at_kill} accepted; worker restarts {restarts}; submits {stats['submits']}")
+    assert stats["accepted"] == 300
+    assert sorted(map(int, stats["per_reference"])) == ids
+    assert set(stats["per_reference"].values()) == {1}
+    with stack.db.connect() as conn:  # each row records the message id the gateway gave its reference
+        recorded = dict(conn.execute(select(O.c.id, O.c.gateway_message_id)).all())
+    assert recorded == {int(m["reference"]): m["id"] for m in stats["messages"]}
+
+
+# -- 3. a slow Redis -----------------------------------------------------------------------------
+@pytest.fixture
+async def slow_link(own_redis):
+    proxy = SlowProxy(own_redis.port, delay=3.0)
+    await proxy.start()
+    yield proxy
+    await proxy.close()
+
+
+async def test_slow_redis_hop_answers_within_the_reply_timeout_and_hops_work_again_when_it_recovers(
+        slow_link, settings_with, serve, db):
+    """With every chunk to Redis held 3 s, hops (mid-session and new dials) get a CON screen or an END
+    apology within the 1.5 s reply timeout; with Redis fast again, new hops get their own screens."""
+    timeout = 1.5
+    settings = settings_with(redis_url=slow_link.url, ussd_reply_timeout=timeout)
+    base = await serve(settings)
+    sorry = apologies(settings)
+    mid, new, later = ["+8613800000001", "+8613800000002"], ["+8613800000003", "+8613800000004"], \
+        ["+8613800000005", "+8613800000006", "+8613800000007", "+8613800000008"]
+    async with ClientSession(timeout=ClientTimeout(total=HANG)) as http:
+        screens = {m: await baseline(http, base, m, POINTS) for m in mid + new + later}
+        for m in mid:
+            assert (await hop(http, base, m, f"live-{m}", [])).text == screens[m][0]
+
+        slow_link.slow = True
+        answers = await asyncio.gather(*(hop(http, base, m, f"live-{m}", POINTS[:1]) for m in mid),
+                                       *(hop(http, base, m, f"live-{m}", []) for m in new))
+        for m, a in zip(mid + new, answers):
+            expected = screens[m][1] if m in mid else screens[m][0]
+            assert a.status == 200 and a.text in {expected, *sorry}, (m, a)
+            assert a.seconds < timeout + 1.0, (m, a)
+        assert slow_link.delayed >= len(mid + new)  # each hop did wait on Redis
+
+        slow_link.slow = False
+        await eventually(lambda: slow_link.held == 0, timeout=10)
+        for step in range(3):
+            answers = await asyncio.gather(*(hop(http, base, m, f"after-{m}", POINTS[:step]) for m in later))
+            for m, a in zip(later, answers):
+                assert (a.status, a.text) == (200, screens[m][step]), (m, a)
+                assert a.seconds < timeout, (m, a)
+
+
+async def test_slow_redis_a_timed_out_hop_does_not_lock_the_subscriber_out(slow_link, own_redis, settings_with,
+                                                                           serve, db):
+    """A hop timed out on a slow Redis leaves no lock behind: once Redis is fast again, the same
+    subscriber's next dial gets the main menu within a few seconds, not after the 30 s lock TTL."""
+    timeout = 1.5
+    settings = settings_with(redis_url=slow_link.url, ussd_reply_timeout=timeout)
+    base = await serve(settings)
+    sorry = apologies(settings)
+    me = "+8613800000009"
+    async with ClientSession(timeout=ClientTimeout(total=HANG)) as http:
+        menu = (await baseline(http, base, me, ACCOUNT))[0]
+        slow_link.slow = True
+        late = await hop(http, base, me, "slow-dial", [])
+        assert late.text in sorry and late.seconds < timeout + 1.0, late
+        slow_link.slow = False
+        await eventually(lambda: slow_link.held == 0, timeout=10)  # what was on its way reached Redis
+
+        deadline = time.monotonic() + 6
+        while True:
+            a = await hop(http, base, me, f"redial-{time.monotonic()}", [])
+            if a.text == menu or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        with own_redis.client() as direct:
+            lock_ttl = direct.pttl(f"{settings.redis.prefix}lock:{me}")
+        assert a.text == menu, f"still refused ({a.text!r}); the lock key has {lock_ttl} ms to live"
+
+
+async def test_redis_stalling_between_lock_and_save_still_answers_within_the_reply_timeout(
+        slow_link, settings_with, serve, db):
+    """Redis turns slow right when a hop saves its session (the lock is already taken): the hop still
+    gets its answer within the 1.5 s reply timeout, not one slow Redis round trip later."""
+    timeout = 1.5
+    settings = settings_with(redis_url=slow_link.url, ussd_reply_timeout=timeout)
+    base = await serve(settings)
+    sorry = apologies(settings)
+    me = "+8613800000010"
+    async with ClientSession(timeout=ClientTimeout(total=HANG)) as http:
+        screens = await baseline(http, base, me, POINTS)
+        assert (await hop(http, base, me, "live", [])).text == screens[0]
+        slow_link.slow_from = hashlib.sha1(_SAVE.encode()).hexdigest().encode()  # EVALSHA of the save script
+        try:
+            a = await asyncio.wait_for(hop(http, base, me, "live", POINTS[:1]), timeout + 2.5)
+        except TimeoutError:
+            pytest.fail(f"no answer {timeout + 2.5} s after a hop with a {timeout} s reply timeout")
+        assert slow_link.slow, "the save never went by"
+        assert a.status == 200 and a.text in {screens[1], *sorry}, a
+        assert a.seconds < timeout + 1.0, a
