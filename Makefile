@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install catalogs db redis-server postgresql extract clean
+.PHONY: run test bench soak install catalogs db redis-server postgresql wrk extract clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,23 @@ postgresql:
 test: catalogs redis-server postgresql
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
+
+# Load generator for the benchmarks (Debian's wrk).
+wrk:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
+# Benchmarks (never part of `make test`): each prints a table and writes JSON under bench/results/.
+# About 20 minutes on 2 cores; docs/benchmarks.md records the latest figures.
+bench: catalogs redis-server wrk
+	$(BIN)/python bench/ussd_turn.py
+	$(BIN)/python bench/sms_roundtrip.py
+	$(BIN)/python bench/bulk_outbound.py
+	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/scale.py
+
+# The hardening suite at length: the stateful property test with 10x the examples.
+soak: catalogs redis-server postgresql
+	SHORTCODE_STATEFUL_EXAMPLES=2000 $(BIN)/pytest tests/hardening
 
 # Maintainers: refresh messages.pot and merge it into every catalog after changing strings.
 extract: $(STAMP)
