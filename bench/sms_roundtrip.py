@@ -117,7 +117,7 @@ def main() -> None:
                 bl = wrk_baseline(baseline, base_port, tmp)
                 out["baseline"].append(bl)
                 print(f"  run {run + 1}: burst {b['mps']:,.0f} msg/s (missing {b['missing']}; CPU ms/message "
-                      + ", ".join(f"{k} {v:.2f}" for k, v in b["cpu_ms_per_message"].items()) + "), steady {args.rate:.0f}/s "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in b["cpu_ms_per_message"].items()) + f"), steady {args.rate:.0f}/s "
                       f"p50 {s['p50_ms']:.1f} ms p99 {s['p99_ms']:.1f} ms; baseline hop {bl:,.0f} req/s", flush=True)
     mps = spread([b["mps"] for b in out["burst"]])
     p50, p99 = spread([s["p50_ms"] for s in out["steady"]]), spread([s["p99_ms"] for s in out["steady"]])

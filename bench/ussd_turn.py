@@ -101,9 +101,9 @@ def main() -> None:
                 started("baseline", base_argv, SERVER_CORE, None, tmp, bport) as baseline:
             servers = {"baseline": (baseline, f"http://127.0.0.1:{bport}"),
                        "shortcode": (shortcode, f"http://127.0.0.1:{sport}")}
-            pool, used = silver_numbers(db_url, sum(max(4 * c, 16) for c in levels) * args.runs), 0
+            pool, used = silver_numbers(db_url, sum(max(4 * c, 256) for c in levels) * args.runs), 0
             for c in levels:
-                sessions = max(4 * c, 16)
+                sessions = max(4 * c, 256)  # few hops each: the gateway text (every input so far) stays short
                 for run in range(args.runs):
                     # fresh subscribers each run: a number with a recent session would be offered a resume
                     numbers, used = pool[used:used + sessions], used + sessions

@@ -63,6 +63,7 @@ class Sms(_Section):
     short_code: str = "12580"
     session_window: int = 600
     max_segments: int = 2
+    max_per_minute: int = 20
 
 
 class Partners(_Section):

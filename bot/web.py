@@ -82,7 +82,8 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     ussd = build_dispatcher(core, app[REDIS].aio, app[DB], confirmations=SmsConfirmations(outbound, core.catalogs))
     app[USSD] = UssdChannel(ussd, s.ussd.secret, s.service.region, core.menus.codes, s.ussd.reply_timeout)
     sms = build_dispatcher(core, app[REDIS].aio, app[DB], channel="sms", services=ussd.services)
-    app[CONVERSATIONS] = SmsConversations(app[DB], sms, core.menus, outbound, s.sms.short_code)
+    app[CONVERSATIONS] = SmsConversations(app[DB], sms, core.menus, outbound, s.sms.short_code,
+                                          max_per_minute=s.sms.max_per_minute)
     background = Background(limit=64)
     app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region,
                           on_stored=lambda inbox_id: background.spawn(app[CONVERSATIONS].process(inbox_id)))

@@ -18,7 +18,7 @@ from bot.models import SmsInbox
 from bot.msisdn import mask
 from bot.outbound import Outbound
 from bot.text import T
-from integrations.sqltx import upsert, utcnow
+from integrations.sqltx import upsert, utcnow, write
 from jobs.tables import OptOut
 
 log = structlog.get_logger()
@@ -31,17 +31,19 @@ STARTED = T("You will get reminders and offers from {short_code} again. Text STO
 HELP = T("{short_code}: text GOLF, DOC, FINE, PTS or BILL, then reply with numbers. STOP to opt out. "
          "Care: 10086.")
 UNKNOWN = T("Reply with a number, or text GOLF, DOC, FINE, PTS or BILL.")
+THROTTLED = T("You are sending messages too fast. Please wait a minute and try again.")
 
 
 class SmsConversations:
     def __init__(self, db: Engine, dispatcher: Dispatcher, menus: MenuTree, outbound: Outbound,
-                 short_code: str, clock: Callable[[], datetime] = utcnow) -> None:
+                 short_code: str, clock: Callable[[], datetime] = utcnow, max_per_minute: int = 20) -> None:
         self.db = db
         self.dispatcher = dispatcher
         self.menus = menus
         self.outbound = outbound
         self.short_code = short_code
         self.clock = clock
+        self.max_per_minute = max_per_minute  # more in one minute get one notice, then nothing
 
     async def process(self, inbox_id: int) -> bool:
         """Answer this message once, after every earlier unanswered message of the same subscriber, so
@@ -60,8 +62,10 @@ class SmsConversations:
         structlog.contextvars.bind_contextvars(channel="sms", session=row.message_id, msisdn=mask(row.msisdn))
         word = compliance.classify(row.text)
         try:
-            if word:
+            if word:  # compliance words are always honoured, however fast they come
                 reply = await asyncio.to_thread(self._compliance, row, word)
+            elif (place := await self._place_in_window(row)) > self.max_per_minute:
+                return await self._throttled(row, first=place == self.max_per_minute + 1)
             else:
                 reply = await self.dispatcher.reply(self._inbound(row))
         except Exception as exc:  # Redis, a lock held too long, the database: try again on the re-scan
@@ -74,6 +78,28 @@ class SmsConversations:
                                       lambda conn: self._record(conn, row, word))
         log.info("sms_answered", word=word, outbox=out)
         await self.outbound.hand_off([out] if out else [])
+        return True
+
+    async def _place_in_window(self, row: SmsInbox) -> int:
+        """How many messages this subscriber sent in this minute, this one included: a set of inbox ids,
+        so a message processed twice counts once (one round trip)."""
+        key = f"{self.dispatcher.store.prefix}rate:{row.msisdn}:{int(self.clock().timestamp() // 60)}"
+        async with self.dispatcher.store.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(key, row.id).expire(key, 120).scard(key)
+            *_, place = await pipe.execute()
+        return int(place)
+
+    async def _throttled(self, row: SmsInbox, first: bool) -> bool:
+        """Over the limit: one notice a minute, then silence; the flood never reaches a flow."""
+        if first:
+            text = self.dispatcher.renderers["sms"].catalogs.render(await asyncio.to_thread(self._lang, row.msisdn),
+                                                                    THROTTLED)
+            out = await asyncio.to_thread(self.outbound.write, row.msisdn, text, f"sms-in:{row.id}", "reply",
+                                          lambda conn: self._record(conn, row, None))
+            await self.outbound.hand_off([out] if out else [])
+        else:
+            await asyncio.to_thread(write, self.db, lambda conn: self._record(conn, row, None))
+        log.info("sms_throttled", notice=first)
         return True
 
     def _inbound(self, row: SmsInbox) -> Inbound:

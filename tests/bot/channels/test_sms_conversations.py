@@ -232,3 +232,29 @@ async def test_a_message_that_failed_holds_back_the_later_ones(db, core, redis_u
     assert calls == [1, 1, 1, 2]
     assert "Your bill" in replies(db, "o1")[0].text and replies(db, "o2")[0].text.startswith("Points:")
     await redis.aclose()
+
+
+async def test_a_flood_gets_one_notice_a_minute_and_never_reaches_a_flow(settings_with, serve, db):
+    """Over [sms] max_per_minute: one "too fast" notice, then silence for the minute; STOP still works,
+    and another subscriber is answered as usual."""
+    base = await serve(settings_with(sms_secrets="s1", sms_max_per_minute=3, jobs_queue="q-flood"))
+    flood = [await deliver(base, EN, "PTS") for _ in range(8)]
+    answers = [await reply(db, m) for m in flood[:4]]
+    assert all(a.startswith("Points:") for a in answers[:3])
+    assert answers[3] == "You are sending messages too fast. Please wait a minute and try again."
+    for m in flood[4:]:  # processed, unanswered
+        await eventually_processed(db, m)
+        assert replies(db, m) == []
+    assert "no more reminders" in await text(base, db, EN, "STOP")
+    assert "积分" in await text(base, db, ZH, "PTS")
+
+
+async def eventually_processed(db, message_id: str) -> None:
+    for _ in range(250):
+        with db.connect() as conn:
+            done = conn.execute(select(SmsInbox.__table__.c.processed_at).where(
+                SmsInbox.__table__.c.message_id == message_id)).scalar_one_or_none()
+        if done is not None:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{message_id} was never processed")
