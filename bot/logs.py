@@ -39,6 +39,7 @@ def configure(level: str = "info", stream: Any = None) -> None:
             structlog.processors.JSONRenderer(ensure_ascii=True),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
+        # no stream: each logger writes to whatever sys.stdout is when it logs (pytest swaps it per test)
+        logger_factory=structlog.PrintLoggerFactory(stream) if stream else structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=False,
     )

@@ -14,11 +14,32 @@ import pytest
 import redis
 
 from bot.db import make_engine, upgrade
+from bot.logs import configure
 from bot.seed import seed_demo
 from bot.settings import load_settings
 from bot.wiring import build_core
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+configure("info")  # the production log pipeline (masking included): tests/privacy.py checks its output
+PRIVACY_LEAKS: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Collect every captured log line of every test that carries a full number or a secret."""
+    from tests.privacy import leaks
+
+    for title, text in report.sections:
+        PRIVACY_LEAKS.extend((report.nodeid, line) for line in leaks(text, all_lines="log" in title.lower()))
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if PRIVACY_LEAKS:
+        print(f"\nprivacy: {len(PRIVACY_LEAKS)} log line(s) carry a full phone number or a secret, e.g.:")
+        for nodeid, line in PRIVACY_LEAKS[:10]:
+            print(f"  {nodeid}: {line}")
+        session.exitstatus = 1
 
 
 def free_port() -> int:

@@ -60,6 +60,15 @@ class Stack:
         proc.wait(10)
 
     def stop(self) -> None:
+        """Stop every process, then check their logs: no full phone number, no secret."""
+        from tests.privacy import leaks
+
+        self._stop()
+        found = [f"{path.name}: {line}" for path in self.tmp.glob("*.log")
+                 for line in leaks(path.read_text(errors="replace"))]
+        assert not found, f"logs carry full numbers or secrets: {found[:5]}"
+
+    def _stop(self) -> None:
         for proc in self.procs.values():
             proc.terminate()
         for proc in self.procs.values():
