@@ -73,6 +73,8 @@ def seed_demo(engine: Engine, n: int = 1000, if_empty: bool = False) -> tuple[in
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            cur.execute("BEGIN")  # one transaction: the driver opens none itself (see integrations/sqltx.py)
         for table in reversed(TABLES):
             cur.execute(f"DELETE FROM {table}")
         batches: dict[str, list[tuple]] = {table: [] for table in TABLES}
