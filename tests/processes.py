@@ -82,6 +82,19 @@ class Stack:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
 
 
+async def bring_up(stack: Stack, subscribers: int = 50, worker: bool = True) -> Stack:
+    """Schema, demo data, then the gateway, the web process and (by default) a worker, all answering."""
+    stack.run("db", "upgrade")
+    stack.run("seed", "--demo", "--subscribers", str(subscribers))
+    stack.start("gateway", "gateway")
+    stack.start("web", "serve")
+    if worker:
+        stack.start("worker", "worker")
+    await wait_http(stack.gateway + "/control/stats")
+    await wait_http(stack.web + "/healthz")
+    return stack
+
+
 async def wait_http(url: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     async with ClientSession() as http:

@@ -9,7 +9,7 @@ from aiohttp import ClientSession
 from sqlalchemy import create_engine, select
 
 from jobs.tables import Outbox
-from tests.processes import Stack, eventually, wait_http
+from tests.processes import Stack, bring_up, eventually
 
 EN = "+8613800000011"  # silver, English: golf is open to them
 
@@ -17,13 +17,7 @@ EN = "+8613800000011"  # silver, English: golf is open to them
 @pytest.fixture
 async def stack(tmp_path, redis_url):
     stack = Stack(tmp_path, redis_url)
-    stack.run("db", "upgrade")
-    stack.run("seed", "--demo", "--subscribers", "50")
-    stack.start("gateway", "gateway")
-    stack.start("web", "serve")
-    stack.start("worker", "worker")
-    await wait_http(stack.gateway + "/control/stats")
-    await wait_http(stack.web + "/healthz")
+    await bring_up(stack, 50)
     yield stack
     stack.stop()
 

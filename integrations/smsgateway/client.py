@@ -37,19 +37,7 @@ class GatewayClient:
         """Submit one text to one or more numbers; `reference` lets the gateway accept a retry once."""
         body = urlencode({"username": self.username, "to": ",".join(numbers), "message": text,
                           "from": sender, "clientReference": reference}).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
-            "apiKey": self.api_key, "Accept": "application/json",
-            "Content-Type": "application/x-www-form-urlencoded"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                data = json.loads(response.read())
-        except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
-            raise GatewayError(type(exc).__name__) from None
-        try:
-            found = [Submitted(r["number"], int(r["statusCode"]), str(r.get("messageId", "")))
-                     for r in data["SMSMessageData"]["Recipients"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise GatewayError(f"unreadable answer: {type(exc).__name__}") from None
+        found = [submitted for _, submitted in self._post(self.url, body, "application/x-www-form-urlencoded")]
         if sorted(r.number for r in found) != sorted(numbers):
             raise GatewayError(f"answer names {len(found)} of {len(numbers)} recipients")
         return found
@@ -60,19 +48,24 @@ class GatewayClient:
         and the references make the gateway accept each message once."""
         body = json.dumps({"username": self.username, "messages": [
             {"to": n, "message": t, "from": sender, "clientReference": r} for n, t, r in messages]}).encode()
-        request = urllib.request.Request(self.bulk_url, data=body, method="POST", headers={
-            "apiKey": self.api_key, "Accept": "application/json", "Content-Type": "application/json"})
+        found = self._post(self.bulk_url, body, "application/json")
+        if [ref for ref, _ in found] != [r for _, _, r in messages]:
+            raise GatewayError(f"answer names {len(found)} of {len(messages)} messages, or out of order")
+        return [submitted for _, submitted in found]
+
+    def _post(self, url: str, body: bytes, content_type: str) -> list[tuple[str, Submitted]]:
+        """One request; the recipients of the answer with their client references. A transport error
+        or an answer we cannot read is a GatewayError."""
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "apiKey": self.api_key, "Accept": "application/json", "Content-Type": content_type})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 data = json.loads(response.read())
         except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
             raise GatewayError(type(exc).__name__) from None
         try:
-            found = [(str(r["clientReference"]), Submitted(r["number"], int(r["statusCode"]),
-                                                           str(r.get("messageId", ""))))
-                     for r in data["SMSMessageData"]["Recipients"]]
-        except (KeyError, TypeError, ValueError) as exc:
+            return [(str(r.get("clientReference", "")), Submitted(r["number"], int(r["statusCode"]),
+                                                                 str(r.get("messageId", ""))))
+                    for r in data["SMSMessageData"]["Recipients"]]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise GatewayError(f"unreadable answer: {type(exc).__name__}") from None
-        if [ref for ref, _ in found] != [r for _, _, r in messages]:
-            raise GatewayError(f"answer names {len(found)} of {len(messages)} messages, or out of order")
-        return [submitted for _, submitted in found]

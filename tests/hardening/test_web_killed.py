@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, func, select
 
 from bot.models import SmsInbox
 from jobs.tables import Outbox
-from tests.processes import Stack, eventually, wait_http
+from tests.processes import Stack, bring_up, eventually
 
 I, O = SmsInbox.__table__, Outbox.__table__
 
@@ -18,13 +18,7 @@ I, O = SmsInbox.__table__, Outbox.__table__
 @pytest.fixture
 async def stack(tmp_path, redis_url):
     stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_RESCAN_EVERY="1")
-    stack.run("db", "upgrade")
-    stack.run("seed", "--demo", "--subscribers", "300")
-    stack.start("gateway", "gateway")
-    stack.start("web", "serve")
-    stack.start("worker", "worker")
-    await wait_http(stack.gateway + "/control/stats")
-    await wait_http(stack.web + "/healthz")
+    await bring_up(stack, 300)
     stack.db = create_engine(stack.env["SHORTCODE_DATABASE_URL"])
     yield stack
     stack.stop()
