@@ -28,6 +28,7 @@ class Http(_Section):
     port: int = 8080
     max_body_bytes: int = 16384
     max_in_flight: int = 512
+    uvloop: bool = False
 
 
 class Database(_Section):
@@ -68,6 +69,7 @@ class Sms(_Section):
 
 class Partners(_Section):
     timeout: float = 3.0
+    read_cache_seconds: float = 2.0
 
 
 class Jobs(_Section):

@@ -70,7 +70,7 @@ def build_dispatcher(core: Core, redis: Redis, db: DbEngine, clock: Callable[[],
 
     return Dispatcher(core.sms_engine if channel == "sms" else core.engine, store,
                       Subscribers(db, s.service.timezone), core.renderers, s.service.operator,
-                      s.service.language, clock, services or simulated(db, clock),
+                      s.service.language, clock, services or simulated(db, clock, s.partners.read_cache_seconds),
                       Operations(OPERATIONS, s.partners.timeout), confirmations)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from integrations.boss import Boss
 from integrations.boss.simulated import SimulatedBoss
 from integrations.golf import TeeSheets
+from integrations.golf.cached import CachedTeeSheets
 from integrations.golf.simulated import SimulatedTeeSheets
 from integrations.hospital import Registration
 from integrations.hospital.simulated import SimulatedRegistration
@@ -27,8 +28,12 @@ class Services:
     police: TrafficPolice
 
 
-def simulated(engine: Engine, clock: Callable[[], datetime] = utcnow) -> Services:
-    """Every partner simulated on our own database (embedded mode, tests, the simulator)."""
-    return Services(boss=SimulatedBoss(engine, clock=clock), golf=SimulatedTeeSheets(engine, clock=clock),
+def simulated(engine: Engine, clock: Callable[[], datetime] = utcnow, read_cache_s: float = 0) -> Services:
+    """Every partner simulated on our own database (embedded mode, tests, the simulator);
+    `read_cache_s` keeps tee-sheet availability that long (see `integrations.golf.cached`)."""
+    golf: TeeSheets = SimulatedTeeSheets(engine, clock=clock)
+    if read_cache_s > 0:
+        golf = CachedTeeSheets(golf, read_cache_s)
+    return Services(boss=SimulatedBoss(engine, clock=clock), golf=golf,
                     hospital=SimulatedRegistration(engine, clock=clock),
                     police=SimulatedTrafficPolice(engine, clock=clock))

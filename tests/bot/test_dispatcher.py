@@ -1,11 +1,12 @@
 """The dispatcher acts on a turn's events only once the session it belongs to is saved."""
 from __future__ import annotations
 
+import pytest
 import redis.asyncio as aredis
 
 from bot.dispatcher import Inbound
 from bot.store import StaleSession
-from bot.wiring import build_dispatcher
+from bot.wiring import build_core, build_dispatcher
 
 MSISDN = "+8613800000001"
 
@@ -90,13 +91,16 @@ async def test_start_over_then_the_same_choices_is_a_new_operation(core, db, red
     await client.aclose()
 
 
-async def test_a_hop_inside_a_conversation_writes_nothing_to_the_database(core, db, redis_url):
-    """Paging the tee-time list deep in the golf flow: the profile comes with the session, the tee sheet
-    is read, and no statement writes or commits (the only database work is the partner's read)."""
+@pytest.mark.parametrize("cache_s, partner_reads", [(0, 3), (2, 0)])
+async def test_a_hop_inside_a_conversation_writes_nothing_to_the_database(settings_with, db, redis_url, cache_s,
+                                                                          partner_reads):
+    """Paging the tee-time list deep in the golf flow: the profile comes with the session, and no statement
+    writes or commits. The only database work is the partner's tee-sheet read, once a page, or none while
+    `[partners] read_cache_seconds` keeps the read the list was first shown from."""
     from sqlalchemy import event
 
     client = aredis.Redis.from_url(redis_url)
-    d = build_dispatcher(core, client, db)
+    d = build_dispatcher(build_core(settings_with(partners_read_cache_seconds=cache_s)), client, db)
     for n, text in enumerate([None, "3", "1", "1", "3"]):
         await d.handle(Inbound("ussd", MSISDN, "deep", text, n, "*126#"))
     statements: list[str] = []
@@ -107,6 +111,6 @@ async def test_a_hop_inside_a_conversation_writes_nothing_to_the_database(core, 
         reply = await d.handle(Inbound("ussd", MSISDN, "deep", text, n, "*126#"))
         assert "98" in reply.text or "99" in reply.text
     reads = [sql for sql in statements if sql != "BEGIN"]  # SQLite: every connection begins explicitly
-    assert commits == [] and len(reads) == 3
+    assert commits == [] and len(reads) == partner_reads
     assert all(sql.lstrip().upper().startswith("SELECT") and "tee_booking" in sql for sql in reads)
     await client.aclose()
