@@ -45,6 +45,7 @@ wrk:
 # About 20 minutes on 2 cores; docs/benchmarks.md records the latest figures.
 bench: catalogs redis-server wrk
 	$(BIN)/python bench/ussd_turn.py
+	$(BIN)/python bench/variants.py
 	$(BIN)/python bench/sms_roundtrip.py
 	$(BIN)/python bench/bulk_outbound.py
 	$(BIN)/python bench/memory.py

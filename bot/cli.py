@@ -17,6 +17,7 @@ def _core(settings: Settings):
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import structlog
     from aiohttp import web
 
     from bot.logs import configure
@@ -30,7 +31,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
           f"Try it:\n  curl -d sessionId=s1 -d 'serviceCode=*126#' -d phoneNumber=+8613800000001 "
           f"-d networkCode=46000 -d text= 'http://{host}:{port}/ussd/africastalking?key={key}'\n"
           f"or, in another terminal: .venv/bin/shortcode sim", flush=True)
-    web.run_app(make_app(_core(settings)), host=host, port=port, print=None)
+    loop = None
+    if settings.http.uvloop:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    structlog.get_logger().info("serve_starting", port=port, event_loop=type(loop).__module__ if loop else "asyncio")
+    web.run_app(make_app(_core(settings)), host=host, port=port, print=None, loop=loop)
     return 0
 
 
