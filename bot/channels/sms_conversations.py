@@ -44,19 +44,32 @@ class SmsConversations:
         self.short_code = short_code
         self.clock = clock
         self.max_per_minute = max_per_minute  # more in one minute get one notice, then nothing
+        self._draining: dict[str, int] = {}  # subscriber -> highest inbox id the running task must reach
 
     async def process(self, inbox_id: int) -> bool:
         """Answer this message once, after every earlier unanswered message of the same subscriber, so
-        their inputs apply in the order they were received; False when it must be tried again later."""
+        their inputs apply in the order they were received; False when it must be tried again later.
+
+        One task at a time answers a subscriber's messages in this process: a message arriving while it
+        runs is left to it. Without that, a burst of 100 texts started 100 tasks, each walking the same
+        earlier messages, and the flood's work grew with its square while everyone else waited."""
         row = await asyncio.to_thread(self._row, inbox_id)
         if row is None or row.processed_at is not None:
             return True
-        while True:
-            first = await asyncio.to_thread(self._first_unanswered, row.msisdn)
-            if first is None or first.id > row.id:
-                return True
-            if not await self._answer(first):
-                return False  # a later message waits for this one: a subscriber's inputs never overtake
+        if row.msisdn in self._draining:
+            self._draining[row.msisdn] = max(self._draining[row.msisdn], row.id)
+            return True  # the running task reads the unanswered messages again before it stops
+        self._draining[row.msisdn] = row.id
+        try:
+            while True:
+                rows = await asyncio.to_thread(self._unanswered, row.msisdn, self._draining[row.msisdn])
+                if not rows:
+                    return True
+                for earlier in rows:
+                    if not await self._answer(earlier):
+                        return False  # a later message waits for this one: inputs never overtake
+        finally:
+            del self._draining[row.msisdn]  # no await since the last read: nothing was left to it
 
     async def _answer(self, row: SmsInbox) -> bool:
         structlog.contextvars.bind_contextvars(channel="sms", session=row.message_id, msisdn=mask(row.msisdn))
@@ -132,11 +145,11 @@ class SmsConversations:
             found = conn.execute(select(I).where(I.c.id == inbox_id)).first()
         return SmsInbox(**found._mapping) if found else None
 
-    def _first_unanswered(self, msisdn: str) -> SmsInbox | None:
+    def _unanswered(self, msisdn: str, up_to: int, limit: int = 100) -> list[SmsInbox]:
         with self.db.connect() as conn:
-            found = conn.execute(select(I).where(I.c.msisdn == msisdn, I.c.processed_at.is_(None))
-                                 .order_by(I.c.id).limit(1)).first()
-        return SmsInbox(**found._mapping) if found else None
+            found = conn.execute(select(I).where(I.c.msisdn == msisdn, I.c.processed_at.is_(None), I.c.id <= up_to)
+                                 .order_by(I.c.id).limit(limit)).all()
+        return [SmsInbox(**r._mapping) for r in found]
 
     def _lang(self, msisdn: str) -> str:
         profile = self.dispatcher.subscribers.profile(msisdn)

@@ -258,3 +258,37 @@ async def eventually_processed(db, message_id: str) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"{message_id} was never processed")
+
+
+async def test_a_burst_from_one_subscriber_is_answered_in_one_pass(db, core, redis_url):
+    """60 texts of one subscriber processed at once: each message is looked at once, in order (20 answers,
+    one notice, the rest silent), instead of every task walking every earlier message again."""
+    from datetime import datetime, timezone
+
+    from redis.asyncio import Redis
+
+    from bot.channels.sms_conversations import SmsConversations
+    from bot.outbound import Outbound
+    from bot.wiring import build_dispatcher
+
+    redis = Redis.from_url(redis_url)
+    sms = build_dispatcher(core, redis, db, channel="sms")
+    conversations = SmsConversations(db, sms, core.menus, Outbound(db), "12580", max_per_minute=20)
+    now = datetime.now(timezone.utc)
+    with db.begin() as conn:
+        conn.execute(SmsInbox.__table__.insert(), [dict(id=n, gateway="t", message_id=f"b{n}", msisdn=EN,
+                                                        short_code="12580", text="PTS", received_at=now)
+                                                   for n in range(1, 61)])
+    real, looked_at = conversations._answer, []
+
+    async def counting(row):
+        looked_at.append(row.id)
+        return await real(row)
+
+    conversations._answer = counting
+    assert all(await asyncio.gather(*[conversations.process(n) for n in range(1, 61)]))
+    assert looked_at == list(range(1, 61))
+    answered = [replies(db, f"b{n}") for n in range(1, 61)]
+    assert [len(a) for a in answered] == [1] * 21 + [0] * 39
+    assert answered[20][0].text.startswith("You are sending messages too fast")
+    await redis.aclose()
