@@ -128,14 +128,15 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db import make_engine
     from bot.logs import configure
     from bot.wiring import outbox_sender
-    from jobs import outbox
+    from jobs import process
 
     if settings.redis.url == "embedded":
         print("the embedded store lives inside `shortcode serve`, which runs its own worker; set [redis] url "
               "(SHORTCODE_REDIS_URL=redis://...) to run workers apart", file=sys.stderr)
         return 2
     configure(settings.log.level)
-    outbox.use(outbox_sender(settings, make_engine(settings.database_url)))
+    engine = make_engine(settings.database_url)
+    process.use(engine, outbox_sender(settings, engine))
     connection = redis.Redis.from_url(settings.redis.url)
     # SimpleWorker runs jobs in this process: no fork per job (~ms each) and no database
     # connections shared across a fork; a job that crashes the process is found by the re-scan.

@@ -18,7 +18,7 @@ from bot.db import make_engine
 from bot.outbound import Outbound, SmsConfirmations
 from bot.redisconn import RedisPair, connect
 from bot.wiring import Core, build_dispatcher, outbox_sender
-from jobs import outbox
+from jobs import outbox, process
 from jobs.reconcile import reconcile_job
 from jobs.worker import InprocessWorker
 from rq import Queue
@@ -96,7 +96,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     s = app[CORE].settings
     worker = app[WORKER]
     if worker:
-        outbox.use(outbox_sender(s, app[DB]))
+        process.use(app[DB], outbox_sender(s, app[DB]))
         worker.start()
     yield
     if worker:
@@ -132,7 +132,7 @@ async def _reconciler(app: web.Application) -> AsyncIterator[None]:
     async def every() -> None:
         while True:
             await asyncio.sleep(s.jobs.reconcile_every)
-            queue.enqueue(reconcile_job, s.database_url)
+            queue.enqueue(reconcile_job)
 
     task = asyncio.create_task(every())
     yield

@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from jobs import process
 from jobs.tables import OptOut, Outbox
 from jobs.delivery import apply_parked_many
 from integrations.smsgateway.client import GatewayClient, GatewayError
@@ -156,25 +157,9 @@ def batches(ids: list[int], size: int = BATCH) -> list[list[int]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
-_SENDER: Sender | None = None
-
-
-def use(sender: Sender) -> None:
-    """Install this process's sender (`shortcode worker` and `serve` do it from the settings): jobs
-    carry only ids, so the engine and the gateway client are a property of the worker process."""
-    global _SENDER
-    _SENDER = sender
-
-
-def _sender() -> Sender:
-    if _SENDER is None:
-        raise RuntimeError("no outbox sender in this worker: run `shortcode worker`, which installs one")
-    return _SENDER
-
-
 def send_outbox(ids: list[int]) -> int:
     """RQ job: send these outbox rows."""
-    return _sender().send(ids)
+    return process.sender().send(ids)
 
 
 def enqueue(queue, ids: list[int]) -> None:
@@ -188,6 +173,6 @@ def rescan() -> int:
     from rq import Queue, get_current_job
 
     job = get_current_job()
-    due = _sender().due()
+    due = process.sender().due()
     enqueue(Queue(job.origin, connection=job.connection), due)
     return len(due)

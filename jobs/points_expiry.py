@@ -2,7 +2,7 @@
 
 Each subscriber's expiry is one ledger entry keyed by cycle, so a batch that runs twice (a worker died,
 the job was retried) expires nothing twice. Run it after the 30th of November:
-`queue.enqueue(expire_cycle, database_url, "2026-11-30")`; each batch enqueues the next one.
+`queue.enqueue(expire_cycle, "2026-11-30")`; each batch enqueues the next one.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from integrations.boss.simulated import SimulatedBoss
 from integrations.boss.tables import BossAccount
-from integrations.sqltx import make_engine
+from jobs import process
 
 BATCH = 500
 
@@ -30,18 +30,19 @@ def expire_batch(boss: SimulatedBoss, cycle_end: str, after: str = "", batch: in
     return len(rows), rows[-1] if rows else ""
 
 
-def expire_cycle(database_url: str, cycle_end: str, after: str = "", batch: int = BATCH) -> int:
-    """RQ job: one batch, then the next batch as a new job until every account was seen."""
-    from rq import get_current_job
+def expire_cycle(cycle_end: str, batch: int = BATCH) -> int:
+    """RQ job: one batch, then the next batch as a new job until every account was seen. Where the
+    chain is (the last number done) stays in a Redis key beside the queue, never in the next job's
+    arguments."""
+    from rq import Queue, get_current_job
 
-    engine = make_engine(database_url)
-    try:
-        expired, last = expire_batch(SimulatedBoss(engine), cycle_end, after, batch)
-    finally:
-        engine.dispose()
     job = get_current_job()
-    if last and job is not None:
-        from rq import Queue
-
-        Queue(job.origin, connection=job.connection).enqueue(expire_cycle, database_url, cycle_end, last, batch)
+    cursor = f"{job.origin}:points-expiry:{cycle_end}"
+    after = (job.connection.get(cursor) or b"").decode()
+    expired, last = expire_batch(SimulatedBoss(process.engine()), cycle_end, after, batch)
+    if last:
+        job.connection.set(cursor, last, ex=7 * 24 * 3600)
+        Queue(job.origin, connection=job.connection).enqueue(expire_cycle, cycle_end, batch)
+    else:
+        job.connection.delete(cursor)
     return expired

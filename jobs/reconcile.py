@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
-
 from integrations.services import Services, simulated
-from integrations.sqltx import make_engine, utcnow
+from integrations.sqltx import utcnow
+from jobs import process
 
 GRACE = timedelta(minutes=5)  # after a hold lapses, before we decide it will not be confirmed
 
@@ -35,10 +34,6 @@ def reconcile(services: Services, now: datetime, grace: timedelta = GRACE) -> in
     return refunded
 
 
-def reconcile_job(database_url: str) -> int:
-    """RQ job entry point: takes only the database URL."""
-    engine: Engine = make_engine(database_url)
-    try:
-        return reconcile(simulated(engine), utcnow())
-    finally:
-        engine.dispose()
+def reconcile_job() -> int:
+    """RQ job entry point: no arguments, the worker's database (a URL would put its password in Redis)."""
+    return reconcile(simulated(process.engine()), utcnow())

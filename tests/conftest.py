@@ -1,6 +1,7 @@
 """Shared fixtures: a real redis-server on a free port, a seeded SQLite database, the app over loopback."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -14,29 +15,62 @@ import pytest
 import redis
 
 from bot.db import make_engine, upgrade
-from bot.logs import configure
+from bot.logs import ScrubbingFormatter, configure
 from bot.seed import seed_demo
 from bot.settings import load_settings
 from bot.wiring import build_core
+from tests.privacy import leaks, record_bodies, rq_leaks
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 configure("info")  # the production log pipeline (masking included): tests/privacy.py checks its output
+record_bodies()
 PRIVACY_LEAKS: list[tuple[str, str]] = []
 
 
-def pytest_runtest_logreport(report) -> None:
-    """Collect every captured log line of every test that carries a full number or a secret."""
-    from tests.privacy import leaks
+@pytest.fixture(autouse=True)
+def production_logs() -> None:
+    """Every test starts on the production log pipeline: a test that configures logging its own way
+    (tests/bot/test_logs.py resets structlog) would leave the later ones unmasked and unchecked.
+    pytest's own capture handlers stay."""
+    root = logging.getLogger()
+    pytests = [h for h in root.handlers if not isinstance(h.formatter, ScrubbingFormatter)]
+    configure("info")
+    root.handlers.extend(pytests)
 
+
+def pytest_runtest_logreport(report) -> None:
+    """Collect every captured log line of every test that carries a full number, a secret or a body.
+    A report repeats the sections of the earlier phases: each phase's own are read once."""
     for title, text in report.sections:
-        PRIVACY_LEAKS.extend((report.nodeid, line) for line in leaks(text, all_lines="log" in title.lower()))
+        if title.endswith(f" {report.when}"):
+            PRIVACY_LEAKS.extend((report.nodeid, line) for line in leaks(text, all_lines="log" in title.lower()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A redis-server a test starts itself (a fixture with a redis:// `url` and a `client()`, as
+    tests/hardening's RedisServer) dies with the test: read its RQ records before the fixtures go."""
+    for value in getattr(item, "funcargs", {}).values():
+        if str(getattr(value, "url", "")).startswith("redis://") and callable(getattr(value, "client", None)):
+            scan_rq(value.url, item.nodeid)
+    return (yield)
+
+
+def scan_rq(url: str, where: str) -> None:
+    """Add the RQ records of this Redis that leak; a server already gone (killed by its test) has none."""
+    try:
+        with redis.Redis.from_url(url, socket_timeout=10) as client:
+            PRIVACY_LEAKS.extend((f"{where}, RQ record {key}", line) for key, line in rq_leaks(client))
+    except (redis.ConnectionError, redis.TimeoutError):
+        pass
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     if PRIVACY_LEAKS:
-        print(f"\nprivacy: {len(PRIVACY_LEAKS)} log line(s) carry a full phone number or a secret, e.g.:")
+        print(f"\nprivacy: {len(PRIVACY_LEAKS)} log line(s) or RQ record(s) carry a full phone number, a secret "
+              "or a message body, e.g.:")
         for nodeid, line in PRIVACY_LEAKS[:10]:
             print(f"  {nodeid}: {line}")
         session.exitstatus = 1
@@ -53,6 +87,7 @@ def redis_url(tmp_path_factory) -> str:
     """A real redis-server for the whole run (SHORTCODE_TEST_REDIS_URL to use one already running)."""
     if os.environ.get("SHORTCODE_TEST_REDIS_URL"):
         yield os.environ["SHORTCODE_TEST_REDIS_URL"]
+        scan_rq(os.environ["SHORTCODE_TEST_REDIS_URL"], "session Redis")
         return
     binary = shutil.which("redis-server")
     if not binary:
@@ -69,6 +104,7 @@ def redis_url(tmp_path_factory) -> str:
         except redis.ConnectionError:
             time.sleep(0.02)
     yield f"redis://127.0.0.1:{port}/0"
+    scan_rq(f"redis://127.0.0.1:{port}/0", "session Redis")  # every job of the run, failed ones kept a year
     proc.terminate()
     proc.wait(10)
 

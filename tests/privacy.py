@@ -1,18 +1,137 @@
 """The privacy check of the whole suite: no log line written by any test, in-process or by the processes
-the end-to-end tests start, carries a full phone number or a secret. The suite logs through the
-production configuration (`bot.logs.configure`), so what is checked is what an operator would store."""
+the end-to-end tests start, and no RQ record left in Redis, carries a full phone number, a secret or a
+message body. The suite logs through the production configuration (`bot.logs.configure`), so what is
+checked is what an operator would store.
+
+Message bodies are found two ways, because neither is enough alone:
+- the canary: `body()` gives a text no source file holds (random per run, letters only, so it passes as
+  a patient's name and no number masking alters it). tests/test_privacy.py sends it as SMS text and
+  USSD input down the happy and the failing paths, including other processes and RQ jobs; a canary
+  found anywhere is a leak, with no false positive possible.
+- the bodies themselves: `record_bodies()` wraps the doors where bodies enter (the SMS webhook's and
+  USSD hop's form, `jobs.outbox.add`), so every test's distinctive bodies are looked for too, not only
+  the privacy tests'. Short or repetitive ones ("1", "GOLF", "x" * 10_000) would match by chance and are
+  skipped; a traceback's quoted source line is skipped for bodies, as tests quote bodies as literals.
+"""
 from __future__ import annotations
 
+import functools
+import json
 import re
+import secrets
+import string
+from typing import Any, Callable, Iterator
+
+import redis
+
+from bot.msisdn import scrub
+from tests.rq_records import records
 
 PHONE = re.compile(r"(?<![\d*])\+?86 ?1[3-9]\d{9}(?!\d)")
-# every secret the tests configure: the USSD key, the SMS signing secrets, the gateway API key
+# every secret the tests configure: the USSD keys, the SMS signing secrets, the gateway API key
 SECRETS = ("test-secret", "demo-secret", "demo-sms-secret", "new-secret", "old-secret", "dlr-secret",
-           "console-secret", "demo-key")
+           "console-secret", "demo-key", "hostile-secret", "openapi-secret", "s3cret", "privacy-db-password")
 LOG_LINE = re.compile(r'^(\{"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(,\d+)? (DEBUG|INFO|WARNING|ERROR|CRITICAL) )')
+
+CANARY = "Privbody" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
+_CANARY = re.compile(CANARY, re.IGNORECASE)
+MIN_BODY, MIN_DISTINCT = 12, 8  # shorter or more repetitive bodies could be in any log by chance
+_BODIES: dict[str, set[str]] = {}  # first MIN_BODY characters -> the bodies (and body lines) seen
+
+
+def body(note: str = "") -> str:
+    """A message body that must never reach a log or a record: the canary, and `note` for readability."""
+    return f"{note} {CANARY}".strip()
+
+
+def remember(text: str) -> None:
+    """Look for this body in logs and records from now on, as written and as the log masking leaves it."""
+    for part in {text, scrub(text), *text.splitlines(), *scrub(text).splitlines()}:
+        part = part.strip()
+        if len(part) >= MIN_BODY and len(set(part)) >= MIN_DISTINCT:
+            _BODIES.setdefault(part[:MIN_BODY], set()).add(part)
+
+
+def body_in(text: str) -> str | None:
+    """The canary or a remembered body found in `text`: one dict lookup per position, as the suite
+    remembers thousands of bodies."""
+    if _CANARY.search(text):
+        return CANARY
+    for i in range(len(text) - MIN_BODY + 1):
+        for found in _BODIES.get(text[i:i + MIN_BODY], ()):
+            if text.startswith(found, i):
+                return found
+    return None
 
 
 def leaks(text: str, all_lines: bool = False) -> list[str]:
-    """Log lines of `text` that carry a full number or a secret (`all_lines`: every line is a log line)."""
-    return [line[:300] for line in text.splitlines()
-            if (all_lines or LOG_LINE.match(line)) and (PHONE.search(line) or any(s in line for s in SECRETS))]
+    """Log lines of `text` that carry a full number, a secret or a body (`all_lines`: every line is a
+    log line, as in pytest's "Captured log" sections and RQ's exception texts)."""
+    lines = text.splitlines()
+    quoted = [False] + [_quotes_source(frame, line) for frame, line in zip(lines, lines[1:])]
+    return [line[:300] for line, source in zip(lines, quoted)
+            if (all_lines or LOG_LINE.match(line)) and _carries(line, bodies=not source)]
+
+
+def _quotes_source(frame: str, line: str) -> bool:
+    """Whether `line` is the source a traceback quotes under this frame line: two spaces deeper than its
+    `File "..."` (an exception's message, even right after a frame with no source, is not)."""
+    at = frame.find('File "')
+    if at < 0 or frame[:at].strip(" |"):
+        return False
+    return line.startswith(frame[:at] + "  ") and line[at + 2:at + 3] not in ("", " ")
+
+
+def _carries(line: str, bodies: bool) -> bool:
+    if PHONE.search(line) or any(s in line for s in SECRETS):
+        return True
+    if not bodies:
+        return False
+    decoded = _json_text(line)  # JSON escapes non-ASCII and newlines: read a JSON line decoded
+    return bool(leaks(decoded, all_lines=True)) if decoded is not None else body_in(line) is not None
+
+
+def _json_text(line: str) -> str | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        return "\n".join(_strings(json.loads(line)))
+    except ValueError:
+        return None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    else:
+        yield str(value)
+
+
+def rq_leaks(client: redis.Redis) -> list[tuple[str, str]]:
+    """Every RQ record in this Redis (job descriptions, arguments, exception texts) that carries a full
+    number, a secret or a body: ("key field", its first such line)."""
+    return [(where, line) for where, text in records(client) for line in leaks(text, all_lines=True)[:1]]
+
+
+def record_bodies() -> None:
+    """Remember every body that enters by the SMS webhook or a USSD hop (even one refused with a 400)
+    and every body written to the outbox, for the rest of this process."""
+    from bot.channels import sms, ussd
+    from jobs import outbox
+
+    sms.to_row = _remembering(sms.to_row, lambda form, *_: form.get("text", ""))
+    ussd.to_inbound = _remembering(ussd.to_inbound, lambda form, *_: form.get("text", "").split("*")[-1])
+    outbox.add = _remembering(outbox.add, lambda conn, msisdn, text, *_, **__: text)
+
+
+def _remembering(function: Callable[..., Any], text_of: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        text = text_of(*args, **kwargs)
+        if isinstance(text, str):
+            remember(text)
+        return function(*args, **kwargs)
+    return wrapper

@@ -60,13 +60,13 @@ class Stack:
         proc.wait(10)
 
     def stop(self) -> None:
-        """Stop every process, then check their logs: no full phone number, no secret."""
+        """Stop every process, then check their logs: no full phone number, no secret, no message body."""
         from tests.privacy import leaks
 
         self._stop()
         found = [f"{path.name}: {line}" for path in self.tmp.glob("*.log")
                  for line in leaks(path.read_text(errors="replace"))]
-        assert not found, f"logs carry full numbers or secrets: {found[:5]}"
+        assert not found, f"logs carry full numbers, secrets or bodies: {found[:5]}"
 
     def _stop(self) -> None:
         for proc in self.procs.values():

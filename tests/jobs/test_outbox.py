@@ -139,12 +139,12 @@ async def test_rq_jobs_on_a_real_redis_send_the_outbox(gateway, engine, redis_ur
     import redis
     from rq import Queue
 
-    from jobs import outbox
+    from jobs import outbox, process
     from jobs.worker import ThreadWorker
 
     gw, base = gateway
     ids = fill(engine, 450)
-    monkeypatch.setattr(outbox, "_SENDER", sender(engine, base, Clock()))
+    monkeypatch.setitem(process._LENT, "outbox sender", sender(engine, base, Clock()))
     conn = redis.Redis.from_url(redis_url)
     queue = Queue(f"outbox-{settings.redis.prefix}", connection=conn)
     queue.enqueue(outbox.rescan)

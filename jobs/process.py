@@ -1,0 +1,34 @@
+"""What a worker process lends its jobs: the database and the outbox sender. Jobs take ids and plain
+values only (rq's rule): RQ keeps a job's arguments in Redis, a year when it fails, and prints them when
+it logs at INFO, so a database URL (its password) or a subscriber's number never goes there."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from jobs.outbox import Sender
+
+_LENT: dict[str, Any] = {}
+
+
+def use(engine: Engine | None = None, sender: Sender | None = None) -> None:
+    """Install this process's parts (`shortcode worker` and `serve` do it from the settings)."""
+    for what, thing in (("database", engine), ("outbox sender", sender)):
+        if thing is not None:
+            _LENT[what] = thing
+
+
+def engine() -> Engine:
+    return _lent("database")
+
+
+def sender() -> Sender:
+    return _lent("outbox sender")
+
+
+def _lent(what: str) -> Any:
+    if what not in _LENT:
+        raise RuntimeError(f"no {what} in this worker: run `shortcode worker`, which installs one")
+    return _LENT[what]
