@@ -29,6 +29,7 @@ class Http(_Section):
     max_body_bytes: int = 16384
     max_in_flight: int = 512
     uvloop: bool = False
+    gc_young_threshold: int = 10000
 
 
 class Database(_Section):

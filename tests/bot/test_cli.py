@@ -76,3 +76,20 @@ def test_sim_interactive_session(tmp_path):
 def test_every_subcommand_has_help(tmp_path):
     for sub in ("serve", "sim", "seed", "lint", "count", "db", "gateway"):
         assert "usage: shortcode " + sub in shortcode(sub, "--help", tmp_path=tmp_path).stdout
+
+
+def test_serve_freezes_what_it_loaded_and_collects_young_objects_less_often():
+    import gc
+
+    from bot.cli import _tune_gc
+
+    before = gc.get_threshold()
+    try:
+        _tune_gc(10_000)
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == (10_000, *before[1:])
+        gc.unfreeze()
+        _tune_gc(0)
+        assert gc.get_threshold() == (10_000, *before[1:])  # 0 leaves the threshold alone
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
