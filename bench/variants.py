@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import PY, ROOT, SERVER_CORE, fmt, free_port, redis_server, save, spread, started
@@ -49,8 +51,6 @@ def venv(name: str, *requirements: str) -> str:
 
 
 def variants(releases: list[str]) -> list[Variant]:
-    import redis
-
     return [Variant(f"redis-py {redis.__version__}, asyncio", PY),
             Variant(f"redis-py {redis.__version__}, uvloop", PY, uvloop=True),
             Variant(f"redis-py {redis.__version__} + hiredis", venv("hiredis", f"redis=={redis.__version__}",
@@ -71,12 +71,12 @@ def main() -> None:
     subprocess.run([PY, "-m", "bot.cli", "seed", "--demo", "--subscribers", str(SUBSCRIBERS)],
                    env={**env, "PATH": ""}, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     sessions = 4 * CONNECTIONS
-    pool = silver_numbers(db_url, sessions * 2 * len(chosen) * args.runs)
+    pool = silver_numbers(db_url, sessions * 2)
     results: dict[str, dict[str, list[dict]]] = {v.label: {"baseline": [], "shortcode": []} for v in chosen}
-    used = 0
     with redis_server(tmp) as (redis_url, _redis):
         for run in range(args.runs):
             for n, v in enumerate(chosen):
+                redis.Redis.from_url(redis_url).flushdb()  # the same numbers again, with no session to resume
                 sport, bport = free_port(), free_port()
                 senv = {**env, "SHORTCODE_REDIS_URL": redis_url, "SHORTCODE_JOBS_INPROCESS_WORKER": "false",
                         "SHORTCODE_HTTP_PORT": str(sport), "SHORTCODE_REDIS_MAX_CONNECTIONS": "300",
@@ -84,8 +84,8 @@ def main() -> None:
                 base_argv = [v.python, "bench/baseline_app.py", str(bport), redis_url] + (["--uvloop"] if v.uvloop else [])
                 with started("shortcode", [v.python, "-m", "bot.cli", "serve"], SERVER_CORE, senv, tmp, sport) as sc, \
                         started("baseline", base_argv, SERVER_CORE, None, tmp, bport) as bl:
-                    for name, proc, port in (("baseline", bl, bport), ("shortcode", sc, sport)):
-                        numbers, used = pool[used:used + sessions], used + sessions
+                    for i, (name, proc, port) in enumerate((("baseline", bl, bport), ("shortcode", sc, sport))):
+                        numbers = pool[i * sessions:(i + 1) * sessions]
                         tag = f"{name[0]}v{n}r{run}x"
                         numbers_file = tmp / f"numbers-{tag}.txt"
                         numbers_file.write_text("\n".join(numbers) + "\n")
