@@ -67,6 +67,15 @@ def test_a_body_the_suite_sent_is_found_in_a_log_line_escaped_or_masked():
     assert leaks(f"2026-11-23 02:00:00 WARNING rq.worker: {sent.splitlines()[0]}")
 
 
+def test_a_session_id_equal_to_a_body_is_an_identifier_not_a_leak():
+    """The hostile-input fuzzer may send the same random text as the gateway's session id and as the
+    input: the session id is logged on purpose; the same text in any other field is a body."""
+    sent = f"fuzz-{secrets.token_hex(8)}"
+    remember(sent)
+    assert not leaks(json_line(event="screen_rendered", session=sent))
+    assert leaks(json_line(event="screen_rendered", session=sent, input=sent))
+
+
 def test_short_bodies_and_a_tracebacks_quoted_source_are_not_leaks():
     """A keyword is in logs by chance; a test's source, quoted by a traceback, holds bodies as literals."""
     quoted = f"text = {secrets.token_hex(8)} + 'literal'"
