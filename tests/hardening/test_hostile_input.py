@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import logging
+import re
 import time
 from urllib.parse import quote_plus, unquote_plus, urlencode
 
@@ -321,6 +322,7 @@ async def test_ussd_patient_name_is_taken_and_stored_literally(app, name):
     assert "002X" in confirm and RID not in confirm
     done = await hop("1")
     for text in (after_name, confirm, done):
+        text = re.sub(r"R[0-9A-F]{9}", "", text)  # the appointment code is hex from a hash: "49" happens
         assert "49" not in text and "${" not in text and "%(" not in text and "{" not in text
     with DbSession(app.db) as s:
         patients = s.exec(select(HospitalAppointment.patient).where(HospitalAppointment.patient != "")).all()
