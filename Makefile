@@ -42,7 +42,7 @@ wrk:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
 # Benchmarks (never part of `make test`): each prints a table and writes JSON under bench/results/.
-# About 35 minutes on 2 cores; docs/benchmarks.md records the latest figures.
+# About 21 minutes on 2 cores; docs/benchmarks.md records the latest figures.
 bench: catalogs redis-server wrk
 	$(BIN)/python bench/ussd_turn.py
 	$(BIN)/python bench/variants.py
