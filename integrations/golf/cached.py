@@ -25,16 +25,18 @@ class CachedTeeSheets:
     def __init__(self, inner: TeeSheets, seconds: float, timer: Callable[[], float] = time.monotonic) -> None:
         self.inner = inner
         self._cache: TTLCache = TTLCache(maxsize=4096, ttl=seconds, timer=timer)
-        self._lock = threading.Lock()  # the in-process RQ worker reads from another thread
+        self._lock = threading.Lock()  # partner writes and the in-process RQ worker run in other threads
+        self._writes = 0  # a read that a write overtook is not kept
 
     def free_slots(self, course_id: int, day: date, now: datetime) -> list[int]:
         key = (course_id, day, now.replace(second=0, microsecond=0))
         with self._lock:
-            found = self._cache.get(key)
+            found, writes = self._cache.get(key), self._writes
         if found is None:
             found = tuple(self.inner.free_slots(course_id, day, now))
             with self._lock:
-                self._cache[key] = found
+                if writes == self._writes:
+                    self._cache[key] = found
         return list(found)
 
     def hold(self, *args: Any, **kwargs: Any) -> HoldResult:
@@ -61,6 +63,7 @@ class CachedTeeSheets:
         """Drop every kept read: a write knows its booking key, not always its course and day."""
         with self._lock:
             self._cache.clear()
+            self._writes += 1
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # the other reads (courses, bookings, ...) are not kept
