@@ -29,6 +29,7 @@ def cancel_or_keep(yes: str, no: str):
 
 
 def held_points(view: View) -> int:
+    """The points the subscriber holds, read from the BOSS once per screen."""
     account = view.once("account", lambda: view.services.boss.account(view.profile.msisdn))
     return account.points if account else 0
 
