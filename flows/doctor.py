@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
 from bot.text import Day, Localized, Money, Number, T, Verbatim
-from flows.common import yes_no
+from flows.common import FAILED, Payment, cancel_or_keep, charge, refund, refused, yes_no
 from integrations.hospital import DAYS_AHEAD, HALVES, Doctor
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -160,15 +160,19 @@ def hold(services, call: Call) -> Outcome:
 
 
 def register(services, call: Call) -> Outcome:
-    """Charge the fee, then register; if the number was lost meanwhile, take the fee back."""
+    """Charge the fee, then register; a declined charge gives the number back at once and registers
+    nobody; if the number was lost meanwhile, take the fee back."""
     a = call.kwargs
-    msisdn, fee = str(a["msisdn"]), int(a["fee_fen"])
-    services.boss.charge_bill(msisdn, fee, call.key + ":pay", "registration")
+    msisdn, fee = str(a["msisdn"]), Payment("bill", int(a["fee_fen"]))
+    taken = charge(services, msisdn, fee, call.key + ":pay", "registration")
+    if not taken.ok:
+        services.hospital.release(call.key)
+        return refused(taken)
     found = services.hospital.confirm(call.key, str(a["patient"]), str(a["rid"]))
     if found is None:  # never registrable under this key again, then pay back (both idempotent)
         services.hospital.release(call.key, final=True)
-        services.boss.refund_bill(msisdn, fee, call.key + ":refund", "registration refund")
-        return Outcome("full")
+        back = refund(services, msisdn, fee, call.key + ":refund", "registration")
+        return Outcome("full") if back.ok else FAILED
     return Outcome("ok", (("code", found.code), ("number", found.number), ("rid", "")))
 
 
@@ -179,10 +183,11 @@ def cancel(services, call: Call) -> Outcome:
     msisdn, code = str(a["msisdn"]), str(a["code"])
     found = services.hospital.appointment(code, msisdn)
     if found is None or found.status not in ("booked", "cancelled"):
-        return Outcome("failed")
+        return FAILED
     if refundable(found.day, datetime.fromisoformat(str(a["now"]))):
-        services.boss.refund_bill(msisdn, found.fee_fen, f"refund:{code}", "registration refund")
-    return Outcome("ok") if services.hospital.cancel(code, msisdn) else Outcome("failed")
+        if not refund(services, msisdn, Payment("bill", found.fee_fen), f"refund:{code}", "registration").ok:
+            return FAILED  # not given back: the registration stays, to be cancelled again
+    return Outcome("ok") if services.hospital.cancel(code, msisdn) else FAILED
 
 
 OPERATIONS = {"doctor.hold": hold, "doctor.register": register, "doctor.cancel": cancel}
@@ -203,13 +208,14 @@ FLOW = Flow(name="doctor", start="home", samples=SAMPLES, states={
     "rid": Ask(lambda v: T("Patient's 18-digit resident ID?"), _resident_id, key="rid", goto="hold"),
     "hold": Act(_hold_call, {"ok": "confirm", "full": "full"}),
     "confirm": Menu(_confirm, yes_no("register"), exits=("register", "home")),
-    "register": Act(_register_call, {"ok": "registered", "full": "full"}),
+    "register": Act(_register_call, {"ok": "registered", "full": "full", "declined": "declined"}),
     "registered": Show(_registered, confirms=True),
     "full": Show(lambda v: T("Sorry, no numbers left. Nothing was charged.")),
+    "declined": Show(lambda v: T("The charge to your phone bill was declined. Nobody was registered.")),
     "mine": Route(lambda v: "list" if _mine(v) else "none", exits=("list", "none")),
     "none": Show(lambda v: T("You have no upcoming registrations.")),
     "list": Menu(lambda v: T("My registrations"), _mine, exits=("cancel_confirm",)),
-    "cancel_confirm": Menu(_cancel_title, yes_no("cancel", "list"), exits=("cancel", "list")),
+    "cancel_confirm": Menu(_cancel_title, cancel_or_keep("cancel", "list"), exits=("cancel", "list")),
     "cancel": Act(_cancel_call, {"ok": "cancelled"}),
     "cancelled": Show(lambda v: T("Cancelled {code}.", code=Verbatim(str(v.values["code"]))), confirms=True),
 })

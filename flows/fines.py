@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
 from bot.text import Day, Localized, Money, Number, T, Verbatim
-from flows.common import paid, pay_choices, points_for, yes_no
+from flows.common import FAILED, Payment, charge, paid, pay_choices, refund, refused, yes_no
 from integrations.police import Violation, normalise_plate
 
 
@@ -59,10 +59,9 @@ def _bind_call(view: View) -> Call:
 
 
 def _pay_call(view: View) -> Call:
-    amount = int(view.values["amount"])
     return Call("fines.pay", view.op_key("fines"), (
-        ("msisdn", view.profile.msisdn), ("vids", view.values["vids"]), ("amount", amount),
-        ("pay", view.values["pay"]), ("points", points_for(amount))))
+        ("msisdn", view.profile.msisdn), ("vids", view.values["vids"]), ("amount", int(view.values["amount"])),
+        ("pay", view.values["pay"])))
 
 
 def bind(services, call: Call) -> Outcome:
@@ -73,22 +72,16 @@ def bind(services, call: Call) -> Outcome:
 def pay(services, call: Call) -> Outcome:
     """Charge the total, then mark each fine paid; a fine someone else paid meanwhile is paid back."""
     a = call.kwargs
-    msisdn, by_points = str(a["msisdn"]), a["pay"] == "points"
-    if by_points:
-        charged = services.boss.spend_points(msisdn, int(a["points"]), call.key + ":pay", "payment", "fines")
-    else:
-        charged = services.boss.charge_bill(msisdn, int(a["amount"]), call.key + ":pay", "fines")
-    if not charged.ok:
-        return Outcome(charged.reason)
+    msisdn, method = str(a["msisdn"]), str(a["pay"])
+    taken = charge(services, msisdn, Payment.of(method, int(a["amount"])), call.key + ":pay", "fines")
+    if not taken.ok:
+        return refused(taken)
     lost = 0
     for vid, fen in fines_of(str(a["vids"])):
         if not services.police.pay(msisdn, vid, f"{call.key}:{vid}").ok:
             lost += 1
-            key = f"{call.key}:refund:{vid}"
-            if by_points:
-                services.boss.refund_points(msisdn, points_for(fen), key, "fines")
-            else:
-                services.boss.refund_bill(msisdn, fen, key, "fines refund")
+            if not refund(services, msisdn, Payment.of(method, fen), f"{call.key}:refund:{vid}", "fines").ok:
+                return FAILED  # a retry under the same key pays nothing twice and refunds what is still owed
     return Outcome("ok" if not lost else "partly")
 
 
@@ -119,10 +112,12 @@ FLOW = Flow(name="fines", start="home", samples=SAMPLES, states={
     "unpaid": Route(lambda v: "violations" if _unpaid(v) else "clean", exits=("violations", "clean")),
     "clean": Show(lambda v: T("No unpaid fines for {plate}.", plate=Verbatim(str(v.values["plate"])))),
     "violations": Menu(lambda v: T("Unpaid fines"), _violations, exits=("pay",)),
-    "pay": Menu(lambda v: T("Pay by"), lambda v: pay_choices(int(v.values["amount"]), "confirm"), exits=("confirm",)),
+    "pay": Menu(lambda v: T("Pay by"), lambda v: pay_choices(v, int(v.values["amount"]), "confirm"),
+                exits=("confirm", "short")),
     "confirm": Menu(_confirm, yes_no("do_pay", "home"), exits=("do_pay", "home")),
-    "do_pay": Act(_pay_call, {"ok": "paid", "partly": "partly", "insufficient": "short"}),
+    "do_pay": Act(_pay_call, {"ok": "paid", "partly": "partly", "insufficient": "short", "declined": "declined"}),
     "paid": Show(lambda v: T("Paid. The fine(s) are cleared."), confirms=True),
     "partly": Show(lambda v: T("Some fines were already paid; that part was refunded."), confirms=True),
     "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
+    "declined": Show(lambda v: T("The charge to your phone bill was declined. No fine was paid.")),
 })

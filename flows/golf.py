@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
 from bot.text import Day, Localized, Money, Number, T, Verbatim
-from flows.common import paid, pay_choices, points_for, yes_no
+from flows.common import FAILED, Payment, cancel_or_keep, charge, paid, pay_choices, refund, refused, yes_no
 from integrations.golf import DAYS_AHEAD, MAX_PLAYERS, Course, hhmm
 
 COURSE_TZ = ZoneInfo("Asia/Shanghai")
@@ -95,7 +95,7 @@ def _players(text: str, view: View):
 
 
 def _pay_choices(view: View) -> list[Choice]:
-    return pay_choices(_price(view), "hold")
+    return pay_choices(view, _price(view), "hold")
 
 
 def _summary(view: View) -> dict:
@@ -159,10 +159,9 @@ def _hold_call(view: View) -> Call:
 
 
 def _book_call(view: View) -> Call:
-    fen = int(view.values["price"])
     return Call("golf.book", str(view.values["hold"]), (
-        ("msisdn", view.profile.msisdn), ("pay", view.values["pay"]), ("amount_fen", fen),
-        ("points", points_for(fen)), ("now", view.now.isoformat())))
+        ("msisdn", view.profile.msisdn), ("pay", view.values["pay"]), ("amount_fen", int(view.values["price"])),
+        ("now", view.now.isoformat())))
 
 
 def _cancel_call(view: View) -> Call:
@@ -180,20 +179,18 @@ def hold(services, call: Call) -> Outcome:
 def book(services, call: Call) -> Outcome:
     """Pay, then turn the hold into a booking; if the tee time was lost meanwhile, pay back."""
     a = call.kwargs
-    msisdn, pay_key = str(a["msisdn"]), call.key + ":pay"
-    if a["pay"] == "points":
-        paid = services.boss.spend_points(msisdn, int(a["points"]), pay_key, "payment", "golf")
-    else:
-        paid = services.boss.charge_bill(msisdn, int(a["amount_fen"]), pay_key, "golf")
-    if not paid.ok:
+    msisdn, fen = str(a["msisdn"]), int(a["amount_fen"])
+    payment = Payment.of(str(a["pay"]), fen)
+    taken = charge(services, msisdn, payment, call.key + ":pay", "golf")
+    if not taken.ok:
         services.golf.release(call.key)
-        return Outcome(paid.reason)
-    booking = services.golf.confirm(call.key, int(a["amount_fen"]), int(a["points"]) if a["pay"] == "points" else 0,
-                                    str(a["pay"]), datetime.fromisoformat(str(a["now"])))
+        return refused(taken)
+    now = datetime.fromisoformat(str(a["now"]))
+    booking = services.golf.confirm(call.key, fen, payment.points, payment.method, now)
     if booking is None:  # never bookable under this key again, then pay back (both steps idempotent)
         services.golf.release(call.key, final=True)
-        _refund(services, msisdn, str(a["pay"]), int(a["points"]), int(a["amount_fen"]), call.key + ":refund")
-        return Outcome("taken")
+        back = refund(services, msisdn, payment, call.key + ":refund", "golf")
+        return Outcome("taken") if back.ok else FAILED
     return Outcome("ok", (("code", booking.code),))
 
 
@@ -204,17 +201,12 @@ def cancel(services, call: Call) -> Outcome:
     msisdn, code = str(a["msisdn"]), str(a["code"])
     booking = services.golf.booking(code, msisdn)
     if booking is None or booking.status not in ("booked", "cancelled"):
-        return Outcome("failed")
+        return FAILED
     if refundable(booking.day, booking.slot, datetime.fromisoformat(str(a["now"]))):
-        _refund(services, msisdn, booking.pay, booking.points, booking.amount_fen, f"refund:{code}")
-    return Outcome("ok") if services.golf.cancel(code, msisdn) else Outcome("failed")
-
-
-def _refund(services, msisdn: str, pay: str, points: int, amount_fen: int, key: str) -> None:
-    if pay == "points":
-        services.boss.refund_points(msisdn, points, key, "golf")
-    else:
-        services.boss.refund_bill(msisdn, amount_fen, key, "golf refund")
+        paid_back = Payment(booking.pay, booking.points if booking.pay == "points" else booking.amount_fen)
+        if not refund(services, msisdn, paid_back, f"refund:{code}", "golf").ok:
+            return FAILED  # not given back: the booking stays, to be cancelled again
+    return Outcome("ok") if services.golf.cancel(code, msisdn) else FAILED
 
 
 OPERATIONS = {"golf.hold": hold, "golf.book": book, "golf.cancel": cancel}
@@ -234,19 +226,20 @@ FLOW = Flow(name="golf", start="gate", samples=SAMPLES, states={
     "day": Menu(lambda v: T("Choose a date"), _days, exits=("slot",)),
     "slot": Menu(_slot_title, _slots, exits=("players",)),
     "players": Ask(lambda v: T("How many players? (1-4)"), _players, key="players", goto="pay"),
-    "pay": Menu(lambda v: T("Pay by"), _pay_choices, exits=("hold",)),
+    "pay": Menu(lambda v: T("Pay by"), _pay_choices, exits=("hold", "short")),
     "hold": Act(_hold_call, {"ok": "confirm", "taken": "taken"}),
     "confirm": Menu(_confirm, yes_no("book"), exits=("book", "home")),
-    "book": Act(_book_call, {"ok": "booked", "insufficient": "short", "taken": "taken"}),
+    "book": Act(_book_call, {"ok": "booked", "insufficient": "short", "declined": "declined", "taken": "taken"}),
     "booked": Show(_booked, confirms=True),
     "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
+    "declined": Show(lambda v: T("The charge to your phone bill was declined. Nothing was booked.")),
     "taken": Show(lambda v: T("Sorry, that tee time was just taken. Nothing was charged.")),
     "bookings": Route(_has_bookings, exits=("mine", "none")),
     "none": Show(lambda v: T("You have no upcoming bookings.")),
     "mine": Menu(lambda v: T("My bookings"), _mine, exits=("booking",)),
     "booking": Menu(_booking_title, lambda v: [Choice(T("Cancel this booking"), "cancel_confirm")],
                     exits=("cancel_confirm",)),
-    "cancel_confirm": Menu(_cancel_title, yes_no("cancel", "mine"), exits=("cancel", "mine")),
+    "cancel_confirm": Menu(_cancel_title, cancel_or_keep("cancel", "mine"), exits=("cancel", "mine")),
     "cancel": Act(_cancel_call, {"ok": "cancelled"}),
     "cancelled": Show(_cancelled, confirms=True),
 })

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from bot.flow import Act, Call, Choice, Flow, Menu, Outcome, Route, Show, View
 from bot.text import Day, Money, T
-from flows.common import paid, pay_choices, points_for, yes_no
+from flows.common import Payment, cancel_or_keep, paid, pay_choices, refused, yes_no
 
 EVERY_TIER = ("regular", "silver", "gold", "diamond")
 
@@ -66,7 +66,7 @@ def _offers(view: View) -> list[Choice]:
 
 
 def _pay_choices(view: View) -> list[Choice]:
-    return pay_choices(_price(view), "confirm")
+    return pay_choices(view, _price(view), "confirm")
 
 
 def _confirm(view: View) -> T:
@@ -85,11 +85,9 @@ def _mine(view: View) -> list[Choice]:
 
 
 def _subscribe_call(view: View) -> Call:
-    fen = int(view.values["price"])
     return Call("packages.subscribe", view.op_key("package"), (
-        ("msisdn", view.profile.msisdn), ("package", view.values["package"]), ("price_fen", fen),
-        ("points", points_for(fen) if view.values["pay"] == "points" else 0),
-        ("until", _package(view).until(view.now.date()).isoformat())))
+        ("msisdn", view.profile.msisdn), ("package", view.values["package"]), ("price_fen", int(view.values["price"])),
+        ("pay", view.values["pay"]), ("until", _package(view).until(view.now.date()).isoformat())))
 
 
 def _unsubscribe_call(view: View) -> Call:
@@ -98,10 +96,15 @@ def _unsubscribe_call(view: View) -> Call:
 
 
 def subscribe(services, call: Call) -> Outcome:
+    """The BOSS takes the payment and subscribes in one transaction, so there is nothing to pay back;
+    a refusal routes like any product's (`refused`), a package already held as "already"."""
     a = call.kwargs
-    result = services.boss.subscribe(str(a["msisdn"]), str(a["package"]), int(a["price_fen"]), int(a["points"]),
+    payment = Payment.of(str(a["pay"]), int(a["price_fen"]))
+    result = services.boss.subscribe(str(a["msisdn"]), str(a["package"]), int(a["price_fen"]), payment.points,
                                      date.fromisoformat(str(a["until"])), call.key)
-    return Outcome("ok" if result.ok else result.reason)
+    if result.ok or result.reason == "already":
+        return Outcome("ok" if result.ok else "already")
+    return refused(result)
 
 
 def unsubscribe(services, call: Call) -> Outcome:
@@ -118,17 +121,19 @@ FLOW = Flow(name="packages", start="home", samples=SAMPLES, states={
                                                               Choice(T("My packages"), "mine")],
                  exits=("offers", "mine")),
     "offers": Menu(lambda v: T("Choose a package"), _offers, exits=("package",)),
-    "package": Menu(lambda v: T("Pay by"), _pay_choices, exits=("confirm",)),
+    "package": Menu(lambda v: T("Pay by"), _pay_choices, exits=("confirm", "short")),
     "confirm": Menu(_confirm, yes_no("subscribe"), exits=("subscribe", "home")),
-    "subscribe": Act(_subscribe_call, {"ok": "subscribed", "insufficient": "short", "already": "already"}),
+    "subscribe": Act(_subscribe_call, {"ok": "subscribed", "insufficient": "short", "declined": "declined",
+                                       "already": "already"}),
     "subscribed": Show(_subscribed, confirms=True),
     "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
+    "declined": Show(lambda v: T("The charge to your phone bill was declined. Nothing was subscribed.")),
     "already": Show(lambda v: T("You already have {name}. Nothing was charged.", name=_package(v).name)),
     "mine": Route(lambda v: "list" if _mine(v) else "none", exits=("list", "none")),
     "none": Show(lambda v: T("You have no service packages.")),
     "list": Menu(lambda v: T("My packages"), _mine, exits=("cancel_confirm",)),
     "cancel_confirm": Menu(lambda v: T("Cancel {name}? The time left is not refunded.", name=_package(v).name),
-                           yes_no("unsubscribe", "list"), exits=("unsubscribe", "list")),
+                           cancel_or_keep("unsubscribe", "list"), exits=("unsubscribe", "list")),
     "unsubscribe": Act(_unsubscribe_call, {"ok": "unsubscribed"}),
     "unsubscribed": Show(lambda v: T("{name} cancelled.", name=_package(v).name)),
 })

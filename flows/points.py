@@ -8,7 +8,7 @@ from decimal import Decimal
 from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Show, View
 from bot.msisdn import BadNumber, mask, normalise
 from bot.text import Day, Money, Number, T, Verbatim
-from flows.common import POINTS_PER_YUAN, yes_no
+from flows.common import POINTS_PER_YUAN, held_points, yes_no
 
 DAILY_TRANSFER_LIMIT = 10_000
 HISTORY_LINES = 30
@@ -43,8 +43,7 @@ def value_of(points: int) -> Money:
 
 
 def balance(view: View) -> int:
-    account = view.services.boss.account(view.profile.msisdn)
-    return account.points if account else 0
+    return held_points(view)
 
 
 # -- screens ------------------------------------------------------------------------------------

@@ -9,28 +9,32 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import structlog
+
+from flows.common import paid_under, refund
 from integrations.services import Services, simulated
 from integrations.sqltx import utcnow
 from jobs import process
 
 GRACE = timedelta(minutes=5)  # after a hold lapses, before we decide it will not be confirmed
+log = structlog.get_logger()
 
 
 def reconcile(services: Services, now: datetime, grace: timedelta = GRACE) -> int:
     """Refund the payments of lapsed holds; returns how many were refunded."""
     refunded = 0
-    for partner, what in ((services.golf, "golf refund"), (services.hospital, "registration refund")):
+    for partner, what in ((services.golf, "golf"), (services.hospital, "registration")):
         for key, msisdn in partner.stale_holds(now - grace):
-            paid = services.boss.payment(key + ":pay")
+            paid = paid_under(services, key + ":pay")
             partner.release(key, final=paid is not None)
             if paid is None:
                 continue
-            kind, amount = paid
-            if kind == "points":
-                services.boss.refund_points(msisdn, amount, key + ":refund", what)
-            else:
-                services.boss.refund_bill(msisdn, amount, key + ":refund", what)
-            refunded += 1
+            back = refund(services, msisdn, paid, key + ":refund", what)
+            if back.ok:
+                refunded += 1
+            else:  # the hold is given up either way; what is owed is left for someone to see
+                log.error("refund_refused", product=what, hold=key, method=paid.method, amount=paid.amount,
+                          reason=back.reason)
     return refunded
 
 

@@ -29,7 +29,8 @@ class Result:
     """The answer to a points or bill operation; the same key always gets the first answer."""
 
     ok: bool
-    reason: str = ""  # insufficient, daily_limit, unknown_recipient, same_recipient
+    reason: str = ""  # insufficient, daily_limit, unknown_recipient, same_recipient, already,
+    #                   over_limit (a bill charge past the credit limit), unknown_account
     points_left: int = 0
 
 

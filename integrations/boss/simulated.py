@@ -17,14 +17,16 @@ A = BossAccount.__table__
 E = PointsEntry.__table__
 B = BillCharge.__table__
 S = BossSubscription.__table__
+CREDIT_LIMIT_FEN = 2_000_000  # ¥20,000: the most a month's bill may reach; a charge beyond it is declined
 
 
 class SimulatedBoss:
     def __init__(self, engine: Engine, faults: Faults | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, credit_limit_fen: int = CREDIT_LIMIT_FEN) -> None:
         self.engine = engine
         self.faults = faults or Faults()
         self.clock = lambda: utc(clock())
+        self.credit_limit_fen = credit_limit_fen
 
     # -- reads ----------------------------------------------------------------------------------
     def account(self, msisdn: str) -> Account | None:
@@ -61,7 +63,8 @@ class SimulatedBoss:
         self.faults.check("boss")
 
         def work(conn: Connection) -> Result:
-            conn.execute(update(A).where(A.c.msisdn == msisdn).values(points=A.c.points + points))
+            if conn.execute(update(A).where(A.c.msisdn == msisdn).values(points=A.c.points + points)).rowcount != 1:
+                return Result(False, "unknown_account")  # no ledger entry for points nobody received
             _entry(conn, msisdn, points, "refund", ref, key, self.clock())
             return Result(True, points_left=_points(conn, msisdn))
 
@@ -129,20 +132,30 @@ class SimulatedBoss:
 
         def work(conn: Connection) -> Result:
             _lock(conn, msisdn)
-            if conn.execute(select(B.c.id).where(B.c.idem_key == key)).first():
+            if _charged(conn, key):
                 return Result(True)
-            conn.execute(insert(B).values(msisdn=msisdn, amount_fen=amount_fen, description=description,
-                                          idem_key=key, created_at=self.clock()))
-            changed = conn.execute(update(A).where(A.c.msisdn == msisdn)
-                                   .values(bill_fen=A.c.bill_fen + amount_fen)).rowcount
-            if changed != 1:
-                raise LookupError("no such account")
-            return Result(True)
+            return self._charge(conn, msisdn, amount_fen, key, description)
 
         try:
             return write(self.engine, work)
-        except IntegrityError:  # the same key raced us and won: its answer is ours
-            return Result(True)
+        except IntegrityError:  # only the same key committing first makes this a success
+            with self.engine.connect() as conn:
+                if _charged(conn, key):
+                    return Result(True)
+            raise
+
+    def _charge(self, conn: Connection, msisdn: str, amount_fen: int, key: str, description: str) -> Result:
+        """Add a charge (or, negative, a refund) to this month's bill, in the caller's transaction with the
+        account locked. Declined: an account the BOSS does not know, or a bill past the credit limit."""
+        bill = conn.execute(select(A.c.bill_fen).where(A.c.msisdn == msisdn)).scalar_one_or_none()
+        if bill is None:
+            return Result(False, "unknown_account")
+        if amount_fen > 0 and bill + amount_fen > self.credit_limit_fen:
+            return Result(False, "over_limit")
+        conn.execute(insert(B).values(msisdn=msisdn, amount_fen=amount_fen, description=description,
+                                      idem_key=key, created_at=self.clock()))
+        conn.execute(update(A).where(A.c.msisdn == msisdn).values(bill_fen=A.c.bill_fen + amount_fen))
+        return Result(True)
 
     # -- service packages: payment and subscription in one transaction ---------------------------
     def subscriptions(self, msisdn: str) -> list[Subscription]:
@@ -170,9 +183,9 @@ class SimulatedBoss:
                     return Result(False, "insufficient", _points(conn, msisdn))
                 _entry(conn, msisdn, -points, "redeem", package, key + ":pay", self.clock())
             else:
-                conn.execute(insert(B).values(msisdn=msisdn, amount_fen=price_fen, description=package,
-                                              idem_key=key + ":pay", created_at=self.clock()))
-                conn.execute(update(A).where(A.c.msisdn == msisdn).values(bill_fen=A.c.bill_fen + price_fen))
+                charged = self._charge(conn, msisdn, price_fen, key + ":pay", package)
+                if not charged.ok:
+                    return Result(False, charged.reason, _points(conn, msisdn))
             conn.execute(insert(S).values(msisdn=msisdn, package=package, price_fen=price_fen, points=points,
                                           pay="points" if points else "bill", status="active", until=until,
                                           idem_key=key, created_at=self.clock()))
@@ -180,10 +193,14 @@ class SimulatedBoss:
 
         try:
             return write(self.engine, work)
-        except IntegrityError:  # already active (another key), or the same key raced us
+        except IntegrityError:  # the same key raced us, or another key made the package active first
             with self.engine.connect() as conn:
-                same = conn.execute(select(S.c.id).where(S.c.idem_key == key)).first()
-                return Result(bool(same), "" if same else "already", _points(conn, msisdn))
+                if conn.execute(select(S.c.id).where(S.c.idem_key == key)).first():
+                    return Result(True, points_left=_points(conn, msisdn))
+                if conn.execute(select(S.c.id).where(S.c.msisdn == msisdn, S.c.package == package,
+                                                     S.c.status == "active")).first():
+                    return Result(False, "already", _points(conn, msisdn))
+            raise  # anything else is a fault, never a subscription
 
     def unsubscribe(self, msisdn: str, package: str) -> Result:
         self.faults.check("boss")
@@ -204,9 +221,11 @@ class SimulatedBoss:
 
         try:
             return write(self.engine, guarded)
-        except IntegrityError:  # a concurrent attempt with the same key committed first
+        except IntegrityError:  # success only if a concurrent attempt with this very key committed first
             with self.engine.connect() as conn:
-                return Result(True, points_left=_points(conn, msisdn))
+                if conn.execute(select(E.c.id).where(E.c.idem_key == key)).first():
+                    return Result(True, points_left=_points(conn, msisdn))
+            raise  # any other violation (a NOT NULL, another entry's key) is a fault, never "already done"
 
 
 def _lock(conn: Connection, *msisdns: str) -> None:
@@ -214,6 +233,10 @@ def _lock(conn: Connection, *msisdns: str) -> None:
     whose writers are serialised anyway."""
     conn.execute(select(A.c.msisdn).where(A.c.msisdn.in_(sorted(m for m in msisdns if m)))
                  .order_by(A.c.msisdn).with_for_update()).all()
+
+
+def _charged(conn: Connection, key: str) -> bool:
+    return conn.execute(select(B.c.id).where(B.c.idem_key == key)).first() is not None
 
 
 def _debit(conn: Connection, msisdn: str, points: int) -> bool:

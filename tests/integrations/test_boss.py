@@ -93,6 +93,59 @@ def test_bill_charge_is_idempotent(boss):
     assert boss.account(A).bill_fen == 18_850
 
 
+def test_a_points_write_that_breaks_a_constraint_is_a_fault_not_already_done(boss, engine):
+    """A NOT NULL violation is no proof that the key's entry exists: it raises, and nothing is spent."""
+    with pytest.raises(IntegrityError):
+        boss.spend_points(A, 100, "n1", None, "x")
+    assert boss.account(A).points == 12_800 == ledger_sum(engine, A) and entries(engine, A) == 1
+
+
+def test_a_transfer_whose_second_entry_collides_with_another_key_is_not_reported_done(boss, engine):
+    """The clash is on the recipient's entry ("t9:in"), not on the transfer's own key: nothing moved."""
+    assert boss.spend_points(B, 1, "t9:in", "redeem", "x").ok
+    before = boss.account(B).points
+    with pytest.raises(IntegrityError):
+        boss.transfer_points(A, B, 100, "t9", 10_000, MIDNIGHT)
+    assert boss.account(A).points == 12_800 == ledger_sum(engine, A) and boss.account(B).points == before
+
+
+def test_a_bill_write_that_breaks_a_constraint_is_a_fault_not_charged(boss):
+    with pytest.raises(IntegrityError):
+        boss.charge_bill(A, 100, "b9", None)
+    assert boss.account(A).bill_fen == 18_850 and boss.payment("b9") is None
+
+
+def test_bill_charge_past_the_credit_limit_is_declined_and_changes_nothing(engine):
+    boss = SimulatedBoss(engine, credit_limit_fen=20_000)
+    over = boss.charge_bill(A, 1_151, "b10", "golf")
+    assert not over.ok and over.reason == "over_limit" and boss.payment("b10") is None
+    assert boss.charge_bill(A, 1_150, "b11", "golf").ok  # up to the limit exactly
+    assert boss.refund_bill(A, 1_150, "b11:refund", "golf refund").ok  # a refund is never declined
+    assert boss.account(A).bill_fen == 18_850
+
+
+def test_an_unknown_account_is_neither_charged_nor_refunded(boss, engine):
+    nobody = "+8613999999999"
+    assert boss.charge_bill(nobody, 100, "u1", "golf").reason == "unknown_account"
+    assert boss.refund_bill(nobody, 100, "u2", "golf refund").reason == "unknown_account"
+    assert boss.refund_points(nobody, 100, "u3", "golf").reason == "unknown_account"
+    assert boss.payment("u1") is None and boss.payment("u2") is None and entries(engine, nobody) == 0
+
+
+def test_a_package_on_a_bill_past_the_credit_limit_subscribes_nothing(engine):
+    from datetime import date
+    boss = SimulatedBoss(engine, credit_limit_fen=20_000)
+    result = boss.subscribe(A, "health", 6_000, 0, date(2027, 11, 23), "p9")
+    assert result.reason == "over_limit" and boss.subscriptions(A) == [] and boss.account(A).bill_fen == 18_850
+
+
+def test_a_package_write_that_breaks_a_constraint_is_a_fault_not_already(boss):
+    from datetime import date
+    with pytest.raises(IntegrityError):
+        boss.subscribe(A, None, 6_000, 0, date(2027, 11, 23), "p10")
+    assert boss.subscriptions(A) == [] and boss.account(A).bill_fen == 18_850
+
+
 def test_history_is_newest_first_and_paged(boss):
     for n in range(5):
         boss.spend_points(A, 10, f"h{n}", "redeem", "x")
