@@ -20,13 +20,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import structlog
     from aiohttp import web
 
+    from bot import startup
     from bot.logs import configure
     from bot.web import make_app
 
     configure(settings.log.level)
     host = args.host or settings.http.host
     port = args.port or settings.http.port
-    key = settings.ussd.secret if settings.ussd.secret == "demo-secret" else "<your [ussd] secret>"
+    try:
+        settings, notes = startup.preflight(settings, host, reload=lambda: load_settings(args.config))
+    except startup.Refused as exc:
+        print(f"shortcode serve: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(note, flush=True)
+    key = startup.generated_key(settings) or "<your [ussd] secret>"
     print(f"Shortcode on http://{host}:{port}  (Redis: {settings.redis.url}, database: {settings.database.url})\n"
           f"Try it:\n  curl -d sessionId=s1 -d 'serviceCode=*126#' -d phoneNumber=+8613800000001 "
           f"-d networkCode=46000 -d text= 'http://{host}:{port}/ussd/africastalking?key={key}'\n"
@@ -132,6 +140,11 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     from integrations.smsgateway.simulator import Gateway, make_gateway_app
 
+    from bot import startup
+
+    settings, notes = startup.with_demo_secrets(settings, settings.http.host, lambda: load_settings(args.config))
+    for note in notes:
+        print(note, flush=True)
     s, url = settings.sms, urlparse(settings.sms.gateway_url)
     ours = f"http://{settings.http.host}:{settings.http.port}"
     gateway = Gateway(s.username, s.api_key, callback_url=f"{ours}/sms/dlr", inbound_url=f"{ours}/sms/inbound",
