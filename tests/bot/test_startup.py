@@ -2,6 +2,7 @@
 never open the service, and the demo on loopback makes secrets of its own."""
 from __future__ import annotations
 
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -78,6 +79,7 @@ async def test_the_attack_from_the_readme_is_refused_by_the_demo_server(tmp_path
                 assert r.status == 403
             async with http.post(serve.base + "/ussd/africastalking?key=demo-secret", data=DIAL) as r:
                 assert r.status == 403
+            assert inbox(tmp_path) == 0
             generated = tomllib.loads((tmp_path / "var" / "secrets.toml").read_text())
             assert stat.S_IMODE((tmp_path / "var" / "secrets.toml").stat().st_mode) == 0o600
             key = generated["ussd"]["secret"]
@@ -88,8 +90,15 @@ async def test_the_attack_from_the_readme_is_refused_by_the_demo_server(tmp_path
             async with http.post(serve.base + "/sms/inbound", data=form,
                                  headers={"Content-Type": "application/x-www-form-urlencoded", **own}) as r:
                 assert r.status == 200
+            assert inbox(tmp_path) == 1
     finally:
         serve.stop()
+
+
+def inbox(tmp_path) -> int:
+    """Inbound SMS the demo stored (its SQLite file is under the config's folder)."""
+    with sqlite3.connect(tmp_path / "var" / "shortcode.db") as conn:
+        return conn.execute("SELECT count(*) FROM sms_inbox").fetchone()[0]
 
 
 async def test_the_simulated_gateway_signs_with_the_secrets_the_demo_made(tmp_path):
