@@ -1,8 +1,12 @@
 # Shortcode web service.
 #
-# Configure it with environment variables (SHORTCODE_<SECTION>_<KEY>, see docs/configuration.md):
-#   SHORTCODE_USSD_SECRET    shared secret the USSD gateway sends (?key= or X-Shortcode-Key);
-#                            the default "demo-secret" is for the demo only.
+# Configure it with environment variables (SHORTCODE_<SECTION>_<KEY>, see docs/configuration.md).
+# Required: the image ships no secret, and `serve` on 0.0.0.0 refuses to start (exit 2, naming the
+# variable) while any of these is empty or a demo value published with the project:
+#   SHORTCODE_USSD_SECRET    shared secret the USSD gateway sends (?key= or X-Shortcode-Key)
+#   SHORTCODE_SMS_SECRETS    secrets the SMS gateway signs its callbacks with (comma-separated)
+#   SHORTCODE_SMS_API_KEY    our API key at the SMS gateway
+# Optional:
 #   SHORTCODE_REDIS_URL      redis://host:6379/0; the default "embedded" keeps sessions in this
 #                            process only (lost on restart, one container only)
 #   SHORTCODE_DATABASE_URL   SQLAlchemy URL, e.g. postgresql+psycopg://... (a driver is not installed
@@ -10,6 +14,7 @@
 #
 # Mount a volume on /app/var to keep the SQLite file. Demo subscribers:
 #   docker run ... IMAGE shortcode seed --demo --if-empty
+# e.g. docker run -e SHORTCODE_USSD_SECRET=... -e SHORTCODE_SMS_SECRETS=... -e SHORTCODE_SMS_API_KEY=... IMAGE
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -14,7 +14,7 @@ PAD = "x" * 380  # brings the stored JSON to ~500 bytes, the size the brief name
 
 async def hop(request: web.Request) -> web.Response:
     form = await request.post()
-    if request.query.get("key") != "demo-secret":
+    if request.query.get("key") != "bench-secret":  # bench.common.USSD_KEY
         return web.Response(status=403)
     session_id, text = str(form["sessionId"]), str(form.get("text", ""))
     redis = request.app[REDIS]

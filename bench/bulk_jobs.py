@@ -55,11 +55,12 @@ def worker(queue: str, db_url: str, redis_url: str, mode: str, gateway_url: str 
     import redis
     from rq import Queue, SimpleWorker
 
+    from bench.common import SECRETS
     from integrations.smsgateway.client import GatewayClient
     from integrations.sqltx import make_engine
     from jobs import outbox, process
 
-    client = AcceptingClient() if mode == "stage" else GatewayClient(gateway_url, "shortcode", "demo-key")
+    client = AcceptingClient() if mode == "stage" else GatewayClient(gateway_url, "shortcode", SECRETS["SHORTCODE_SMS_API_KEY"])
     process.use(sender=outbox.Sender(make_engine(db_url), client, sender_id="12580"))
     connection = redis.Redis.from_url(redis_url)
     SimpleWorker([Queue(queue, connection=connection)], connection=connection).work(burst=True, logging_level="ERROR")

@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PY = sys.executable
 SERVER_CORE, LOAD_CORE = "0", "1"  # the server alone on one core; load generator and Redis on the other
+# The benchmarks' own secrets (`serve` refuses empty or shipped ones outside the loopback demo); every
+# process `started` gets them. bench/ussd.lua and bench/baseline_app.py use the same USSD key.
+USSD_KEY = "bench-secret"
+SECRETS = {"SHORTCODE_USSD_SECRET": USSD_KEY, "SHORTCODE_SMS_SECRETS": "bench-sms-secret",
+           "SHORTCODE_SMS_API_KEY": "bench-key"}
 
 
 def free_port() -> int:
@@ -69,7 +74,7 @@ class Proc:
 def started(name: str, argv: list[str], core: str, env: dict | None = None, tmp: Path | None = None,
             ready_port: int | None = None) -> Iterator[Proc]:
     log = (tmp or Path("/tmp")) / f"bench-{name}.log"
-    popen = subprocess.Popen(pinned(core, argv), env={**os.environ, **(env or {})}, cwd=ROOT,
+    popen = subprocess.Popen(pinned(core, argv), env={**os.environ, **SECRETS, **(env or {})}, cwd=ROOT,
                              stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     proc = Proc(name, popen, log)
     try:

@@ -33,7 +33,7 @@ function request()
   if i > n then i = 1 end
   local body = "sessionId=" .. os.getenv("BENCH_TAG") .. i .. "&serviceCode=%2A126%23&phoneNumber=" ..
                numbers[i] .. "&networkCode=46000&text="
-  return wrk.format("POST", "/ussd/africastalking?key=demo-secret",
+  return wrk.format("POST", "/ussd/africastalking?key=bench-secret",
                     {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end
 function done(summary, latency, requests)

@@ -20,6 +20,9 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import SECRETS, USSD_KEY  # noqa: E402
 WALK = ["", "1", "1*1", "1*1*0", "1*1*0*2", "1*1*0*2*00", "1*1*0*2*00*2"]
 
 
@@ -37,7 +40,7 @@ async def run(base: str, hops: int) -> list[float]:
                     "phoneNumber": f"+86138{n // len(WALK) % 900 + 1:08d}", "networkCode": "46000",
                     "text": WALK[n % len(WALK)]}
             started = time.perf_counter()
-            async with http.post(f"{base}/ussd/africastalking?key=demo-secret", data=form) as r:
+            async with http.post(f"{base}/ussd/africastalking?key={USSD_KEY}", data=form) as r:
                 body = await r.text()
             times.append(time.perf_counter() - started)
             assert r.status == 200 and body[:4] in ("CON ", "END "), body
@@ -52,7 +55,7 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "SHORTCODE_REDIS_URL": args.redis,
-               "SHORTCODE_LOG_LEVEL": "warning"}
+               "SHORTCODE_LOG_LEVEL": "warning", **SECRETS}
         subprocess.run([sys.executable, "-m", "bot.cli", "seed", "--demo"], env=env, cwd=ROOT, check=True,
                        capture_output=True)
         server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,

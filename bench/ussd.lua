@@ -22,7 +22,7 @@ function request()
   texts[i] = texts[i] .. "*" .. key
   local body = "sessionId=" .. tag .. i .. "&serviceCode=%2A126%23&phoneNumber=" .. numbers[i] ..
                "&networkCode=46000&text=" .. texts[i]:gsub("%*", "%%2A")
-  return wrk.format("POST", "/ussd/africastalking?key=demo-secret",
+  return wrk.format("POST", "/ussd/africastalking?key=bench-secret",
                     {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end
 

@@ -21,8 +21,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (LOAD_CORE, PY, ROOT, SERVER_CORE, fmt, free_port, redis_server, save, spread,
-                          started, wrk)
+from bench.common import (LOAD_CORE, PY, ROOT, SERVER_CORE, USSD_KEY, fmt, free_port, redis_server, save,
+                          spread, started, wrk)
 
 PREFIX = ["3", "1", "1", "3"]  # golf, book a tee time, first course, third day: the tee-time list
 SUBSCRIBERS = 20_000
@@ -54,7 +54,7 @@ async def position(base: str, numbers: list[str], tag: str) -> None:
                 text = "*".join(inputs)
                 form = {"sessionId": f"{tag}{i}", "serviceCode": "*126#", "phoneNumber": number,
                         "networkCode": "46000", "text": text}
-                async with http.post(base + "/ussd/africastalking?key=demo-secret", data=form) as r:
+                async with http.post(base + f"/ussd/africastalking?key={USSD_KEY}", data=form) as r:
                     body = await r.text()
                     seen.append(body)
             if "98" not in body:

@@ -20,13 +20,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import structlog
     from aiohttp import web
 
+    from bot import startup
     from bot.logs import configure
     from bot.web import make_app
 
     configure(settings.log.level)
     host = args.host or settings.http.host
     port = args.port or settings.http.port
-    key = settings.ussd.secret if settings.ussd.secret == "demo-secret" else "<your [ussd] secret>"
+    try:
+        settings, notes = startup.preflight(settings, host, reload=lambda: load_settings(args.config))
+    except startup.Refused as exc:
+        print(f"shortcode serve: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(note, flush=True)
+    key = startup.generated_key(settings) or "<your [ussd] secret>"
     print(f"Shortcode on http://{host}:{port}  (Redis: {settings.redis.url}, database: {settings.database.url})\n"
           f"Try it:\n  curl -d sessionId=s1 -d 'serviceCode=*126#' -d phoneNumber=+8613800000001 "
           f"-d networkCode=46000 -d text= 'http://{host}:{port}/ussd/africastalking?key={key}'\n"
@@ -93,13 +101,19 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db import make_engine, upgrade
-    from bot.seed import seed_demo
+    from bot.seed import count_subscribers, seed_demo
 
     if not args.demo:
         print("nothing to do: pass --demo", file=sys.stderr)
         return 2
     upgrade(settings.database_url)
-    rows, seconds = seed_demo(make_engine(settings.database_url), args.subscribers, if_empty=args.if_empty)
+    engine = make_engine(settings.database_url)
+    present = count_subscribers(engine)
+    if present and not (args.if_empty or args.reset):
+        print(f"the database already has {present:,} subscribers: left as they are. Pass --reset to delete all "
+              "subscribers, accounts, points and partner data and seed the demo instead", file=sys.stderr)
+        return 2
+    rows, seconds = seed_demo(engine, args.subscribers, if_empty=args.if_empty)
     if rows:
         print(f"seeded {rows:,} demo subscribers in {seconds:.1f} s (first: +8613800000001)")
     else:
@@ -126,6 +140,11 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     from integrations.smsgateway.simulator import Gateway, make_gateway_app
 
+    from bot import startup
+
+    settings, notes = startup.with_demo_secrets(settings, settings.http.host, lambda: load_settings(args.config))
+    for note in notes:
+        print(note, flush=True)
     s, url = settings.sms, urlparse(settings.sms.gateway_url)
     ours = f"http://{settings.http.host}:{settings.http.port}"
     gateway = Gateway(s.username, s.api_key, callback_url=f"{ours}/sms/dlr", inbound_url=f"{ours}/sms/inbound",
@@ -197,7 +216,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("seed", help="create deterministic demo data")
     s.add_argument("--demo", action="store_true", help="demo subscribers from +8613800000001")
     s.add_argument("--subscribers", type=int, default=1000, help="how many (default 1,000)")
-    s.add_argument("--if-empty", action="store_true", help="do nothing when subscribers exist")
+    keep = s.add_mutually_exclusive_group()
+    keep.add_argument("--if-empty", action="store_true", help="do nothing when subscribers exist")
+    keep.add_argument("--reset", action="store_true",
+                      help="delete existing subscribers, accounts, points and partner data first")
     s.set_defaults(func=cmd_seed)
     s = sub.add_parser("lint", help="render every screen in every locale; fail on overflow")
     s.set_defaults(func=cmd_lint)

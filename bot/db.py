@@ -1,10 +1,14 @@
 """Database access: one SQLAlchemy engine per process, migrations applied by alembic."""
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 
 from integrations.sqltx import make_engine  # noqa: F401  (the runtime's import point)
 
@@ -23,3 +27,15 @@ def upgrade(url: str, revision: str = "head") -> None:
     if url.startswith("sqlite:///") and ":memory:" not in url:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+
+
+@cache
+def head_revision() -> str:
+    """The revision this code's migrations end at: what every database it serves must be at."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def schema_behind(conn: Connection) -> str | None:
+    """Why this database does not fit the code (its revision is not the head), or None when it does."""
+    at, need = MigrationContext.configure(conn).get_current_revision(), head_revision()
+    return None if at == need else f"database schema is not up to date (at {at or 'nothing'}, need {need})"

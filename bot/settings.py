@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
+# Secrets the embedded demo generates per install (`bot/startup.py`), next to its SQLite file; never tracked.
+LOCAL_SECRETS = Path("var/secrets.toml")
+# The secret settings, as (section, key): each must be the operator's own outside the embedded demo.
+SECRET_KEYS = (("ussd", "secret"), ("sms", "secrets"), ("sms", "api_key"))
+# Values that were published with the project (README, docs, older config.toml): known to everyone.
+SHIPPED = frozenset({"demo-secret", "demo-sms-secret", "demo-key"})
 
 
 class _Section(BaseModel):
@@ -51,7 +57,7 @@ class Session(_Section):
 
 
 class Ussd(_Section):
-    secret: str = "demo-secret"
+    secret: str = ""
     gsm7_budget: int = 182
     ucs2_budget: int = 80
     reply_timeout: float = 10.0
@@ -60,8 +66,8 @@ class Ussd(_Section):
 class Sms(_Section):
     gateway_url: str = "http://127.0.0.1:8090"
     username: str = "shortcode"
-    api_key: str = "demo-key"
-    secrets: str = "demo-sms-secret"
+    api_key: str = ""
+    secrets: str = ""
     short_code: str = "12580"
     session_window: int = 600
     max_segments: int = 2
@@ -118,6 +124,24 @@ class Settings(_Section):
         return url
 
 
+def unset(value: str) -> bool:
+    """True for a secret that protects nothing: empty, or any comma-separated part empty or shipped."""
+    return any(not part.strip() or part.strip() in SHIPPED for part in value.split(","))
+
+
+def _local_secrets(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Fill in the secrets the file leaves unset from the generated `var/secrets.toml`, if there is one."""
+    path = base_dir / LOCAL_SECRETS
+    if not path.exists():
+        return data
+    generated = tomllib.loads(path.read_text("utf-8"))
+    for section, key in SECRET_KEYS:
+        value = generated.get(section, {}).get(key)
+        if value and unset(str(data.get(section, {}).get(key, ""))):
+            data.setdefault(section, {})[key] = value
+    return data
+
+
 def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     """Apply SHORTCODE_<SECTION>_<KEY> variables; pydantic converts their text to the field type."""
     for name, field in Settings.model_fields.items():
@@ -132,12 +156,13 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str
 
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the config file (the path given, else SHORTCODE_CONFIG, else the project's config.toml)
-    and apply the environment on top."""
+    """Read the config file (the path given, else SHORTCODE_CONFIG, else the project's config.toml),
+    fill the secrets it leaves unset from a generated `var/secrets.toml`, and apply the environment on top."""
     environ = os.environ if environ is None else environ
     chosen = Path(path or environ.get("SHORTCODE_CONFIG") or DEFAULT_CONFIG)
     if not chosen.exists() and chosen != DEFAULT_CONFIG:
         raise FileNotFoundError(f"config file not found: {chosen}")
     data: dict[str, Any] = tomllib.loads(chosen.read_text("utf-8")) if chosen.exists() else {}
-    data = _env_overrides(data, environ)
-    return Settings(**data, base_dir=chosen.resolve().parent)
+    base_dir = chosen.resolve().parent
+    data = _env_overrides(_local_secrets(data, base_dir), environ)
+    return Settings(**data, base_dir=base_dir)

@@ -14,7 +14,7 @@ from bot.background import Background
 from bot.channels.sms import SmsChannel
 from bot.channels.sms_conversations import SmsConversations
 from bot.channels.ussd import UssdChannel
-from bot.db import make_engine
+from bot.db import make_engine, schema_behind
 from bot.outbound import Outbound, SmsConfirmations
 from bot.redisconn import RedisPair, connect
 from bot.wiring import Core, build_dispatcher, outbox_sender
@@ -154,10 +154,13 @@ async def _rescan_inbox(conversations: SmsConversations, older_than: timedelta) 
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness and readiness: Redis answers a PING and the database a SELECT 1."""
+    """Liveness and readiness: Redis answers a PING and the database a SELECT 1, at the code's schema."""
     await request.app[REDIS].aio.ping()
     with request.app[DB].connect() as conn:
         conn.execute(text("SELECT 1"))
+        behind = schema_behind(conn)
+    if behind:  # every request would fail on a missing table or column
+        return web.json_response({"status": "unavailable", "reason": behind}, status=503)
     return web.json_response({"status": "ok"})
 
 

@@ -15,6 +15,9 @@ from aiohttp import ClientSession
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every process of a stack is told its secrets: outside embedded mode `serve` refuses empty or shipped ones.
+SECRETS = {"SHORTCODE_USSD_SECRET": "test-secret", "SHORTCODE_SMS_SECRETS": "e2e-sms-secret",
+           "SHORTCODE_SMS_API_KEY": "e2e-api-key"}
 
 
 class Stack:
@@ -31,7 +34,7 @@ class Stack:
                     "SHORTCODE_JOBS_INPROCESS_WORKER": "false",
                     "SHORTCODE_HTTP_PORT": str(self.web_port),
                     "SHORTCODE_SMS_GATEWAY_URL": f"http://127.0.0.1:{self.gateway_port}",
-                    "SHORTCODE_LOG_LEVEL": "warning", **extra}
+                    "SHORTCODE_LOG_LEVEL": "warning", **SECRETS, **extra}
         self.procs: dict[str, subprocess.Popen] = {}
 
     @property
@@ -82,6 +85,26 @@ class Stack:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
 
 
+def shipped_config(tmp: Path, web_port: int, gateway_port: int, **values: str) -> Path:
+    """The project's config.toml as shipped, in a folder of its own (its `var/`, so its SQLite file and
+    generated secrets, are under `tmp`), on the given ports; `values` replace keys (`secret='"x"'`)."""
+    lines = []
+    for line in (ROOT / "config.toml").read_text().splitlines():
+        key = line.split(" = ")[0]
+        if key in ("menus", "locale"):
+            line = f'{key} = "{ROOT / key}"'
+        elif key == "port":
+            line = f"port = {web_port}"
+        elif key == "gateway_url":
+            line = f'gateway_url = "http://127.0.0.1:{gateway_port}"'
+        elif key in values:
+            line = f"{key} = {values[key]}"
+        lines.append(line)
+    path = tmp / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 async def bring_up(stack: Stack, subscribers: int = 50, worker: bool = True) -> Stack:
     """Schema, demo data, then the gateway, the web process and (by default) a worker, all answering."""
     stack.run("db", "upgrade")
@@ -122,3 +145,66 @@ async def eventually(check, timeout: float = 20, every: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true after {timeout} s: {getattr(check, '__name__', check)}")
         await asyncio.sleep(every)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This machine's environment without any SHORTCODE_ setting, plus `extra`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("SHORTCODE_")}, "PYTHONPATH": str(ROOT),
+            "SHORTCODE_LOG_LEVEL": "warning", **extra}
+
+
+class Serve:
+    """`shortcode serve` in a subprocess; `outcome()` says whether it exited (and how) or came up."""
+
+    def __init__(self, tmp: Path, env: dict[str, str], *args: str, port: int | None = None,
+                 host: str | None = None) -> None:
+        self.port = port or free_port()
+        self.out, self.err = tmp / f"serve-{self.port}.out", tmp / f"serve-{self.port}.err"
+        where = ["--port", str(self.port), *(["--host", host] if host else [])]
+        with open(self.out, "wb") as out, open(self.err, "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args, "serve", *where],
+                                         env=env, cwd=ROOT, stdout=out, stderr=err)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def outcome(self, timeout: float = 60) -> int | str:
+        """The exit code, or "started" once /healthz answers (the process is then left running)."""
+        deadline = time.monotonic() + timeout
+        async with ClientSession() as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    return self.proc.returncode
+                try:
+                    async with http.get(self.base + "/healthz") as r:
+                        if r.status == 200:
+                            return "started"
+                except OSError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise TimeoutError("serve neither exited nor answered")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    @property
+    def stdout(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+
+async def refused(serve: Serve) -> str:
+    """Assert `serve` exited with 2 and one line on stderr, no traceback; return that line."""
+    try:
+        result = await serve.outcome()
+    finally:
+        serve.stop()
+    assert result == 2, f"serve {result}, stderr: {serve.stderr[-2000:]}"
+    assert "Traceback" not in serve.stderr and len(serve.stderr.strip().splitlines()) == 1, serve.stderr
+    return serve.stderr.strip()

@@ -56,6 +56,26 @@ def test_seed_is_deterministic_and_first_number_is_the_showcase(tmp_path):
     assert "already present" in again.stdout
 
 
+def test_seed_without_reset_leaves_existing_data_alone(tmp_path):
+    """Seeding again is refused with a clear message and exit 2; only --reset wipes and reseeds."""
+    import sqlite3
+
+    shortcode("seed", "--demo", "--subscribers", "20", tmp_path=tmp_path)
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        conn.execute("UPDATE boss_account SET points = 1 WHERE msisdn = '+8613800000001'")
+
+    def state() -> tuple[int, int]:
+        with sqlite3.connect(tmp_path / "cli.db") as conn:
+            return (conn.execute("SELECT count(*) FROM subscriber").fetchone()[0],
+                    conn.execute("SELECT points FROM boss_account WHERE msisdn = '+8613800000001'").fetchone()[0])
+
+    out = shortcode("seed", "--demo", "--subscribers", "5", tmp_path=tmp_path, check=False)
+    assert out.returncode == 2 and "20 subscribers" in out.stderr and "--reset" in out.stderr, out.stderr
+    assert state() == (20, 1)
+    out = shortcode("seed", "--demo", "--reset", "--subscribers", "5", tmp_path=tmp_path)
+    assert "seeded 5 demo subscribers" in out.stdout and state() == (5, 12_800)
+
+
 def test_sim_script_passes_and_fails_with_a_diff(tmp_path):
     ok = shortcode("sim", "--script", "tests/transcripts/points_en.yaml", tmp_path=tmp_path)
     assert "every expectation held" in ok.stdout

@@ -52,3 +52,28 @@ def test_every_key_is_documented():
 def test_missing_config_named_by_environment_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_settings(environ={"SHORTCODE_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_generated_secrets_fill_in_only_what_the_file_leaves_unset_and_the_environment_wins(tmp_path):
+    """var/secrets.toml (made by the embedded demo) sits above config.toml's empty or shipped values and
+    below both an operator's own value in the file and the environment."""
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "secrets.toml").write_text('[ussd]\nsecret = "gen-u"\n[sms]\nsecrets = "gen-s"\n'
+                                                   'api_key = "gen-k"\n')
+    config = tmp_path / "c.toml"
+    config.write_text('[ussd]\nsecret = "demo-secret"\n[sms]\nsecrets = "mine"\n')
+    s = load_settings(config, environ={})
+    assert (s.ussd.secret, s.sms.secrets, s.sms.api_key) == ("gen-u", "mine", "gen-k")
+    s = load_settings(config, environ={"SHORTCODE_USSD_SECRET": "env-u", "SHORTCODE_SMS_API_KEY": ""})
+    assert (s.ussd.secret, s.sms.secrets, s.sms.api_key) == ("env-u", "mine", "")
+
+
+def test_the_shipped_config_and_models_carry_no_working_secret():
+    """Whatever is published with the project is known to everyone: it ships every secret empty."""
+    import tomllib
+
+    from bot.settings import SECRET_KEYS
+
+    shipped = tomllib.loads((ROOT / "config.toml").read_text())
+    for section, key in SECRET_KEYS:
+        assert shipped[section][key] == "" and getattr(getattr(Settings(), section), key) == "", (section, key)

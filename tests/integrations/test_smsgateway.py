@@ -126,17 +126,19 @@ async def test_shortcode_gateway_runs_as_its_own_process(tmp_path):
     from pathlib import Path
 
     from tests.conftest import free_port
+    from tests.processes import SECRETS
 
     port = free_port()
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "SHORTCODE_SMS_GATEWAY_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(root)}
+    env = {**os.environ, "SHORTCODE_SMS_GATEWAY_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(root),
+           **SECRETS}
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "gateway"], env=env, cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with ClientSession() as http:
             for _ in range(100):
                 try:
-                    status, body = await post(http, f"http://127.0.0.1:{port}", key="demo-key", to="+8613800000001",
+                    status, body = await post(http, f"http://127.0.0.1:{port}", key=SECRETS["SHORTCODE_SMS_API_KEY"], to="+8613800000001",
                                               message="hi")
                     break
                 except OSError:

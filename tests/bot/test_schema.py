@@ -1,0 +1,65 @@
+"""The database schema against the code's migrations: `serve` refuses a database behind them (the
+embedded SQLite default upgrades itself and says so), and /healthz reports it."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession
+
+from bot.db import head_revision, upgrade
+from integrations.smsgateway.signing import headers
+from tests.conftest import free_port
+from tests.hardening.test_openapi import assert_declared
+from tests.processes import SECRETS, Serve, clean_env, refused, shipped_config
+
+SMS = {"id": "schema-1", "from": "+8613800000001", "to": "12580", "text": "BAL", "date": "2026-11-23",
+       "linkId": "l1", "networkCode": "46000"}
+
+
+async def test_serve_refuses_a_database_that_was_never_migrated(tmp_path, redis_url, sql_url):
+    """SQLite and PostgreSQL alike: one line naming the command to run, exit 2, no traceback."""
+    env = clean_env(SHORTCODE_REDIS_URL=redis_url, SHORTCODE_DATABASE_URL=sql_url, **SECRETS)
+    line = await refused(Serve(tmp_path, env))
+    assert f"at nothing, need {head_revision()}" in line and "run `shortcode db upgrade`" in line
+
+
+async def test_serve_refuses_a_database_one_migration_behind(tmp_path, redis_url):
+    url = f"sqlite:///{tmp_path}/old.db"
+    upgrade(url, "0007")
+    env = clean_env(SHORTCODE_REDIS_URL=redis_url, SHORTCODE_DATABASE_URL=url, **SECRETS)
+    line = await refused(Serve(tmp_path, env))
+    assert line.endswith(f"database schema is not up to date (at 0007, need {head_revision()}): "
+                         "run `shortcode db upgrade`"), line
+
+
+async def test_embedded_serve_upgrades_a_fresh_database_and_says_so(tmp_path):
+    """`make run`'s own SQLite file upgrades itself: health is 200 and an SMS is stored, not a 500."""
+    import tomllib
+
+    config = shipped_config(tmp_path, free_port(), free_port())
+    serve = Serve(tmp_path, clean_env(), "--config", str(config))
+    try:
+        assert await serve.outcome() == "started", serve.stderr
+        assert f"database schema upgraded to {head_revision()}" in serve.stdout
+        secret = tomllib.loads((tmp_path / "var" / "secrets.toml").read_text())["sms"]["secrets"]
+        body = urlencode(SMS).encode()
+        async with ClientSession() as http:
+            async with http.post(serve.base + "/sms/inbound", data=body, headers={
+                    "Content-Type": "application/x-www-form-urlencoded", **headers(secret, body)}) as r:
+                assert r.status == 200, await r.text()
+    finally:
+        serve.stop()
+
+
+async def test_health_is_503_with_the_reason_while_the_schema_is_behind(settings, serve):
+    """A load balancer keeps traffic away from a process whose database lacks a migration."""
+    upgrade(settings.database_url, "0007")
+    base = await serve(settings)
+    async with ClientSession() as http:
+        async with http.get(base + "/healthz") as r:
+            assert r.status == 503
+            assert_declared("/healthz", "get", r.status, r.content_type, await r.text())
+            assert (await r.json())["reason"] == f"database schema is not up to date (at 0007, need {head_revision()})"
+        upgrade(settings.database_url)
+        async with http.get(base + "/healthz") as r:
+            assert r.status == 200 and (await r.json())["status"] == "ok"
