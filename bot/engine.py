@@ -137,7 +137,7 @@ class Engine:
         """The screen a session is showing (used to repeat it on a replayed hop)."""
         error = T(session.error) if session.error else None
         if session.resume and not session.ended:  # ended on the resume question: its END, not the question
-            return Screen("menu", RESUME, (CONTINUE, RESTART), back=False, reserve=(WRONG_CHOICE,))
+            return Screen("menu", RESUME, (CONTINUE, RESTART), error, back=False, reserve=(WRONG_CHOICE,))
         state = self.state(session.flow, session.state)
         if session.ended and not isinstance(state, End):  # ended by the engine: timeout, errors
             return Screen("end", T(session.error or ENDED.msgid), back=False)
@@ -201,7 +201,7 @@ class Engine:
 
     def _answer_resume(self, session: Session, text: str, now: datetime, ctx: Context) -> Turn:
         if text == "1":
-            resumed = session.evolve(resume=False)
+            resumed = session.evolve(resume=False, error=None, errors=0)
             return self._turn(resumed, now, ctx, (ev.SessionResumed(session.flow, session.state),))
         if text == "2":
             kept = {SEQ: session.values[SEQ]} if SEQ in session.values else {}  # keys stay unique
