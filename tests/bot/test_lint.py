@@ -1,6 +1,8 @@
 """Every screen `shortcode lint` renders, walked page by page as a subscriber would with 98 and 99."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot import engine as eng
@@ -82,3 +84,16 @@ def test_every_page_a_subscriber_reaches_shows_every_option_once_whatever_the_er
             walked += len(chunks) > 1
             errors.add(sample.screen.error)
     assert walked and {None, eng.WRONG_CHOICE, eng.UNAVAILABLE} <= errors  # the walk did page, with each error
+
+
+def test_every_amount_on_every_screen_has_one_currency_style(core, services):
+    """¥1,280.00 in both languages: no "CN¥236.00" beside "¥10"."""
+    renderer, amounts = core.renderers["ussd"], set()
+    for sample in samples(core.engine, renderer, services):
+        for lang in LANGUAGES:
+            for page in range(renderer.page_count(sample.screen, lang)):
+                shown = renderer.render(sample.screen, lang, page).text
+                found = re.findall(r"(?:CN)?¥[\d,]*(?:\.\d*)?", shown)
+                assert all(re.fullmatch(r"¥\d{1,3}(,\d{3})*\.\d\d", a) for a in found), shown
+                amounts.update(found)
+    assert len(amounts) > 10
