@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from bot import engine as eng
 from bot.db import make_engine, upgrade
 from bot.engine import Context, Engine
-from bot.channels.sms_conversations import UNKNOWN
+from bot.channels.sms_conversations import UNKNOWN, UNKNOWN_NO_GOLF
 from bot.flow import Act, Profile, Route, Screen
 from bot.i18n import LANGUAGES
 from bot.render import Renderer
@@ -31,7 +31,7 @@ WIDEST = "+8613899999999"
 
 # The showcase subscriber, and one with the widest figures a screen may have to hold.
 PROFILES = (Profile(*SHOWCASE), Profile(WIDEST, "Alexandria", "diamond", "en", "Asia/Shanghai"))
-NOTICES = {"sms": (UNKNOWN,)}  # lines a channel puts on top of the main menu
+NOTICES = {"sms": (UNKNOWN, UNKNOWN_NO_GOLF)}  # lines a channel puts on top of the main menu
 
 
 @dataclass(frozen=True)
