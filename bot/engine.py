@@ -66,6 +66,8 @@ class Engine:
         self.flows = dict(flows)
         self.root = (MENU_FLOW, root)
         self.policy = policy
+        self._errors = {(f, name): self._may_show(f, state) for f, flow in self.flows.items()
+                        for name, state in flow.states.items()}
 
     # -- entry points -------------------------------------------------------------------------
     def begin(self, previous: Session | None, msisdn: str, ref: str, now: datetime, ctx: Context,
@@ -133,28 +135,50 @@ class Engine:
 
     def screen(self, session: Session, now: datetime, ctx: Context) -> Screen:
         """The screen a session is showing (used to repeat it on a replayed hop)."""
+        error = T(session.error) if session.error else None
         if session.resume and not session.ended:  # ended on the resume question: its END, not the question
-            return Screen("menu", RESUME, (CONTINUE, RESTART), back=False)
+            return Screen("menu", RESUME, (CONTINUE, RESTART), error, back=False, reserve=(WRONG_CHOICE,))
         state = self.state(session.flow, session.state)
         if session.ended and not isinstance(state, End):  # ended by the engine: timeout, errors
             return Screen("end", T(session.error or ENDED.msgid), back=False)
         view = self._view(session, now, ctx)
-        error = T(session.error) if session.error else None
         at_root = (session.flow, session.state) == self.root
+        reserve = self.errors(session.flow, session.state)
         if isinstance(state, Menu):
             labels = tuple(c.label for c in state.choices(view))
-            return Screen("menu", state.title(view), labels, error, back=not at_root)
+            return Screen("menu", state.title(view), labels, error, back=not at_root, reserve=reserve)
         if isinstance(state, Ask):
-            return Screen("input", state.prompt(view), (), error)
+            return Screen("input", state.prompt(view), (), error, reserve=reserve)
         if isinstance(state, Show):
             items = tuple(state.items(view)) if state.items else ()
-            return Screen("info", state.text(view), items, error, numbered=False)
+            return Screen("info", state.text(view), items, error, numbered=False, reserve=reserve)
         if isinstance(state, (Act, Route)):  # only seen if a process died between a call and its outcome
             return Screen("info", UNAVAILABLE, ())
         return Screen("end", state.text(view), back=False)
 
     def state(self, flow: str, name: str) -> State:
         return self.flows[flow].states[name]
+
+    def errors(self, flow: str, name: str) -> tuple[T, ...]:
+        """The error lines the engine may put on top of this state's screen; its pages leave room for them."""
+        return self._errors[flow, name]
+
+    def _may_show(self, flow: str, state: State) -> tuple[T, ...]:
+        """A wrong entry anywhere but an end; the apology for a failed call where a call may start."""
+        if isinstance(state, End):
+            return ()
+        return (WRONG_CHOICE, UNAVAILABLE) if self._starts_call(flow, state, set()) else (WRONG_CHOICE,)
+
+    def _starts_call(self, flow: str, state: State, seen: set) -> bool:
+        """Whether an exit is an Act, directly or through Routes (a failed call comes back here)."""
+        for goto in state.exits:
+            f, name = target(goto, flow)
+            name = name or self.flows[f].start
+            nxt = self.flows[f].states[name]
+            if isinstance(nxt, Act) or (isinstance(nxt, Route) and (f, name) not in seen
+                                        and self._starts_call(f, nxt, seen | {(f, name)})):
+                return True
+        return False
 
     # -- steps --------------------------------------------------------------------------------
     def _answer(self, session: Session, text: str, now: datetime, ctx: Context) -> Turn:
@@ -177,7 +201,7 @@ class Engine:
 
     def _answer_resume(self, session: Session, text: str, now: datetime, ctx: Context) -> Turn:
         if text == "1":
-            resumed = session.evolve(resume=False)
+            resumed = session.evolve(resume=False, error=None, errors=0)
             return self._turn(resumed, now, ctx, (ev.SessionResumed(session.flow, session.state),))
         if text == "2":
             kept = {SEQ: session.values[SEQ]} if SEQ in session.values else {}  # keys stay unique

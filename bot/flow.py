@@ -84,6 +84,8 @@ class Screen:
     error: T | None = None
     back: bool = True  # show the "0 Back / 00 Main menu" hint
     numbered: bool = True  # options are choices; False for lines of a list (paged all the same)
+    reserve: tuple[T, ...] = ()  # the error lines it may carry: pages leave room for the widest, so they
+    #                              hold the same options whichever (if any) is on top
 
     @property
     def final(self) -> bool:

@@ -58,6 +58,8 @@ def _formatted(lang: str, value: Money | Number | Day) -> str:
     """Babel parses its patterns on every call (~2 ms for a date skeleton); the same value in the same
     locale always gives the same text, so it is formatted once."""
     if isinstance(value, Money):
+        if value.pattern:
+            return format_decimal(value.amount, value.pattern, locale=lang)
         return format_currency(value.amount, value.currency, locale=lang)
     if isinstance(value, Number):
         return format_decimal(value.value, locale=lang)

@@ -13,12 +13,14 @@ from sqlalchemy import insert
 from bot import engine as eng
 from bot.db import make_engine, upgrade
 from bot.engine import Context, Engine
-from bot.flow import Act, Ask, Menu, Profile, Route, Screen
+from bot.channels.sms_conversations import UNKNOWN, UNKNOWN_NO_GOLF
+from bot.flow import Act, Profile, Route, Screen
 from bot.i18n import LANGUAGES
 from bot.render import Renderer
 from bot.seed import SHOWCASE, seed_demo
 from integrations.services import Services, simulated
 from bot.session import Session
+from bot.text import T
 from integrations.gsm import char_units
 from integrations.boss.tables import BossAccount, BossSubscription, PointsEntry
 from integrations.golf.tables import TeeBooking
@@ -29,7 +31,7 @@ WIDEST = "+8613899999999"
 
 # The showcase subscriber, and one with the widest figures a screen may have to hold.
 PROFILES = (Profile(*SHOWCASE), Profile(WIDEST, "Alexandria", "diamond", "en", "Asia/Shanghai"))
-ERRORS = (None, eng.WRONG_CHOICE)
+NOTICES = {"sms": (UNKNOWN, UNKNOWN_NO_GOLF)}  # lines a channel puts on top of the main menu
 
 
 @dataclass(frozen=True)
@@ -81,35 +83,51 @@ def demo_services() -> Iterator[Services]:
             db.dispose()
 
 
-def screens(engine: Engine, renderer: Renderer, services: Any) -> Iterator[tuple[str, str, Screen]]:
-    """Every state's screen, for each demo profile and sample values, with and without an error line."""
+@dataclass(frozen=True)
+class Sample:
+    """One screen lint renders, and the session that shows it (None for the engine's own end screens)."""
+
+    flow: str
+    state: str
+    screen: Screen
+    session: Session | None = None
+    ctx: Context | None = None
+
+
+def samples(engine: Engine, renderer: Renderer, services: Any, notices: tuple[T, ...] = ()) -> Iterator[Sample]:
+    """Every state's screen, for each demo profile and sample values, with no error line and with each one
+    it may carry; the root menu also with each of the channel's `notices`."""
     for profile in PROFILES:
         ctx = Context(profile, renderer, services)
         for flow in engine.flows.values():
             for name, state in flow.states.items():
                 if isinstance(state, (Act, Route)):
                     continue
-                errors = ERRORS if isinstance(state, (Menu, Ask)) else (None,)
-                if _leads_to_act(flow, state):  # a failed call comes back here with an apology line
-                    errors += (eng.UNAVAILABLE,)
+                errors = (None, *engine.errors(flow.name, name))
+                errors += notices if (flow.name, name) == engine.root else ()
                 for values in flow.samples:
                     for error in errors:
                         session = Session(profile.msisdn, "lint", flow.name, name, profile.lang, NOW.timestamp(),
                                           values=dict(values), error=error.msgid if error else None)
-                        yield flow.name, name, engine.screen(session, NOW, ctx)
+                        yield Sample(flow.name, name, engine.screen(session, NOW, ctx), session, ctx)
+        for error in (None, eng.WRONG_CHOICE):  # the resume question, on a new dial mid-conversation
+            session = Session(profile.msisdn, "lint", "account", "home", profile.lang, NOW.timestamp(), resume=True,
+                              error=error.msgid if error else None)
+            yield Sample("engine", "resume", engine.screen(session, NOW, ctx), session, ctx)
     for text in (eng.TOO_MANY, eng.TIMED_OUT, eng.ENDED):
-        yield "engine", text.msgid[:24], Screen("end", text, back=False)
-    yield "engine", "resume", Screen("menu", eng.RESUME, (eng.CONTINUE, eng.RESTART), back=False)
+        yield Sample("engine", text.msgid[:24], Screen("end", text, back=False))
 
 
-def _leads_to_act(flow, state) -> bool:
-    return any(isinstance(flow.states.get(goto), Act) for goto in state.exits)
+def screens(engine: Engine, renderer: Renderer, services: Any,
+            notices: tuple[T, ...] = ()) -> Iterator[tuple[str, str, Screen]]:
+    for sample in samples(engine, renderer, services, notices):
+        yield sample.flow, sample.state, sample.screen
 
 
 def lint(engine: Engine, renderers: dict[str, Renderer], services: Any) -> list[Overflow]:
     found, seen = [], set()
     for channel, renderer in renderers.items():
-        for flow, state, screen in screens(engine, renderer, services):
+        for flow, state, screen in screens(engine, renderer, services, NOTICES.get(channel, ())):
             for lang in LANGUAGES:
                 for page in range(renderer.page_count(screen, lang)):
                     rendered = renderer.render(screen, lang, page)

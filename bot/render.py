@@ -79,7 +79,11 @@ class Layout:
 
 @dataclass(frozen=True)
 class Renderer:
-    """Pure: catalogs and a budget in, text out. One per channel."""
+    """Pure: catalogs and a budget in, text out. One per channel.
+
+    Pages are cut as if the widest error line a screen may carry (`Screen.reserve`) were on top, never
+    the one that is: a wrong entry re-shows the same options on the same pages, and 98/99 turn the same
+    pages with or without it."""
 
     catalogs: Catalogs
     budget: Budget
@@ -110,12 +114,23 @@ class Renderer:
 
     def _lay_out(self, screen: Screen, lang: str) -> Layout:
         say = self.catalogs.render
-        head = ((Line.of(say(lang, screen.error)),) if screen.error else ()) + (Line.of(say(lang, screen.title)),)
+        title = Line.of(say(lang, screen.title))
+        head = ((Line.of(say(lang, screen.error)),) if screen.error else ()) + (title,)
         texts = [say(lang, o) for o in screen.options]
         options = tuple(Line.of(f"{i + 1}. {t}" if screen.numbered else t) for i, t in enumerate(texts))
         back = Line.of(say(lang, BACK)) if screen.back and not screen.final else None
-        draft = Layout(head, options, Line.of(say(lang, MORE)), Line.of(say(lang, PREVIOUS)), back, ())
+        room = self._room(screen.reserve, lang) + (title,)
+        draft = Layout(room, options, Line.of(say(lang, MORE)), Line.of(say(lang, PREVIOUS)), back, ())
         return Layout(head, options, draft.more, draft.previous, back, self._paginate(draft))
+
+    def _room(self, reserve: tuple[T, ...], lang: str) -> tuple[Line, ...]:
+        """A line as costly as the widest reserved error line, in either encoding."""
+        lines = [Line.of(self.catalogs.render(lang, t)) for t in reserve]
+        if not lines:
+            return ()
+        widest = Line("", all(line.gsm for line in lines), max(line.septets for line in lines),
+                      max(line.utf16 for line in lines))
+        return (widest,)
 
     def _paginate(self, draft: Layout) -> tuple[tuple[int, ...], ...]:
         n = len(draft.options)

@@ -22,6 +22,15 @@ class Money:
     def from_fen(cls, fen: int) -> "Money":
         return cls(Decimal(fen) / 100)
 
+    @property
+    def pattern(self) -> str | None:
+        """One style in every language: babel writes CN¥ in English, and "¥10" stood beside "CN¥236.00"."""
+        symbol = SYMBOLS.get(self.currency)
+        return f"{symbol}#,##0.00" if symbol else None
+
+
+SYMBOLS = {"CNY": "¥"}  # the sign subscribers see on every price tag, whatever their screen language
+
 
 @dataclass(frozen=True)
 class Number:

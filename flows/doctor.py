@@ -111,9 +111,20 @@ def _confirm(view: View) -> T:
              fee=Money.from_fen(int(view.values["fee"])))
 
 
+def _where(view: View) -> dict:
+    """Hospital, department and doctor of the collected answers: what a registration is for."""
+    hospital = view.services.hospital
+    hid, did = int(view.values["hospital"]), int(view.values["department"])
+    doctor = hospital.doctor(int(view.values["doctor"]))
+    return dict(hospital=_name(next(h for h in hospital.hospitals() if h.id == hid)),
+                department=_name(next(d for d in hospital.departments(hid) if d.id == did)),
+                doctor=_name(doctor) if doctor else Verbatim(""))
+
+
 def _registered(view: View) -> T:
-    return T("Registered: No. {number}, {day} {half}. Code {code}.", number=Number(int(view.values["number"])),
-             day=Day(_day(view), "MMMd"), half=HALF[str(view.values["half"])], code=Verbatim(str(view.values["code"])))
+    return T("Registered: {hospital}, {department}, {doctor}, {day} {half}, No. {number}. Code {code}.",
+             number=Number(int(view.values["number"])), day=Day(_day(view), "MMMd"),
+             half=HALF[str(view.values["half"])], code=Verbatim(str(view.values["code"])), **_where(view))
 
 
 def _mine(view: View) -> list[Choice]:

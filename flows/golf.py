@@ -109,7 +109,8 @@ def _confirm(view: View) -> T:
 
 
 def _booked(view: View) -> T:
-    return T("Booked {course} {day} {time}. Code {code}.", code=Verbatim(str(view.values["code"])),
+    return T("Booked {course} {day} {time}. Code {code}. Cancel over {hours} h ahead for a full refund.",
+             code=Verbatim(str(view.values["code"])), hours=Number(FREE_CANCEL // timedelta(hours=1)),
              **{k: v for k, v in _summary(view).items() if k != "players"})
 
 

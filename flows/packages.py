@@ -70,7 +70,11 @@ def _pay_choices(view: View) -> list[Choice]:
 
 
 def _confirm(view: View) -> T:
-    return T("Subscribe to {name} for {paid}?", name=_package(view).name, paid=paid(int(view.values["price"]), view))
+    """The price's period is part of the price: ¥5.00 a month is not ¥5.00."""
+    monthly = T("Subscribe to {name} for one month: {paid}?")
+    yearly = T("Subscribe to {name} for one year: {paid}?")
+    return T((monthly if _package(view).monthly else yearly).msgid, name=_package(view).name,
+             paid=paid(int(view.values["price"]), view))
 
 
 def _subscribed(view: View) -> T:

@@ -11,6 +11,7 @@ from bot.text import Day, Money, Number, T, Verbatim
 from flows.common import POINTS_PER_YUAN, held_points, yes_no
 
 DAILY_TRANSFER_LIMIT = 10_000
+COUNTRY = "+86"  # numbers at home are shown in their national form
 HISTORY_LINES = 30
 
 
@@ -24,11 +25,12 @@ class Reward:
     topup_fen: int = 0
 
 
-REWARDS = {r.key: r for r in (
-    Reward("topup10", T("¥10 top-up"), 10 * POINTS_PER_YUAN, 1_000),
-    Reward("topup30", T("¥30 top-up"), 30 * POINTS_PER_YUAN, 3_000),
-    Reward("topup50", T("¥50 top-up"), 50 * POINTS_PER_YUAN, 5_000),
-)}
+def _topup(yuan: int) -> Reward:
+    label = T("{amount} top-up", amount=Money.from_fen(yuan * 100), yuan=Number(yuan))  # zh: "10元话费"
+    return Reward(f"topup{yuan}", label, yuan * POINTS_PER_YUAN, yuan * 100)
+
+
+REWARDS = {r.key: r for r in (_topup(10), _topup(30), _topup(50))}
 KINDS = {"opening": T("Opening"), "redeem": T("Redeemed"), "payment": T("Paid"), "refund": T("Refund"),
          "transfer_out": T("Sent"), "transfer_in": T("Received"), "expiry": T("Expired")}
 
@@ -113,14 +115,20 @@ def _amount(text: str, view: View):
     return int(text)
 
 
+def masked(msisdn: str) -> Verbatim:
+    """A recipient as a subscriber dials it (138****0002): a Chinese number without +86, in every language."""
+    national = msisdn[len(COUNTRY):] if msisdn.startswith(COUNTRY) else msisdn
+    return Verbatim(mask(national))
+
+
 def _confirm_transfer(view: View) -> T:
     return T("Send {points} points to {to}?", points=Number(int(view.values["amount"])),
-             to=Verbatim(mask(str(view.values["to"]))))
+             to=masked(str(view.values["to"])))
 
 
 def _transferred(view: View) -> T:
     return T("Sent {points} points to {to}. Points left: {left}.", points=Number(int(view.values["amount"])),
-             to=Verbatim(mask(str(view.values["to"]))), left=Number(int(view.values["left"])))
+             to=masked(str(view.values["to"])), left=Number(int(view.values["left"])))
 
 
 # -- calls --------------------------------------------------------------------------------------

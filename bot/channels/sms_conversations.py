@@ -13,11 +13,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot import compliance
 from bot.dispatcher import Dispatcher, Inbound, Reply
+from bot.flow import Profile
 from bot.menus import MenuTree
 from bot.models import SmsInbox
 from bot.msisdn import mask
 from bot.outbound import Outbound
 from bot.text import T
+from flows import golf
 from integrations.sqltx import upsert, utcnow, write
 from jobs.tables import OptOut
 
@@ -28,9 +30,14 @@ GIVE_UP = timedelta(minutes=10)  # a message that still fails after this gets an
 
 STOPPED = T("You will get no more reminders or offers from {short_code}. Text START to get them again.")
 STARTED = T("You will get reminders and offers from {short_code} again. Text STOP to stop them.")
+# The help lines name GOLF only to subscribers who may book it (flows/golf.py `eligible`, the main menu's
+# min_tier): the others would be told of a service that then turns them away.
 HELP = T("{short_code}: text GOLF, DOC, FINE, PTS or BILL, then reply with numbers. STOP to opt out. "
          "Care: 10086.")
+HELP_NO_GOLF = T("{short_code}: text DOC, FINE, PTS or BILL, then reply with numbers. STOP to opt out. "
+                 "Care: 10086.")
 UNKNOWN = T("Reply with a number, or text GOLF, DOC, FINE, PTS or BILL.")
+UNKNOWN_NO_GOLF = T("Reply with a number, or text DOC, FINE, PTS or BILL.")
 THROTTLED = T("You are sending messages too fast. Please wait a minute and try again.")
 
 
@@ -80,7 +87,7 @@ class SmsConversations:
             elif (place := await self._place_in_window(row)) > self.max_per_minute:
                 return await self._throttled(row, first=place == self.max_per_minute + 1)
             else:
-                reply = await self.dispatcher.reply(self._inbound(row))
+                reply = await self.dispatcher.reply(await self._inbound(row))
         except Exception as exc:  # Redis, a lock held too long, the database: try again on the re-scan
             log.warning("sms_turn_failed", error=type(exc).__name__, exc_info=True)
             if self.clock() - _aware(row.received_at) < GIVE_UP:
@@ -115,16 +122,19 @@ class SmsConversations:
         log.info("sms_throttled", notice=first)
         return True
 
-    def _inbound(self, row: SmsInbox) -> Inbound:
+    async def _inbound(self, row: SmsInbox) -> Inbound:
         """A keyword begins its flow; other text continues a live session, or gets the main menu with help."""
         goto = self.menus.keyword(row.text)
         if goto:
             return Inbound("sms", row.msisdn, REF, None, row.id, start=goto)
-        return Inbound("sms", row.msisdn, REF, row.text.strip(), row.id, start=self.menus.root, notice=UNKNOWN)
+        golfer = _golfer(await asyncio.to_thread(self.dispatcher.subscribers.profile, row.msisdn))
+        return Inbound("sms", row.msisdn, REF, row.text.strip(), row.id, start=self.menus.root,
+                       notice=UNKNOWN if golfer else UNKNOWN_NO_GOLF)
 
     def _compliance(self, row: SmsInbox, word: str) -> Reply:
-        text = {"stop": STOPPED, "start": STARTED, "help": HELP}[word]
-        lang = self._lang(row.msisdn)
+        profile = self.dispatcher.subscribers.profile(row.msisdn)
+        text = {"stop": STOPPED, "start": STARTED, "help": HELP if _golfer(profile) else HELP_NO_GOLF}[word]
+        lang = profile.lang if profile else self.dispatcher.default_lang
         catalogs = self.dispatcher.renderers["sms"].catalogs
         return Reply(catalogs.render(lang, T(text.msgid, short_code=self.short_code)), final=True)
 
@@ -161,6 +171,10 @@ class SmsConversations:
         with self.db.connect() as conn:
             return list(conn.execute(select(I.c.id).where(I.c.processed_at.is_(None), I.c.received_at < cutoff)
                                      .order_by(I.c.id).limit(limit)).scalars())
+
+
+def _golfer(profile: Profile | None) -> bool:
+    return profile is not None and golf.eligible(profile.tier)
 
 
 def _aware(moment: datetime) -> datetime:

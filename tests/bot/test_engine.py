@@ -200,3 +200,15 @@ def test_a_screen_reads_its_partner_data_once_even_when_paged(engine, ctx, monke
     assert turn.session.state == "slot" and len(calls) == 1
     page2 = engine.step(turn.session, "98", NOW, gctx)
     assert page2.session.page == 1 and len(calls) == 2
+
+
+def test_wrong_answer_to_the_resume_question_reshows_it_with_the_error_line(engine, ctx):
+    """"1 Continue / 2 Start over" answered with anything else: the question again, the error line on top."""
+    deep = run(engine, ctx, "1", "2").session
+    offer = dial(engine, ctx, deep, NOW + timedelta(seconds=300))
+    wrong = engine.step(offer.session, "7", NOW + timedelta(seconds=301), ctx)
+    assert wrong.session.resume and isinstance(wrong.events[0], ev.InputRejected)
+    assert text(ctx, wrong).startswith("Invalid choice, try again.\nWelcome back. Continue where you left off?\n1.")
+    cont = engine.step(wrong.session, "1", NOW + timedelta(seconds=302), ctx)
+    assert cont.session.location == ("account", "balance") and not cont.session.error and cont.session.errors == 0
+    assert not text(ctx, cont).startswith("Invalid choice")

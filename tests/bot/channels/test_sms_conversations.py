@@ -292,3 +292,24 @@ async def test_a_burst_from_one_subscriber_is_answered_in_one_pass(db, core, red
     assert [len(a) for a in answered] == [1] * 21 + [0] * 39
     assert answered[20][0].text.startswith("You are sending messages too fast")
     await redis.aclose()
+
+
+def _regular(db) -> str:
+    """A regular-tier subscriber, who may not book golf, reading English."""
+    from bot.models import Subscriber
+    S = Subscriber.__table__
+    with db.begin() as conn:
+        msisdn = conn.execute(select(S.c.msisdn).where(S.c.tier == "regular").order_by(S.c.msisdn)).scalars().first()
+        conn.execute(S.update().where(S.c.msisdn == msisdn).values(language="en"))
+    return msisdn
+
+
+async def test_help_lines_offer_golf_only_to_subscribers_who_may_book_it(app, db):
+    """HELP and the help line on unknown text name GOLF for silver and above, never for a regular subscriber."""
+    regular = _regular(db)
+    assert "text GOLF, DOC" in await text(app, db, EN, "help")
+    assert (await text(app, db, EN, "hello there")).startswith("Reply with a number, or text GOLF, DOC")
+    assert "text DOC, FINE, PTS or BILL, then" in await text(app, db, regular, "help")
+    unknown = await text(app, db, regular, "hello there")
+    assert unknown.startswith("Reply with a number, or text DOC, FINE, PTS or BILL.\nShortcode services")
+    assert "GOLF" not in unknown and "Golf" not in unknown  # nor in the menu below it
