@@ -157,12 +157,12 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """An RQ worker for the outbox and the other jobs, on the Redis server `serve` uses."""
     import redis
-    from rq import Queue, SimpleWorker
 
     from bot.db import make_engine
     from bot.logs import configure
     from bot.wiring import outbox_sender
     from jobs import process
+    from jobs.worker import work_through_outages
 
     if settings.redis.url == "embedded":
         print("the embedded store lives inside `shortcode serve`, which runs its own worker; set [redis] url "
@@ -172,11 +172,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     process.use(engine, outbox_sender(settings, engine))
     connection = redis.Redis.from_url(settings.redis.url)
-    # SimpleWorker runs jobs in this process: no fork per job (~ms each) and no database
-    # connections shared across a fork; a job that crashes the process is found by the re-scan.
-    worker = SimpleWorker([Queue(settings.jobs.queue, connection=connection)], connection=connection)
     print(f"worker on {settings.redis.url} queue {settings.jobs.queue}", flush=True)
-    worker.work(burst=args.burst, logging_level="WARNING")
+    # an RQ SimpleWorker runs jobs in this process: no fork per job (~ms each) and no database connections
+    # shared across a fork; a job that crashes the process is found by the re-scan. A Redis outage
+    # does not end it: it backs off and carries on when Redis is back.
+    work_through_outages(connection, settings.jobs.queue, burst=args.burst)
     return 0
 
 

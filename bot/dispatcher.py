@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Protocol
@@ -20,8 +21,14 @@ from bot.text import T
 log = structlog.get_logger()
 
 MAX_CALLS_PER_TURN = 4
+LANG_LOOKUP_S = 1.0  # an apology waits this long at most to learn the subscriber's language
 APOLOGY = T("Sorry, the service is busy. Please dial again in a moment.")
 NOT_SUBSCRIBER = T("Sorry, this service is only for {operator} subscribers.")
+
+
+# The language of the turn in progress, once read: an apology after the turn is cut at its deadline (in the
+# channel, the same task) speaks it without another lookup.
+_TURN_LANG: ContextVar[str | None] = ContextVar("turn_lang", default=None)
 
 
 @dataclass(frozen=True)
@@ -81,19 +88,44 @@ class Dispatcher:
             log.warning("subscriber_busy")
         except Exception as exc:  # partner, database or Redis down: never a stack trace on a handset
             log.error("turn_failed", error=type(exc).__name__, exc_info=True)
-        return self.apology(inbound.channel)
+        return self.apology(inbound.channel, await self.language(inbound))
 
     def apology(self, channel: str, lang: str | None = None) -> Reply:
-        text = self.renderers[channel].catalogs.render(lang or self.default_lang, APOLOGY)
+        """The busy/error END, in `lang`, else the language of the turn in progress, else [service] language."""
+        text = self.renderers[channel].catalogs.render(lang or _TURN_LANG.get() or self.default_lang, APOLOGY)
         return Reply(text, final=True)
+
+    async def language(self, inbound: Inbound) -> str | None:
+        """The subscriber's language for an apology: the turn's if it got that far, else their session's
+        (read without the lock another turn holds), else their profile's; None if none answers in time."""
+        if known := _TURN_LANG.get():
+            return known
+        try:
+            async with asyncio.timeout(LANG_LOOKUP_S):
+                return await self._session_lang(inbound) or await self._profile_lang(inbound.msisdn)
+        except Exception:  # the apology goes out in [service] language rather than late
+            return None
+
+    async def _session_lang(self, inbound: Inbound) -> str | None:
+        try:
+            session = await self.store.peek(inbound.session_key)
+        except Exception:  # Redis away: the profile may still answer
+            return None
+        return session.lang if session else None
+
+    async def _profile_lang(self, msisdn: str) -> str | None:
+        profile = await asyncio.to_thread(self.subscribers.profile, msisdn)
+        return profile.lang if profile else None
 
     async def reply(self, inbound: Inbound) -> Reply:
         """The reply to one input, raising when a dependency fails (SMS retries later instead)."""
         renderer = self.renderers[inbound.channel]
         now = self.clock()
+        _TURN_LANG.set(None)
         held = await self.store.acquire(inbound.session_key)
         try:
             profile = self._profile(held, inbound)
+            _TURN_LANG.set(profile.lang if profile else None)
             if profile is None:
                 await self.store.release(held)
                 log.info("not_subscriber")

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
@@ -52,7 +52,7 @@ class Session(_Section):
     idle_timeout: int = 120
     resume_window: int = 600
     max_wrong_inputs: int = 3
-    lock_ttl_ms: int = 30000
+    lock_ttl_ms: int = 11000
     lock_wait_ms: int = 3000
 
 
@@ -72,6 +72,7 @@ class Sms(_Section):
     session_window: int = 600
     max_segments: int = 2
     max_per_minute: int = 20
+    turn_timeout: float = 10.0
 
 
 class Partners(_Section):
@@ -109,6 +110,22 @@ class Settings(_Section):
     paths: Paths = Paths()
     log: Log = Log()
     base_dir: Path = PROJECT_ROOT
+
+    @model_validator(mode="after")
+    def _lock_outlives_every_turn(self) -> Settings:
+        """Every turn is abandoned at its deadline, so a lock living just past it is never lost by a live
+        turn and frees a crashed turn's subscriber soon after. One shorter would let a second input in while
+        the first still runs: versioned saves refuse the stale write, but that subscriber gets an apology."""
+        deadline_ms = 1000 * self.turn_deadline
+        if self.session.lock_ttl_ms < deadline_ms:
+            raise ValueError(f"[session] lock_ttl_ms ({self.session.lock_ttl_ms}) is shorter than the longest turn "
+                             f"deadline, {deadline_ms:.0f} ms ([ussd] reply_timeout, [sms] turn_timeout)")
+        return self
+
+    @property
+    def turn_deadline(self) -> float:
+        """Seconds the longest turn on any channel may take before it is abandoned."""
+        return max(self.ussd.reply_timeout, self.sms.turn_timeout)
 
     def path(self, p: Path) -> Path:
         """Resolve a configured path against the config file's folder."""

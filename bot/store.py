@@ -9,10 +9,13 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 
+import structlog
 from redis.asyncio import Redis
 
 from bot.msisdn import mask
 from bot.session import Session, dumps, loads
+
+log = structlog.get_logger()
 
 # KEYS: lock, session. ARGV: token, lock ttl ms. Returns nil when locked, "" when there is no session.
 _ACQUIRE = """
@@ -115,7 +118,13 @@ class SessionStore:
         """Release in the background: a cancelled turn must answer now, not after Redis does."""
         task = asyncio.get_running_loop().create_task(self.release(held))
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Task) -> None:
+        """A release that failed (Redis away) leaves the lock to its TTL: logged, not left unretrieved."""
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("lock_release_failed", error=type(task.exception()).__name__)
 
     def _release_if_taken(self, attempt: asyncio.Future, msisdn: str, token: str) -> None:
         if not attempt.cancelled() and attempt.exception() is None and attempt.result() is not None:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -83,7 +84,7 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     app[USSD] = UssdChannel(ussd, s.ussd.secret, s.service.region, core.menus.codes, s.ussd.reply_timeout)
     sms = build_dispatcher(core, app[REDIS].aio, app[DB], channel="sms", services=ussd.services)
     app[CONVERSATIONS] = SmsConversations(app[DB], sms, core.menus, outbound, s.sms.short_code,
-                                          max_per_minute=s.sms.max_per_minute)
+                                          max_per_minute=s.sms.max_per_minute, turn_timeout=s.sms.turn_timeout)
     background = Background(limit=64)
     app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region,
                           on_stored=lambda inbox_id: background.spawn(app[CONVERSATIONS].process(inbox_id)))
@@ -110,18 +111,12 @@ async def _rescanner(app: web.Application) -> AsyncIterator[None]:
     queue = Queue(s.jobs.queue, connection=app[REDIS].sync)
     every = timedelta(seconds=s.jobs.rescan_every)
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(s.jobs.rescan_every)
-            await _rescan_inbox(app[CONVERSATIONS], every)
-            try:
-                await asyncio.to_thread(queue.enqueue, outbox.rescan)
-            except Exception as exc:  # Redis away: the next round tries again
-                log.warning("outbox_rescan_not_queued", error=type(exc).__name__)
+    async def rescan() -> None:
+        await _rescan_inbox(app[CONVERSATIONS], every)
+        await asyncio.to_thread(queue.enqueue, outbox.rescan)
 
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
+    async with _periodic("rescan", s.jobs.rescan_every, rescan):
+        yield
 
 
 async def _reconciler(app: web.Application) -> AsyncIterator[None]:
@@ -129,14 +124,30 @@ async def _reconciler(app: web.Application) -> AsyncIterator[None]:
     s = app[CORE].settings
     queue = Queue(s.jobs.queue, connection=app[REDIS].sync)
 
-    async def every() -> None:
-        while True:
-            await asyncio.sleep(s.jobs.reconcile_every)
-            queue.enqueue(reconcile_job)
+    async def reconcile() -> None:
+        await asyncio.to_thread(queue.enqueue, reconcile_job)  # a sync client: never on the event loop
 
-    task = asyncio.create_task(every())
-    yield
-    task.cancel()
+    async with _periodic("reconcile", s.jobs.reconcile_every, reconcile):
+        yield
+
+
+@asynccontextmanager
+async def _periodic(name: str, seconds: float, work: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    """Run `work` every `seconds` while the app runs. A round that fails (Redis or the database away) is
+    logged and the next round runs anyway: a periodic job never stops silently."""
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await work()
+            except Exception as exc:
+                log.warning("periodic_round_failed", task=name, error=type(exc).__name__)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 async def _rescan_inbox(conversations: SmsConversations, older_than: timedelta) -> None:
@@ -154,7 +165,10 @@ async def _rescan_inbox(conversations: SmsConversations, older_than: timedelta) 
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness and readiness: Redis answers a PING and the database a SELECT 1, at the code's schema."""
+    """Liveness and readiness: the in-process worker can work, Redis answers a PING and the database a
+    SELECT 1, at the code's schema."""
+    if trouble := _worker_trouble(request.app):
+        return web.json_response({"status": "unavailable", "reason": trouble}, status=503)
     await request.app[REDIS].aio.ping()
     with request.app[DB].connect() as conn:
         conn.execute(text("SELECT 1"))
@@ -162,6 +176,13 @@ async def health(request: web.Request) -> web.Response:
     if behind:  # every request would fail on a missing table or column
         return web.json_response({"status": "unavailable", "reason": behind}, status=503)
     return web.json_response({"status": "ok"})
+
+
+def _worker_trouble(app: web.Application) -> str | None:
+    """Outbound SMS wait on the in-process worker: its thread dead, or failing for more than a few seconds,
+    makes this process unhealthy."""
+    worker = app[WORKER]
+    return worker.trouble() if worker else None
 
 
 async def ussd_hop(request: web.Request) -> web.Response:

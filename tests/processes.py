@@ -49,9 +49,10 @@ class Stack:
         subprocess.run([sys.executable, "-m", "bot.cli", *args], env=self.env, cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
+    def start(self, name: str, *args: str, **env: str) -> subprocess.Popen:
+        """Start `shortcode <args>`; `env` changes some SHORTCODE_* variables for this process only."""
         log = open(self.tmp / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env=self.env, cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env={**self.env, **env}, cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc

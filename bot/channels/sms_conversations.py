@@ -43,7 +43,8 @@ THROTTLED = T("You are sending messages too fast. Please wait a minute and try a
 
 class SmsConversations:
     def __init__(self, db: Engine, dispatcher: Dispatcher, menus: MenuTree, outbound: Outbound,
-                 short_code: str, clock: Callable[[], datetime] = utcnow, max_per_minute: int = 20) -> None:
+                 short_code: str, clock: Callable[[], datetime] = utcnow, max_per_minute: int = 20,
+                 turn_timeout: float = 10.0) -> None:
         self.db = db
         self.dispatcher = dispatcher
         self.menus = menus
@@ -51,6 +52,7 @@ class SmsConversations:
         self.short_code = short_code
         self.clock = clock
         self.max_per_minute = max_per_minute  # more in one minute get one notice, then nothing
+        self.turn_timeout = turn_timeout  # the session lock outlives it ([session] lock_ttl_ms)
         self._draining: dict[str, int] = {}  # subscriber -> highest inbox id the running task must reach
 
     async def process(self, inbox_id: int) -> bool:
@@ -87,7 +89,8 @@ class SmsConversations:
             elif (place := await self._place_in_window(row)) > self.max_per_minute:
                 return await self._throttled(row, first=place == self.max_per_minute + 1)
             else:
-                reply = await self.dispatcher.reply(await self._inbound(row))
+                async with asyncio.timeout(self.turn_timeout):  # a slow partner: given up, tried again later
+                    reply = await self.dispatcher.reply(await self._inbound(row))
         except Exception as exc:  # Redis, a lock held too long, the database: try again on the re-scan
             log.warning("sms_turn_failed", error=type(exc).__name__, exc_info=True)
             if self.clock() - _aware(row.received_at) < GIVE_UP:

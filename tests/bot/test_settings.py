@@ -77,3 +77,18 @@ def test_the_shipped_config_and_models_carry_no_working_secret():
     shipped = tomllib.loads((ROOT / "config.toml").read_text())
     for section, key in SECRET_KEYS:
         assert shipped[section][key] == "" and getattr(getattr(Settings(), section), key) == "", (section, key)
+
+
+def test_a_session_lock_shorter_than_a_turn_deadline_is_refused():
+    """A lock that expires before its turn's deadline could let a second input in while the first runs."""
+    with pytest.raises(ValidationError, match="lock_ttl_ms"):
+        load_settings(ROOT / "config.toml", environ={"SHORTCODE_SESSION_LOCK_TTL_MS": "9000"})
+    with pytest.raises(ValidationError, match="lock_ttl_ms"):
+        load_settings(ROOT / "config.toml", environ={"SHORTCODE_SMS_TURN_TIMEOUT": "20"})
+
+
+def test_the_default_session_lock_lives_just_past_the_longest_turn_deadline():
+    """A crash mid-turn locks the subscriber out for about a turn's deadline, not three times it."""
+    s = load_settings(ROOT / "config.toml", environ={})
+    deadline_ms = 1000 * max(s.ussd.reply_timeout, getattr(s.sms, "turn_timeout", 0))
+    assert deadline_ms <= s.session.lock_ttl_ms <= deadline_ms + 2000

@@ -313,3 +313,33 @@ async def test_help_lines_offer_golf_only_to_subscribers_who_may_book_it(app, db
     unknown = await text(app, db, regular, "hello there")
     assert unknown.startswith("Reply with a number, or text DOC, FINE, PTS or BILL.\nShortcode services")
     assert "GOLF" not in unknown and "Golf" not in unknown  # nor in the menu below it
+
+
+async def test_an_sms_turn_is_abandoned_at_its_deadline_and_tried_again_later(settings_with, db, redis_url):
+    """A turn stuck past [sms] turn_timeout (here: waiting on a lock another turn holds) is given up,
+    leaving the message unanswered for the re-scan, rather than holding on past its own lock."""
+    from datetime import datetime, timezone
+
+    from redis.asyncio import Redis
+
+    from bot.channels.sms_conversations import SmsConversations
+    from bot.outbound import Outbound
+    from bot.store import SessionStore
+    from bot.wiring import build_core, build_dispatcher
+
+    s = settings_with(sms_turn_timeout=0.5, session_lock_wait_ms=60000)
+    core = build_core(s)
+    redis = Redis.from_url(redis_url)
+    sms = build_dispatcher(core, redis, db, channel="sms")
+    conversations = SmsConversations(db, sms, core.menus, Outbound(db), "12580", turn_timeout=s.sms.turn_timeout)
+    other = await SessionStore(redis, s.redis.prefix, lock_ttl_ms=60000).acquire(f"sms:{EN}")
+    with db.begin() as conn:
+        conn.execute(SmsInbox.__table__.insert().values(id=1, gateway="t", message_id="m1", msisdn=EN,
+                                                        short_code="12580", text="PTS",
+                                                        received_at=datetime.now(timezone.utc)))
+    try:
+        answered = await asyncio.wait_for(conversations.process(1), 20)  # a hang guard, not a speed check
+    finally:
+        await SessionStore(redis, s.redis.prefix).release(other)
+        await redis.aclose()
+    assert answered is False and replies(db, "m1") == []

@@ -54,3 +54,25 @@ async def test_busy_subscriber_gets_an_end_apology(settings_with, db, redis_url)
     status, body, took = await post(build_core(s))
     await client.aclose()
     assert status == 200 and body == APOLOGY and took < 3
+
+
+async def test_the_apology_is_in_the_subscribers_language_when_redis_is_down(settings_with, db):
+    """Redis down: no session to read, but the profile says English, so the END apology is English."""
+    core = build_core(settings_with(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    status, body, _ = await post(core, {**FORM, "phoneNumber": "+8613800000009"})
+    assert (status, body) == (200, "END Sorry, the service is busy. Please dial again in a moment.")
+
+
+async def test_a_busy_subscriber_gets_the_apology_in_the_language_of_their_session(settings_with, db, redis_url):
+    """The lock is held by another turn; the session (read without the lock) says English."""
+    from bot.session import Session
+
+    s = settings_with(session_lock_wait_ms=100)
+    client = aredis.Redis.from_url(redis_url)
+    store = SessionStore(client, s.redis.prefix)
+    held = await store.acquire("+8613800000001")  # a Chinese profile, who switched to English in the session
+    await store.save(held, Session("+8613800000001", "earlier", "menu", "main", "en", time.time(), tier="gold"))
+    await store.acquire("+8613800000001")
+    status, body, _ = await post(build_core(s))
+    await client.aclose()
+    assert (status, body) == (200, "END Sorry, the service is busy. Please dial again in a moment.")
