@@ -79,6 +79,23 @@ def clock_for(data: dict[str, Any]) -> Clock:
     return Clock(now)
 
 
+def _exact(arg: Any, screen: str, texts: list[str]) -> tuple[str, str] | None:
+    expected = str(arg).rstrip("\n")
+    return None if screen == expected else (expected, screen)
+
+
+def _contains(seen: str, arg: Any) -> tuple[str, str] | None:
+    missing = next((part for part in ([arg] if isinstance(arg, str) else arg) if part not in seen), None)
+    return None if missing is None else (f"... {missing} ...", seen)
+
+
+EXPECTATIONS = {  # verb -> (expected, actual) when it does not hold
+    "expect": _exact,
+    "expect_contains": lambda arg, screen, texts: _contains(screen, arg),
+    "expect_sms": lambda arg, screen, texts: _contains("\n\n".join(texts) or "(no SMS)", arg),
+}
+
+
 async def replay(path: Path, core: Core, redis_url: str = "embedded", echo=None) -> Mismatch | None:
     """Play a transcript on a fresh demo database and store, at the transcript's time."""
     clock = clock_for(load(path))
@@ -112,14 +129,10 @@ async def run(path: Path, dispatcher: Dispatcher, clock: Clock, echo=None, codes
             texts = [sms.text for sms in received]
             if echo:
                 echo(f"> {arg}\n{screen}\n" + "".join(f"{sms_frame(sms)}\n" for sms in received))
-        elif verb == "expect":
-            if screen != str(arg).rstrip("\n"):
-                return Mismatch(str(path), n, str(arg).rstrip("\n"), screen)
-        elif verb in ("expect_contains", "expect_sms"):
-            seen = screen if verb == "expect_contains" else "\n\n".join(texts)
-            for part in [arg] if isinstance(arg, str) else arg:
-                if part not in seen:
-                    return Mismatch(str(path), n, f"... {part} ...", seen or "(no SMS)")
+        elif verb in EXPECTATIONS:
+            failed = EXPECTATIONS[verb](arg, screen, texts)
+            if failed:
+                return Mismatch(str(path), n, *failed)
         elif verb == "wait":
             clock.now += timedelta(seconds=float(arg))
         elif verb == "as":

@@ -67,3 +67,11 @@ async def test_a_service_code_the_webhook_refuses_fails_the_transcript(tmp_path,
     script.write_text('steps:\n  - dial: "*999#"\n')
     miss = await transcripts.replay(script, core)
     assert miss.step == 1 and "unknown serviceCode '*999#'" in miss.actual
+
+
+async def test_expect_sms_fails_when_the_hop_sent_no_text(tmp_path, core):
+    """A screen that confirms nothing sends no SMS: an `expect_sms` after it is a mismatch, not a pass."""
+    script = tmp_path / "no_sms.yaml"
+    script.write_text('lang: en\nsteps:\n  - dial: "*126#"\n  - expect_sms: "Booked"\n')
+    miss = await transcripts.replay(script, core)
+    assert (miss.step, miss.expected, miss.actual) == (2, "... Booked ...", "(no SMS)")
