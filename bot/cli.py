@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import sys
 from pathlib import Path
@@ -65,38 +66,22 @@ def _tune_gc(young: int) -> None:
 
 
 def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import transcripts
-    from bot.channels.console import Console, repl
-    from bot.local import local_dispatcher
+    from bot import sim
     from bot.logs import configure
+    from bot.msisdn import BadNumber, normalise
 
-    configure("warning", stream=sys.stderr)
-    core = _core(settings)
-
-    async def main() -> int:
-        if args.sms:
-            from bot.channels.console import _read
-            from bot.channels.sms_console import sms_repl
-
-            await sms_repl(settings.sms.gateway_url, args.msisdn, settings.sms.short_code, settings.service.region,
-                           _read)
-            return 0
-        if args.script:
-            data = transcripts.load(Path(args.script))
-            clock = transcripts.clock_for(data)
-            async with local_dispatcher(core, clock, settings.redis.url) as dispatcher:
-                miss = await transcripts.run(Path(args.script), dispatcher, clock, echo=print)
-            if miss:
-                print(miss.report(), file=sys.stderr)
-                return 1
-            print(f"{args.script}: every expectation held")
-            return 0
-        async with local_dispatcher(core, redis_url=settings.redis.url) as dispatcher:
-            budgets = (settings.ussd.gsm7_budget, settings.ussd.ucs2_budget)
-            await repl(Console(dispatcher, args.msisdn, budgets, settings.service.region))
-        return 0
-
-    return asyncio.run(main())
+    # a transcript takes partners down on purpose: their failures are what it checks, not news
+    configure("warning" if args.verbose or not args.script else "critical", stream=sys.stderr)
+    if args.script:
+        return asyncio.run(sim.replay_all(args.script, _core(settings), print if args.verbose else None))
+    try:
+        msisdn = normalise(args.msisdn, settings.service.region)
+    except BadNumber as exc:
+        print(f"--as {args.msisdn}: {exc}", file=sys.stderr)
+        return 2
+    if args.sms:
+        return sim.sms_handset(settings, msisdn)
+    return sim.ussd_phone(_core(settings), msisdn)
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
@@ -200,18 +185,26 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="shortcode", description="Shortcode: service menus behind short codes.")
-    p.add_argument("--config", help="config file (default: SHORTCODE_CONFIG or the project's config.toml)")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="shortcode", description="Shortcode: service menus behind short codes. "
+                                "Every setting can also be set by SHORTCODE_<SECTION>_<KEY>.",
+                                formatter_class=Formatter)
+    p.add_argument("--config", help=CONFIG_HELP)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     s = sub.add_parser("serve", help="run the web service with an in-process worker")
-    s.add_argument("--host")
-    s.add_argument("--port", type=int)
+    s.add_argument("--host", help="address to listen on (default: [http] host, SHORTCODE_HTTP_HOST)")
+    s.add_argument("--port", type=int, help="port to listen on (default: [http] port, SHORTCODE_HTTP_PORT)")
     s.set_defaults(func=cmd_serve)
-    s = sub.add_parser("sim", help="a terminal phone: dial codes and reply, or replay a transcript")
-    s.add_argument("--script", help="replay tests/transcripts/NAME.yaml; exit 1 on the first mismatch")
-    s.add_argument("--as", dest="msisdn", default="+8613800000001", help="subscriber number")
+    s = sub.add_parser("sim", help="a terminal phone: dial codes and reply, text through the gateway, or replay "
+                                   "transcripts")
+    s.add_argument("--script", nargs="+", metavar="FILE",
+                   help="replay transcripts (e.g. tests/transcripts/*.yaml), each on a scratch database and "
+                        "clock of its own; one line each, exit 1 if any failed")
+    s.add_argument("-v", "--verbose", action="store_true", help="with --script: print every screen and SMS")
+    s.add_argument("--as", dest="msisdn", default="+8613800000001",
+                   help="subscriber number, with or without +86 ([service] region)")
     s.add_argument("--sms", action="store_true",
-                   help="text the short code through the SMS gateway (`shortcode gateway` and `serve` running)")
+                   help="text the short code through the SMS gateway at [sms] gateway_url (`shortcode gateway` "
+                        "and `shortcode serve` running) and show every message the handset receives")
     s.set_defaults(func=cmd_sim)
     s = sub.add_parser("seed", help="create deterministic demo data")
     s.add_argument("--demo", action="store_true", help="demo subscribers from +8613800000001")
@@ -224,7 +217,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("lint", help="render every screen in every locale; fail on overflow")
     s.set_defaults(func=cmd_lint)
     s = sub.add_parser("count", help="encoding, length and SMS segments of a text")
-    s.add_argument("text")
+    s.add_argument("text", help="the text; \\n stands for a line break")
     s.add_argument("--json", action="store_true", help='print {"encoding", "units", "segments"}')
     s.set_defaults(func=cmd_count)
     s = sub.add_parser("gateway", help="run the simulated SMS gateway on [sms] gateway_url")
@@ -235,13 +228,66 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)
+    _finish(sub)
+    _finish(dbsub)
     return p
 
 
+CONFIG_HELP = "config file, before or after the command (default: SHORTCODE_CONFIG, else the project's config.toml)"
+
+
+class Formatter(argparse.HelpFormatter):
+    """Shows an option's default where it has a value and its help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return text + " (default: %(default)s)"
+
+
+def _finish(sub) -> None:
+    """Every command describes itself in --help, shows defaults, and takes --config after its name too."""
+    helps = {action.dest: action.help for action in sub._choices_actions}
+    for name, command in sub.choices.items():
+        command.formatter_class = Formatter
+        command.description = command.description or helps.get(name)
+        if not any("--config" in action.option_strings for action in command._actions):
+            command.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+
+
+BUSY_PORT = {"serve": "[http] port (SHORTCODE_HTTP_PORT) or --port",
+             "gateway": "[sms] gateway_url (SHORTCODE_SMS_GATEWAY_URL)"}
+
+
+def _config_error(exc: Exception) -> str:
+    """One line: pydantic explains a wrong value over several."""
+    errors = exc.errors() if hasattr(exc, "errors") else None
+    if errors:
+        where = ".".join(str(part) for part in errors[0]["loc"])
+        return f"config: [{where.replace('.', '] ', 1)}: {errors[0]['msg']}"
+    return str(exc).splitlines()[0] if isinstance(exc, OSError) else f"config: {exc}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Expected situations end with one line and an exit code, never a traceback."""
     args = parser().parse_args(argv)
-    settings = load_settings(args.config)
-    return args.func(args, settings)
+    try:
+        settings = load_settings(args.config)
+    except (OSError, ValueError) as exc:  # missing file, bad TOML, a value of the wrong type
+        print(f"shortcode: {_config_error(exc)}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args, settings)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE or args.command not in BUSY_PORT:
+            raise
+        print(f"shortcode {args.command}: {exc.strerror or exc}; choose another with {BUSY_PORT[args.command]}",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

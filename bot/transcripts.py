@@ -1,8 +1,11 @@
 """Recorded conversations (tests/transcripts/*.yaml): dial, send, expect, replayed on a phone.
 
 Steps: `dial: CODE`, `send: TEXT`, `expect: SCREEN` (exact, with CON/END), `expect_contains: TEXT or
-[TEXTS]`, `wait: SECONDS` (advances the clock), `as: NUMBER`, `lang: zh_Hans|en` (the subscriber's),
+[TEXTS]`, `expect_sms: TEXT or [TEXTS]` (in a text the last dial or send brought to the handset),
+`wait: SECONDS` (advances the clock), `as: NUMBER`, `lang: zh_Hans|en` (the subscriber's),
 `partner: "NAME down"` or `"NAME up"` (a simulated partner stops or starts answering).
+
+`replay` plays one on a scratch database, store and clock of its own (`bot.local.scratch_dispatcher`).
 """
 from __future__ import annotations
 
@@ -16,7 +19,11 @@ from typing import Any
 import yaml
 
 from bot.dispatcher import Dispatcher, Reply
-from bot.phone import NoSession, Phone, show
+from bot.local import scratch_dispatcher
+from bot.msisdn import BadNumber, normalise
+from bot.outbound import SmsConfirmations
+from bot.phone import Handsets, NoSession, Phone, UnknownCode, check_code, set_language, show, sms_frame
+from bot.wiring import Core
 
 DEFAULT_NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 
@@ -55,6 +62,13 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
+def _number(path: Path, raw: Any, region: str) -> str:
+    try:
+        return normalise(str(raw), region)
+    except BadNumber as exc:
+        raise TranscriptError(f"{path}: {raw}: {exc}") from None
+
+
 def clock_for(data: dict[str, Any]) -> Clock:
     raw = data.get("now")
     if raw is None:
@@ -65,39 +79,66 @@ def clock_for(data: dict[str, Any]) -> Clock:
     return Clock(now)
 
 
-async def run(path: Path, dispatcher: Dispatcher, clock: Clock, echo=None) -> Mismatch | None:
-    """Play a transcript; the first mismatch, or None when every expectation held."""
+def _exact(arg: Any, screen: str, texts: list[str]) -> tuple[str, str] | None:
+    expected = str(arg).rstrip("\n")
+    return None if screen == expected else (expected, screen)
+
+
+def _contains(seen: str, arg: Any) -> tuple[str, str] | None:
+    missing = next((part for part in ([arg] if isinstance(arg, str) else arg) if part not in seen), None)
+    return None if missing is None else (f"... {missing} ...", seen)
+
+
+EXPECTATIONS = {  # verb -> (expected, actual) when it does not hold
+    "expect": _exact,
+    "expect_contains": lambda arg, screen, texts: _contains(screen, arg),
+    "expect_sms": lambda arg, screen, texts: _contains("\n\n".join(texts) or "(no SMS)", arg),
+}
+
+
+async def replay(path: Path, core: Core, redis_url: str = "embedded", echo=None) -> Mismatch | None:
+    """Play a transcript on a fresh demo database and store, at the transcript's time."""
+    clock = clock_for(load(path))
+    handsets = Handsets(core.settings.sms.short_code)
+    confirmations = SmsConfirmations(handsets, core.catalogs)
+    async with scratch_dispatcher(core, clock, redis_url, confirmations) as dispatcher:
+        return await run(path, dispatcher, clock, echo, core.menus.codes, handsets, core.settings.service.region)
+
+
+async def run(path: Path, dispatcher: Dispatcher, clock: Clock, echo=None, codes: tuple[str, ...] = ("*126#",),
+              handsets: Handsets | None = None, region: str = "CN") -> Mismatch | None:
+    """Play a transcript on a dispatcher; the first mismatch, or None when every expectation held."""
     data = load(path)
     refs = itertools.count(1)  # session ids start afresh, so booking codes repeat from run to run
-    phone = Phone(dispatcher, str(data.get("subscriber", "+8613800000001")), refs)
+    phone = Phone(dispatcher, _number(path, data.get("subscriber", "+8613800000001"), region), refs)
     if "lang" in data:
-        dispatcher.subscribers.set_language(phone.msisdn, data["lang"])
-    screen = ""
+        await set_language(dispatcher, phone.msisdn, str(data["lang"]))
+    screen, texts = "", []
     for n, step in enumerate(data["steps"], 1):
         if not isinstance(step, dict) or len(step) != 1:
             raise TranscriptError(f"{path}: step {n} must be a mapping with one key")
         (verb, arg), = step.items()
         if verb in ("dial", "send"):
             try:
-                reply: Reply = await (phone.dial(str(arg)) if verb == "dial" else phone.send(str(arg)))
-            except NoSession as exc:
+                reply: Reply = await (phone.dial(check_code(str(arg), codes)) if verb == "dial"
+                                      else phone.send(str(arg)))
+            except (NoSession, UnknownCode) as exc:
                 return Mismatch(str(path), n, "a screen", str(exc))
             screen = show(reply)
+            received = handsets.take(phone.msisdn) if handsets else []
+            texts = [sms.text for sms in received]
             if echo:
-                echo(f"> {arg}\n{screen}\n")
-        elif verb == "expect":
-            if screen != str(arg).rstrip("\n"):
-                return Mismatch(str(path), n, str(arg).rstrip("\n"), screen)
-        elif verb == "expect_contains":
-            for part in [arg] if isinstance(arg, str) else arg:
-                if part not in screen:
-                    return Mismatch(str(path), n, f"... {part} ...", screen)
+                echo(f"> {arg}\n{screen}\n" + "".join(f"{sms_frame(sms)}\n" for sms in received))
+        elif verb in EXPECTATIONS:
+            failed = EXPECTATIONS[verb](arg, screen, texts)
+            if failed:
+                return Mismatch(str(path), n, *failed)
         elif verb == "wait":
             clock.now += timedelta(seconds=float(arg))
         elif verb == "as":
-            phone = Phone(dispatcher, str(arg), refs)
+            phone = Phone(dispatcher, _number(path, arg, region), refs)
         elif verb == "lang":
-            dispatcher.subscribers.set_language(phone.msisdn, str(arg))
+            await set_language(dispatcher, phone.msisdn, str(arg))
         elif verb == "partner":
             name, _, state = str(arg).partition(" ")
             getattr(dispatcher.services, name).faults.down = state == "down"

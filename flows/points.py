@@ -103,7 +103,7 @@ def _short(view: View) -> T:
 
 def _recipient(text: str, view: View):
     try:
-        number = normalise(text, strict=True)
+        number = normalise(text)
     except BadNumber:
         return Invalid(T("Not a phone number."))
     return number if number != view.profile.msisdn else Invalid(T("That is your own number."))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,24 +79,162 @@ def test_seed_without_reset_leaves_existing_data_alone(tmp_path):
 
 def test_sim_script_passes_and_fails_with_a_diff(tmp_path):
     ok = shortcode("sim", "--script", "tests/transcripts/points_en.yaml", tmp_path=tmp_path)
-    assert "every expectation held" in ok.stdout
+    assert ok.stdout == "ok    tests/transcripts/points_en.yaml: every expectation held\n"
     bad = tmp_path / "bad.yaml"
     bad.write_text('lang: en\nsteps:\n  - dial: "*126#"\n  - expect: "CON Hello"\n')
     out = shortcode("sim", "--script", str(bad), tmp_path=tmp_path, check=False)
     assert out.returncode == 1 and "+CON Shortcode services" in out.stderr
+    assert out.stdout == f"FAIL  {bad}: step 2 does not match\n"
+
+
+def test_sim_scripts_pass_again_and_in_any_order_without_touching_the_development_database(tmp_path):
+    """Each transcript runs on a scratch database and clock: twice, all at once and in reverse, all pass."""
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "transcripts").glob("*.yaml"))
+    for order in (files, files[::-1]):
+        out = shortcode("sim", "--script", *order, tmp_path=tmp_path, check=False)
+        lines = out.stdout.splitlines()
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert lines[:-1] == [f"ok    {f}: every expectation held" for f in order]
+        assert lines[-1] == f"{len(files)} of {len(files)} transcripts passed"
+    assert not (tmp_path / "cli.db").exists()  # the development database was never opened
+
+
+def test_sim_script_expands_a_quoted_pattern_and_counts_a_missing_file_as_failed(tmp_path):
+    out = shortcode("sim", "--script", "tests/transcripts/points_*.yaml", "nope.yaml", tmp_path=tmp_path,
+                    check=False)
+    assert out.returncode == 1 and out.stdout.splitlines() == [
+        "ok    tests/transcripts/points_en.yaml: every expectation held",
+        "ok    tests/transcripts/points_zh.yaml: every expectation held",
+        "ERROR nope.yaml: [Errno 2] No such file or directory: 'nope.yaml'",
+        "2 of 3 transcripts passed"]
+
+
+def sim(tmp_path, typed: str, *args, **env):
+    """The interactive sim fed `typed` on standard input."""
+    full = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run([sys.executable, "-m", "bot.cli", "sim", *args], input=typed, capture_output=True,
+                          text=True, env=full, cwd=ROOT, timeout=120)
 
 
 def test_sim_interactive_session(tmp_path):
-    env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "sim"], input="/lang en\n*126#\n2\n/quit\n",
-                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    out = sim(tmp_path, "/lang en\n*126#\n2\n/quit\n")
     assert "CON Shortcode services" in out.stdout and "Points: 12,800" in out.stdout
-    assert "[GSM-7" in out.stdout
+    assert "[GSM-7" in out.stdout and out.returncode == 0
+
+
+def test_sim_lang_changes_the_next_dial_even_one_that_offers_to_resume(tmp_path):
+    """`/lang en` in the middle of a Chinese session: the next dial asks "continue?" in English."""
+    out = sim(tmp_path, "*126#\n1\n/lang en\n*126#\n1\n")
+    assert "language of +8613800000001 set to en: the next screen is in it" in out.stdout
+    assert "CON Welcome back. Continue where you left off?" in out.stdout
+    assert out.stdout.rstrip().split("CON ")[-1].startswith("My account")  # the session went on, in English
+
+
+def test_sim_takes_a_number_as_the_webhook_does_with_or_without_the_country_code(tmp_path):
+    """`--as 13800000005` and `/as 13800000005` are the same subscriber; `12345` is refused by both."""
+    out = sim(tmp_path, "/lang en\n*126#\n/as 12345\n/as 13800000005\n", "--as", "13800000005")
+    assert "+8613800000005 > " in out.stdout and "CON Shortcode services" in out.stdout
+    assert "only for" not in out.stdout  # not "this service is only for subscribers"
+    assert "not a valid phone number for region CN" in out.stdout
+    assert "now dialling as +8613800000005" in out.stdout
+    refused = sim(tmp_path, "", "--as", "12345")
+    assert refused.returncode == 2 and refused.stderr == "--as 12345: not a valid phone number for region CN\n"
+
+
+def test_sim_refuses_a_service_code_the_webhook_refuses(tmp_path):
+    out = sim(tmp_path, "*999#\n")
+    assert "unknown serviceCode '*999#': the USSD webhook refuses it; dial *126#" in out.stdout
+    assert "CON" not in out.stdout
+
+
+def test_sim_shows_the_booking_sms_the_handset_receives(tmp_path):
+    """The confirming screen also arrives as an SMS from 12580, with its encoding and segments."""
+    out = sim(tmp_path, "*126#\n3\n1\n1\n3\n1\n1\n1\n1\n", "--as", "+8613800000011")
+    screen, sms = out.stdout.split("SMS from 12580\n")
+    code = screen.split("Code ")[-1].split(".")[0]
+    assert sms.startswith(f"Booked ") and f"Code {code}." in sms and "[SMS GSM-7" in sms and "1 segment(s)]" in sms
+
+
+def test_sim_ctrl_c_and_end_of_input_end_quietly(tmp_path):
+    env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "sim"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    assert proc.stdout.readline().startswith("Type a code")  # the phone is ready and reads the keyboard
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err
+    ended = sim(tmp_path, "*126#\n")
+    assert ended.returncode == 0 and "Traceback" not in ended.stderr
+
+
+def test_sim_sms_without_a_gateway_says_how_to_start_one(tmp_path):
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    out = sim(tmp_path, "GOLF\n", "--sms", SHORTCODE_SMS_GATEWAY_URL=url)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == (f"the SMS gateway at {url} ([sms] gateway_url) is not answering: start it with "
+                          "`shortcode gateway` (and `shortcode serve`) in other terminals\n")
+
+
+def test_serve_on_a_busy_port_names_the_setting_that_moves_it(tmp_path):
+    import socket
+
+    own = {"SHORTCODE_USSD_SECRET": "busy-1", "SHORTCODE_SMS_SECRETS": "busy-2", "SHORTCODE_SMS_API_KEY": "busy-3"}
+    shortcode("db", "upgrade", tmp_path=tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = shortcode("serve", "--port", str(port), tmp_path=tmp_path, check=False, **own)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = out.stderr.splitlines()
+    assert str(port) in line and "[http] port" in line and "SHORTCODE_HTTP_PORT" in line and "--port" in line
+
+
+def test_a_missing_config_file_is_one_line_before_or_after_the_command(tmp_path):
+    for args in (("--config", "nope.toml", "lint"), ("lint", "--config", "nope.toml")):
+        out = shortcode(*args, tmp_path=tmp_path, check=False)
+        assert (out.returncode, out.stderr) == (2, "shortcode: config file not found: nope.toml\n")
+
+
+def test_config_after_the_command_is_the_one_used(tmp_path):
+    config = tmp_path / "tight.toml"
+    config.write_text(f'[ussd]\nucs2_budget = 30\n[paths]\nmenus = "{ROOT / "menus"}"\nlocale = "{ROOT / "locale"}"\n')
+    for args in (("lint", "--config", str(config)), ("--config", str(config), "lint")):
+        out = shortcode(*args, tmp_path=tmp_path, check=False)
+        assert out.returncode == 1 and "units > 30" in out.stdout
 
 
 def test_every_subcommand_has_help(tmp_path):
-    for sub in ("serve", "sim", "seed", "lint", "count", "db", "gateway"):
-        assert "usage: shortcode " + sub in shortcode(sub, "--help", tmp_path=tmp_path).stdout
+    for sub in ("serve", "sim", "seed", "lint", "count", "db", "gateway", "worker"):
+        out = shortcode(sub, "--help", tmp_path=tmp_path).stdout
+        assert "usage: shortcode " + sub in out and "--config" in out
+    assert "(default: +8613800000001)" in shortcode("sim", "--help", tmp_path=tmp_path).stdout
+    assert "SHORTCODE_HTTP_PORT" in shortcode("serve", "--help", tmp_path=tmp_path).stdout
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """No bare `--host HOST` in a --help: each option carries a help text, and each command a description."""
+    import argparse
+
+    from bot.cli import parser
+
+    def commands(p):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield name, sub
+                    yield from commands(sub)
+
+    for name, command in commands(parser()):
+        assert command.description, name
+        for action in command._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{name} {action.option_strings or action.dest}"
 
 
 def test_serve_freezes_what_it_loaded_and_collects_young_objects_less_often():
