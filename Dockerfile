@@ -9,8 +9,8 @@
 # Optional:
 #   SHORTCODE_REDIS_URL      redis://host:6379/0; the default "embedded" keeps sessions in this
 #                            process only (lost on restart, one container only)
-#   SHORTCODE_DATABASE_URL   SQLAlchemy URL, e.g. postgresql+psycopg://... (a driver is not installed
-#                            by default); the default is SQLite in /app/var/shortcode.db
+#   SHORTCODE_DATABASE_URL   SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db (the psycopg
+#                            driver is installed); the default is SQLite in /app/var/shortcode.db
 #
 # Mount a volume on /app/var to keep the SQLite file. Demo subscribers:
 #   docker run ... IMAGE shortcode seed --demo --if-empty

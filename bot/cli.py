@@ -35,7 +35,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     for note in notes:
         print(note, flush=True)
-    key = startup.generated_key(settings) or "<your [ussd] secret>"
+    key = (startup.demo(settings, host) and startup.generated_key(settings)) or "<your [ussd] secret>"
     print(f"Shortcode on http://{host}:{port}  (Redis: {settings.redis.url}, database: {settings.database.url})\n"
           f"Try it:\n  curl -d sessionId=s1 -d 'serviceCode=*126#' -d phoneNumber=+8613800000001 "
           f"-d networkCode=46000 -d text= 'http://{host}:{port}/ussd/africastalking?key={key}'\n"

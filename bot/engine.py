@@ -19,7 +19,6 @@ from bot.session import Session
 from bot.text import T
 
 MENU_FLOW = "menu"
-DEFAULT_TZ = "Asia/Shanghai"  # not stored in a session: most subscribers have it
 SEQ = "_n"  # operations completed in this conversation
 BACK, HOME, NEXT, PREV = "0", "00", "98", "99"
 
@@ -57,6 +56,7 @@ class Policy:
     idle_timeout: float = 120
     resume_window: float = 600
     max_wrong_inputs: int = 3
+    default_timezone: str = "Asia/Shanghai"  # [service] timezone: not stored in a session, most have it
 
 
 class Engine:
@@ -82,7 +82,7 @@ class Engine:
             return self._turn(session, now, ctx)
         session = Session(msisdn=msisdn, ref=ref, flow=self.root[0], state=self.root[1],
                           lang=ctx.profile.lang, updated=ts, started=ts, tier=ctx.profile.tier,
-                          tz=ctx.profile.timezone if ctx.profile.timezone != DEFAULT_TZ else "",
+                          tz=ctx.profile.timezone if ctx.profile.timezone != self.policy.default_timezone else "",
                           version=previous.version if previous else 0)
         events = (ev.SessionStarted(service_code),)
         to = target(start, MENU_FLOW) if start else self.root

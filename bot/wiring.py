@@ -40,14 +40,15 @@ def build_core(settings: Settings) -> Core:
     catalogs = load_catalogs(settings.path(settings.paths.locale))
     menus = load_menus(settings.path(settings.paths.menus), FLOWS)
     s = settings.session
+    tz = settings.service.timezone  # the dispatcher reads an empty session tz as this one
     policy = Policy(idle_timeout=s.idle_timeout, resume_window=s.resume_window,
-                    max_wrong_inputs=s.max_wrong_inputs)
+                    max_wrong_inputs=s.max_wrong_inputs, default_timezone=tz)
     engine = Engine({**FLOWS, "menu": menus.flow()}, menus.root, policy)
     ussd = Renderer(catalogs, Budget(settings.ussd.gsm7_budget, settings.ussd.ucs2_budget))
     sms = Renderer(catalogs, sms_budget(settings.sms.max_segments))
     window = settings.sms.session_window
     sms_engine = Engine(engine.flows, menus.root, Policy(idle_timeout=window, resume_window=-1,
-                                                         max_wrong_inputs=s.max_wrong_inputs))
+                                                         max_wrong_inputs=s.max_wrong_inputs, default_timezone=tz))
     return Core(settings, catalogs, dict(FLOWS), menus, engine, {"ussd": ussd, "sms": sms}, sms_engine)
 
 

@@ -111,3 +111,12 @@ def test_the_package_promises_only_channels_that_exist():
     for channel in ("USSD", "SMS", "Telegram", "WhatsApp"):
         if channel in description:
             assert (ROOT / "bot" / "channels" / f"{channel.lower()}.py").exists(), f"no {channel} channel"
+
+
+def test_the_dockerfile_says_which_database_drivers_it_has():
+    """The image installs the package's dependencies: a driver among them is there, whatever a comment says."""
+    deps = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["dependencies"])
+    dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
+    if "psycopg" in deps:
+        assert not re.search(r"driver is not installed|no (PostgreSQL )?driver", dockerfile, re.I)
+        assert "psycopg" in dockerfile

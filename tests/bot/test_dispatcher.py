@@ -114,3 +114,18 @@ async def test_a_hop_inside_a_conversation_writes_nothing_to_the_database(settin
     assert commits == [] and len(reads) == partner_reads
     assert all(sql.lstrip().upper().startswith("SELECT") and "tee_booking" in sql for sql in reads)
     await client.aclose()
+
+
+async def test_a_subscriber_in_shanghai_stays_there_when_the_service_default_is_elsewhere(settings_with, db,
+                                                                                         redis_url):
+    """The session leaves out only the *configured* default zone: with [service] timezone = Europe/London,
+    a subscriber recorded in Asia/Shanghai must not be read back mid-conversation as London."""
+    core = build_core(settings_with(service_timezone="Europe/London"))
+    client = aredis.Redis.from_url(redis_url)
+    d = build_dispatcher(core, client, db)
+    assert d.subscribers.profile(MSISDN).timezone == "Asia/Shanghai"
+    await d.handle(Inbound("ussd", MSISDN, "tz", None, 0, "*126#"))
+    held = await d.store.acquire(MSISDN)
+    await d.store.release(held)
+    assert d._profile(held, Inbound("ussd", MSISDN, "tz", "1", 1, "*126#")).timezone == "Asia/Shanghai"
+    await client.aclose()
