@@ -157,8 +157,11 @@ def test_sim_shows_the_booking_sms_the_handset_receives(tmp_path):
 
 def test_sim_ctrl_c_and_end_of_input_end_quietly(tmp_path):
     env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT)}
+    # A shell runs background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored: give
+    # the sim what a terminal gives it, whatever ran this suite.
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "sim"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().startswith("Type a code")  # the phone is ready and reads the keyboard
     proc.send_signal(signal.SIGINT)
     try:
