@@ -1,0 +1,123 @@
+"""The simulator's misbehaviour and limits: latency, 5xx, flood (429 with retry_after), held requests,
+duplicated update deliveries, and Telegram's own send limits (~30 messages a second per bot, ~1 a
+second per chat with short bursts), each answered the way Telegram answers it."""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from integrations.telegram import ApiError, too_many
+
+SENDING = frozenset({"sendmessage", "editmessagetext"})  # the calls Telegram's send limits count
+
+
+@dataclass
+class Flood:
+    calls: int = 0  # the next N calls get 429
+    share: float = 0.0  # and this share of the rest
+    retry_after: int = 3
+
+
+@dataclass
+class Faults:
+    latency_ms: int = 0
+    error_rate: float = 0.0  # share of calls answered 5xx with nothing done
+    error_status: int = 500
+    flood: Flood = field(default_factory=Flood)
+    timeout_rate: float = 0.0  # share of calls done, then answered only after `timeout_s` (the client gave up)
+    timeout_s: float = 30.0
+    methods: list[str] = field(default_factory=list)  # the faults above hit only these methods; empty: all
+    duplicate_updates: int = 1  # each update delivered to the webhook this many times
+    duplicate_concurrently: bool = False  # all copies at once instead of one after another
+    global_per_s: float = 30.0  # Telegram's send limits; 0 turns one off
+    chat_per_s: float = 1.0
+    chat_burst: int = 5
+
+    def merged(self, changes: dict[str, Any]) -> Faults:
+        """These faults with `changes` applied (a partial `flood` keeps its other fields); unknown keys raise."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        values = {**asdict(self), **changes}
+        values["flood"] = Flood(**{**asdict(self.flood), **(changes.get("flood") or {})})
+        values["methods"] = [str(m).lower() for m in values["methods"]]
+        return Faults(**values)
+
+    def hits(self, method: str) -> bool:
+        return not self.methods or method.lower() in self.methods
+
+
+class Bucket:
+    """A token bucket: `burst` sends at once, refilled at `rate` a second."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a send is allowed (0: allowed now, and taken)."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class Limits:
+    """Decides, before a method runs, whether Telegram would refuse it; keeps no I/O."""
+
+    def __init__(self, seed: int = 12580) -> None:
+        self.faults = Faults()
+        self.rng = random.Random(seed)
+        self.global_bucket: Bucket | None = None
+        self.chat_buckets: dict[int, Bucket] = {}
+
+    def set(self, changes: dict[str, Any]) -> Faults:
+        self.faults = self.faults.merged(changes)
+        self.global_bucket, self.chat_buckets = None, {}  # new rates start with full buckets
+        return self.faults
+
+    def refuse(self, method: str) -> ApiError | None:
+        """A 5xx or a flood 429 this call gets instead of an answer, if any."""
+        f = self.faults
+        if not f.hits(method):
+            return None
+        if f.error_rate and self.rng.random() < f.error_rate:
+            return ApiError(f.error_status, "Internal Server Error" if f.error_status == 500 else "Bad Gateway")
+        if f.flood.calls > 0:
+            f.flood.calls -= 1
+            return too_many(f.flood.retry_after)
+        if f.flood.share and self.rng.random() < f.flood.share:
+            return too_many(f.flood.retry_after)
+        return None
+
+    def hold(self, method: str) -> float:
+        """Seconds to hold this call's answer past the client's patience (0: answer at once)."""
+        f = self.faults
+        return f.timeout_s if f.hits(method) and f.timeout_rate and self.rng.random() < f.timeout_rate else 0.0
+
+    def throttle(self, method: str, chat_id: Any, now: float) -> ApiError | None:
+        """Telegram's send limits: a message over the bot's or the chat's rate gets 429 and is not sent."""
+        if method.lower() not in SENDING:
+            return None
+        f = self.faults
+        waits = []
+        if f.global_per_s > 0:
+            self.global_bucket = self.global_bucket or Bucket(f.global_per_s, f.global_per_s, now)
+            waits.append(self.global_bucket.wait(now))
+        if f.chat_per_s > 0:
+            key = _chat_key(chat_id)
+            bucket = self.chat_buckets.setdefault(key, Bucket(f.chat_per_s, max(1, f.chat_burst), now))
+            waits.append(bucket.wait(now))
+        wait = max(waits, default=0.0)
+        return too_many(max(1, math.ceil(wait))) if wait > 0 else None
+
+
+def _chat_key(chat_id: Any) -> int:
+    try:
+        return int(chat_id)
+    except (TypeError, ValueError):
+        return 0
