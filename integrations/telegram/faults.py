@@ -57,13 +57,13 @@ class Bucket:
         self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now
 
     def wait(self, now: float) -> float:
-        """Seconds until a send is allowed (0: allowed now, and taken)."""
+        """Seconds until a send is allowed (0: allowed now; `take` it if it goes)."""
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1
 
 
 class Limits:
@@ -103,17 +103,19 @@ class Limits:
         """Telegram's send limits: a message over the bot's or the chat's rate gets 429 and is not sent."""
         if method.lower() not in SENDING:
             return None
-        f = self.faults
-        waits = []
+        f, buckets = self.faults, []
         if f.global_per_s > 0:
             self.global_bucket = self.global_bucket or Bucket(f.global_per_s, f.global_per_s, now)
-            waits.append(self.global_bucket.wait(now))
+            buckets.append(self.global_bucket)
         if f.chat_per_s > 0:
             key = _chat_key(chat_id)
-            bucket = self.chat_buckets.setdefault(key, Bucket(f.chat_per_s, max(1, f.chat_burst), now))
-            waits.append(bucket.wait(now))
-        wait = max(waits, default=0.0)
-        return too_many(max(1, math.ceil(wait))) if wait > 0 else None
+            buckets.append(self.chat_buckets.setdefault(key, Bucket(f.chat_per_s, max(1, f.chat_burst), now)))
+        wait = max((bucket.wait(now) for bucket in buckets), default=0.0)
+        if wait > 0:
+            return too_many(max(1, math.ceil(wait)))  # refused: counts against neither limit
+        for bucket in buckets:
+            bucket.take()
+        return None
 
 
 def _chat_key(chat_id: Any) -> int:
