@@ -373,3 +373,33 @@ async def test_shortcode_telegram_api_runs_as_its_own_process():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _command(*env_pairs: tuple[str, str]):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), **dict(env_pairs)}
+    return subprocess.run([sys.executable, "-m", "bot.cli", "telegram-api"], capture_output=True, text=True,
+                          env=env, cwd=root, timeout=60)
+
+
+def test_shortcode_telegram_api_without_a_token_or_on_a_busy_port_says_so_in_one_line():
+    import socket
+
+    out = _command(("SHORTCODE_TELEGRAM_TOKEN", ""))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = out.stderr.splitlines()
+    assert "[telegram] token" in line and "SHORTCODE_TELEGRAM_TOKEN" in line
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = _command(("SHORTCODE_TELEGRAM_TOKEN", TOKEN),
+                       ("SHORTCODE_TELEGRAM_API_URL", f"http://127.0.0.1:{port}/bot"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = out.stderr.splitlines()
+    assert "[telegram] api_url" in line and "SHORTCODE_TELEGRAM_API_URL" in line
