@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import asdict, dataclass, field, fields
+from http import HTTPStatus
 from typing import Any
 
 from integrations.telegram import ApiError, too_many
@@ -37,12 +38,20 @@ class Faults:
 
     def merged(self, changes: dict[str, Any]) -> Faults:
         """These faults with `changes` applied (a partial `flood` keeps its other fields); unknown keys raise."""
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
+        if not isinstance(changes, dict):
+            raise ValueError("faults are a JSON object")
+        unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
         values = {**asdict(self), **changes}
-        values["flood"] = Flood(**{**asdict(self.flood), **(changes.get("flood") or {})})
+        for name, value in changes.items():
+            current = getattr(self, name)
+            if isinstance(current, bool) and not isinstance(value, bool):
+                raise ValueError(f"{name} is true or false")
+            if isinstance(current, (int, float)) and not isinstance(current, bool):
+                values[name] = type(current)(value)  # "5" is 5; "soon" is refused
+        flood = {**asdict(self.flood), **(changes.get("flood") or {})}
+        values["flood"] = Flood(int(flood["calls"]), float(flood["share"]), int(flood["retry_after"]))
         values["methods"] = [str(m).lower() for m in values["methods"]]
         return Faults(**values)
 
@@ -86,7 +95,7 @@ class Limits:
         if not f.hits(method):
             return None
         if f.error_rate and self.rng.random() < f.error_rate:
-            return ApiError(f.error_status, "Internal Server Error" if f.error_status == 500 else "Bad Gateway")
+            return ApiError(f.error_status, _phrase(f.error_status))
         if f.flood.calls > 0:
             f.flood.calls -= 1
             return too_many(f.flood.retry_after)
@@ -123,3 +132,10 @@ def _chat_key(chat_id: Any) -> int:
         return int(chat_id)
     except (TypeError, ValueError):
         return 0
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Internal Server Error"

@@ -18,6 +18,9 @@ from telegram.request import HTTPXRequest
 from integrations.telegram import SECRET_HEADER
 from integrations.telegram.simulator import Simulator, make_telegram_app
 
+# PTB 22 warns that RetryAfter.retry_after will become a timedelta; `seconds` reads either.
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning")
+
 TOKEN = "123456:TEST-token"
 USER, OTHER = 5550001, 5550002
 PHONE = "+8613800000001"
@@ -215,6 +218,17 @@ async def test_server_errors_and_held_requests(tg):
     assert [m["text"] for m in (await tg.get(f"chats/{USER}"))["messages"]] == ["hi", "sent, unheard"]
 
 
+async def test_faults_are_checked_and_changed_only_where_named(tg):
+    """A tester's typo is refused with the reason; a partial `flood` keeps its other fields."""
+    async with tg.http.post(f"{tg.base}/control/faults", json={"latncy_ms": 5}) as r:
+        assert r.status == 400 and "latncy_ms" in (await r.json())["error"]
+    async with tg.http.post(f"{tg.base}/control/faults", json={"latency_ms": "soon"}) as r:
+        assert r.status == 400
+    assert (await tg.faults(flood={"retry_after": 9}))["flood"] == {"calls": 0, "share": 0.0, "retry_after": 9}
+    changed = await tg.faults(flood={"calls": 1}, error_status="503")
+    assert changed["flood"]["retry_after"] == 9 and changed["error_status"] == 503 and changed["latency_ms"] == 0
+
+
 async def test_a_contact_shared_is_the_users_own_or_someone_elses(tg):
     """Own contact: the sender's user_id, the number without "+" as Telegram's apps send it; someone
     else's: a different user_id (or none)."""
@@ -278,8 +292,9 @@ async def test_get_updates_confirms_by_offset_and_long_polls(tg):
         first, second = await bot.get_updates()
         assert second.update_id == first.update_id + 1
         assert [u.message.text for u in await bot.get_updates(offset=second.update_id)] == ["two"]
+        polls = tg.sim.updates.poll
         waiting = asyncio.ensure_future(bot.get_updates(offset=second.update_id + 1, timeout=5))
-        await asyncio.sleep(0.1)
+        await until(lambda: tg.sim.updates.poll == polls + 1)
         assert not waiting.done()
         await tg.update("text", user_id=USER, text="three")
         assert [u.message.text for u in await waiting] == ["three"]
@@ -289,7 +304,7 @@ async def test_get_updates_conflicts_with_another_poll_and_with_a_webhook(tg, re
     url, _, _ = receiver
     async with tg.bot() as bot, tg.bot() as rival:
         older = asyncio.ensure_future(bot.get_updates(timeout=5))
-        await asyncio.sleep(0.1)
+        await until(lambda: tg.sim.updates.poll == 1)  # the simulator holds it
         newer = asyncio.ensure_future(rival.get_updates(timeout=0.2))
         with pytest.raises(Conflict, match="(?i)terminated by other getUpdates request"):
             await older
