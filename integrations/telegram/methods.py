@@ -93,7 +93,11 @@ async def get_updates(sim: Simulator, p: Params) -> list:
     limit = _int(p, "limit", 100)
     offset = _int(p, "offset", 0)
     sim.updates.set_allowed(_json(p, "allowed_updates"))
-    return await sim.updates.get(offset, max(1, min(100, limit)), max(0.0, float(p.get("timeout") or 0)))
+    try:
+        timeout = max(0.0, float(p.get("timeout") or 0))
+    except (TypeError, ValueError):
+        raise bad_request("invalid timeout specified") from None
+    return await sim.updates.get(offset, max(1, min(100, limit)), timeout)
 
 
 # Method names are case-insensitive in the Bot API.

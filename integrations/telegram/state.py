@@ -95,10 +95,14 @@ class Telegram:
                 "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False,
                 "can_connect_to_business": False, "has_main_web_app": False}
 
+    def bot_user(self) -> dict[str, Any]:
+        """The bot as it appears in messages and chat member updates (getMe tells more)."""
+        return {k: v for k, v in self.me().items() if k in ("id", "is_bot", "first_name", "username")}
+
     def message_json(self, chat: Chat, message: Message) -> dict[str, Any]:
         """A message as the Bot API shows it; only an inline keyboard travels with a message."""
         body: dict[str, Any] = {"message_id": message.message_id, "date": message.date, "chat": chat.as_json(),
-                                "from": self.me() if message.sender == "bot" else chat.user.as_json()}
+                                "from": self.bot_user() if message.sender == "bot" else chat.user.as_json()}
         if message.text:
             body["text"] = message.text
         if message.contact:
@@ -221,7 +225,7 @@ class Telegram:
             return None
         chat.blocked = blocked
         old, new = ("member", "kicked") if blocked else ("kicked", "member")
-        bot = {"user": self.me()}
+        bot = {"user": self.bot_user()}
         return self._update("my_chat_member", {
             "chat": chat.as_json(), "from": chat.user.as_json(), "date": self.now(),
             "old_chat_member": {**bot, "status": old, **({"until_date": 0} if old == "kicked" else {})},
