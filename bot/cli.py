@@ -1,4 +1,4 @@
-"""The `shortcode` command: serve, worker, gateway, sim, seed, lint, count and db upgrade."""
+"""The `shortcode` command: serve, worker, gateway, telegram-api, sim, seed, lint, count and db upgrade."""
 from __future__ import annotations
 
 import argparse
@@ -139,6 +139,28 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_telegram_api(args: argparse.Namespace, settings: Settings) -> int:
+    """The simulated Telegram Bot API on [telegram] api_url, accepting only [telegram] token."""
+    from urllib.parse import urlparse
+
+    from aiohttp import web
+
+    from bot.logs import configure
+    from integrations.telegram.simulator import Simulator, make_telegram_app
+
+    url, token = urlparse(settings.telegram.api_url), settings.telegram.token
+    if not token:
+        print("shortcode telegram-api: [telegram] token is empty; set the token the simulated bot accepts with "
+              "SHORTCODE_TELEGRAM_TOKEN (for example 123456:TEST); the bot must use the same", file=sys.stderr)
+        return 2
+    configure(settings.log.level)
+    host, port = url.hostname or "127.0.0.1", url.port or 8091
+    print(f"simulated Telegram Bot API on {settings.telegram.api_url}<token>/<method>; "
+          f"control API on http://{host}:{port}/control/", flush=True)
+    web.run_app(make_telegram_app(Simulator(token), prefix=url.path or "/bot"), host=host, port=port, print=None)
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """An RQ worker for the outbox and the other jobs, on the Redis server `serve` uses."""
     import redis
@@ -222,6 +244,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_count)
     s = sub.add_parser("gateway", help="run the simulated SMS gateway on [sms] gateway_url")
     s.set_defaults(func=cmd_gateway)
+    s = sub.add_parser("telegram-api", help="run the simulated Telegram Bot API on [telegram] api_url")
+    s.set_defaults(func=cmd_telegram_api)
     s = sub.add_parser("worker", help="an RQ worker for outbound SMS and jobs (needs a real Redis)")
     s.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     s.set_defaults(func=cmd_worker)
@@ -257,7 +281,8 @@ def _finish(sub) -> None:
 
 
 BUSY_PORT = {"serve": "[http] port (SHORTCODE_HTTP_PORT) or --port",
-             "gateway": "[sms] gateway_url (SHORTCODE_SMS_GATEWAY_URL)"}
+             "gateway": "[sms] gateway_url (SHORTCODE_SMS_GATEWAY_URL)",
+             "telegram-api": "[telegram] api_url (SHORTCODE_TELEGRAM_API_URL)"}
 
 
 def _config_error(exc: Exception) -> str:

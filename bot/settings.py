@@ -75,6 +75,11 @@ class Sms(_Section):
     turn_timeout: float = 10.0
 
 
+class Telegram(_Section):
+    api_url: str = "http://127.0.0.1:8091/bot"
+    token: str = ""
+
+
 class Partners(_Section):
     timeout: float = 3.0
     read_cache_seconds: float = 2.0
@@ -105,6 +110,7 @@ class Settings(_Section):
     session: Session = Session()
     ussd: Ussd = Ussd()
     sms: Sms = Sms()
+    telegram: Telegram = Telegram()
     partners: Partners = Partners()
     jobs: Jobs = Jobs()
     paths: Paths = Paths()
