@@ -9,14 +9,14 @@ from typing import Any, Callable, Mapping, Protocol
 
 import structlog
 
-from bot import events as ev
-from bot.engine import Context, Engine, Turn
-from bot.flow import Profile
+from bot.engine import events as ev
+from bot.engine.engine import Context, Engine, Turn
+from bot.engine.flow import Profile
 from bot.operations import Operations
-from bot.render import Renderer
+from bot.engine.render import Renderer
 from bot.store import Busy, Held, SessionStore
 from bot.subscribers import Subscribers
-from bot.text import T
+from bot.engine.text import T
 
 log = structlog.get_logger()
 

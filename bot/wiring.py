@@ -9,11 +9,12 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import Engine as DbEngine
 
 from bot.dispatcher import Confirmations, Dispatcher, utcnow
-from bot.engine import Engine, Policy
-from bot.flow import Flow
-from bot.i18n import Catalogs, load_catalogs
+from bot.engine.engine import Engine, Policy
+from bot.engine.flow import Flow
+from bot.engine.catalogs import Catalogs
+from bot.i18n import load_catalogs
 from bot.menus import MenuTree, load_menus
-from bot.render import Budget, Renderer
+from bot.engine.render import Budget, Renderer
 from bot.operations import Operations
 from integrations.services import Services, simulated
 from bot.settings import Settings

@@ -13,12 +13,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot import compliance
 from bot.dispatcher import Dispatcher, Inbound, Reply
-from bot.flow import Profile
+from bot.engine.flow import Profile
 from bot.menus import MenuTree
 from bot.models import SmsInbox
 from bot.msisdn import mask
 from bot.outbound import Outbound
-from bot.text import T
+from bot.engine.text import T
 from flows import golf
 from integrations.sqltx import upsert, utcnow, write
 from jobs.tables import OptOut

@@ -5,11 +5,11 @@ import re
 
 import pytest
 
-from bot import engine as eng
-from bot.engine import Turn
+from bot.engine import engine as eng
+from bot.engine.engine import Turn
 from bot.i18n import LANGUAGES
 from bot.lint import NOTICES, NOW, Sample, demo_services, samples
-from bot.render import BACK, MORE, PREVIOUS
+from bot.engine.render import BACK, MORE, PREVIOUS
 
 
 @pytest.fixture(scope="module")

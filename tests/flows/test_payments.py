@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from structlog.testing import capture_logs
 
 from bot.db import make_engine, upgrade
-from bot.flow import Call
+from bot.engine.flow import Call
 from bot.seed import seed_demo
 from flows import doctor, fines, golf, packages
 from flows.common import Payment, charge, paid_under, points_for, refund

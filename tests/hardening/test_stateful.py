@@ -47,11 +47,11 @@ from sqlalchemy import func, insert, select
 from bot.channels.sms_conversations import SmsConversations
 from bot.db import make_engine, upgrade
 from bot.dispatcher import Inbound, Reply
-from bot.flow import Act, Route
+from bot.engine.flow import Act, Route
 from bot.models import SmsInbox
 from bot.outbound import Outbound
 from bot.seed import seed_demo
-from bot.session import Session, loads
+from bot.engine.session import Session, loads
 from bot.settings import load_settings
 from bot.wiring import build_core, build_dispatcher
 from flows.common import points_for

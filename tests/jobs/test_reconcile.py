@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from bot.db import make_engine, upgrade
-from bot.flow import Call
+from bot.engine.flow import Call
 from bot.seed import seed_demo
 from integrations.services import simulated
 from flows import golf

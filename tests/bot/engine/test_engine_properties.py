@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot.engine import Context
-from bot.flow import TIERS, Profile
+from bot.engine.engine import Context
+from bot.engine.flow import TIERS, Profile
 from integrations.services import simulated
-from bot.session import dumps, loads
+from bot.engine.session import dumps, loads
 from flows import OPERATIONS
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)

@@ -5,11 +5,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot import events as ev
-from bot.engine import Context, Turn
-from bot.flow import Profile
+from bot.engine import events as ev
+from bot.engine.engine import Context, Turn
+from bot.engine.flow import Profile
 from bot.lint import WIDEST, demo_services
-from bot.session import Session
+from bot.engine.session import Session
 from integrations.golf import DAYS_AHEAD
 from integrations.services import simulated
 
