@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (LOAD_CORE, PY, ROOT, SERVER_CORE, Proc, fmt, free_port, redis_server, save, spread,
                           started)
 from bench.sms_roundtrip import KEYWORDS, inject
-from bot.channels.sms_conversations import THROTTLED
+from bot.channels.conversation import THROTTLED
 from bot.i18n import LANGUAGES, load_catalogs
 
 LIMIT = 20  # [sms] max_per_minute, passed to the server explicitly so the expectation matches it

@@ -111,7 +111,7 @@ def cmd_lint(args: argparse.Namespace, settings: Settings) -> int:
 
     core = _core(settings)
     with demo_services() as services:
-        found = lint(core.engine, core.renderers, services)
+        found = lint(core.engines["ussd"], core.renderers, services)
     for overflow in found:
         print(overflow, end="\n\n")
     print(f"{len(found)} screen(s) over budget" if found else "every screen fits its channel in every locale")

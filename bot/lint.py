@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from bot.engine import engine as eng
 from bot.db import make_engine, upgrade
 from bot.engine.engine import Context, Engine
-from bot.channels.sms_conversations import UNKNOWN, UNKNOWN_NO_GOLF
+from bot.channels.conversation import UNKNOWN, UNKNOWN_NO_GOLF
 from bot.engine.flow import Act, Profile, Route, Screen
 from bot.i18n import LANGUAGES
 from bot.engine.render import Renderer

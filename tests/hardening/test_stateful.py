@@ -44,16 +44,16 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, select
 
-from bot.channels.sms_conversations import SmsConversations
 from bot.db import make_engine, upgrade
 from bot.dispatcher import Inbound, Reply
 from bot.engine.flow import Act, Route
 from bot.models import SmsInbox
 from bot.outbound import Outbound
+from bot.rates import MinuteCounter
 from bot.seed import seed_demo
 from bot.engine.session import Session, loads
 from bot.settings import load_settings
-from bot.wiring import build_core, build_dispatcher
+from bot.wiring import build_core, build_dispatcher, sms_conversation
 from flows.common import points_for
 from flows.golf import DISCOUNT
 from flows.points import DAILY_TRANSFER_LIMIT, REWARDS
@@ -214,9 +214,10 @@ class Harness(RuleBasedStateMachine):
         self.sms = build_dispatcher(w.core, w.redis, self.db, clock=self.clock, channel="sms")
         for d in (self.ussd, self.sms):
             d.store.prefix = self.prefix
-        self.conv = SmsConversations(self.db, self.sms, w.core.menus, Outbound(self.db), "12580", clock=self.clock,
-                                    max_per_minute=10_000)  # the flood limit has its own test
-        self.flows = w.core.engine.flows
+        self.conv = sms_conversation(w.core, self.sms, self.db, Outbound(self.db), w.redis, clock=self.clock)
+        self.conv.rate = MinuteCounter(w.redis, f"{self.prefix}rate:")
+        self.conv.max_per_minute = 10_000  # the flood limit has its own test
+        self.flows = w.core.engines["ussd"].flows
         self.max_wrong = w.core.settings.session.max_wrong_inputs
         self.phones = {m: Phone() for m in SUBS}
         self.texted: dict[str, int] = {}  # msisdn -> id of the last inbox row

@@ -33,7 +33,7 @@ TEST_FLOW = Flow("test", "pick", {
 
 @pytest.fixture
 def engine(core):
-    flows = {**core.engine.flows, "test": TEST_FLOW}
+    flows = {**core.engines["ussd"].flows, "test": TEST_FLOW}
     return Engine(flows, core.menus.root, Policy(idle_timeout=120, resume_window=600, max_wrong_inputs=3))
 
 
