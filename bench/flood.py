@@ -110,13 +110,13 @@ def stack(tmp: Path, db_path: Path) -> Iterator[Stack]:
         gateway = f"http://127.0.0.1:{gw_port}"
         env = shortcode_env(f"sqlite:///{db_path}", redis_url, web_port, gateway)
         roles = {"gateway": (LOAD_CORE, gw_port), "serve": (SERVER_CORE, web_port), "worker": (LOAD_CORE, None)}
-        procs = {cmd: stop.enter_context(started(f"flood-{cmd}", [PY, "-m", "bot.cli", cmd], core, env, tmp, port))
+        procs = {cmd: stop.enter_context(started(f"flood-{cmd}", [PY, "-m", "bot.tools.cli", cmd], core, env, tmp, port))
                  for cmd, (core, port) in roles.items()}
         yield Stack(gateway, db_path, procs["serve"])
 
 
 def seed(db_path: Path, subscribers: int) -> None:
-    subprocess.run([PY, "-m", "bot.cli", "seed", "--demo", "--subscribers", str(subscribers)], cwd=ROOT,
+    subprocess.run([PY, "-m", "bot.tools.cli", "seed", "--demo", "--subscribers", str(subscribers)], cwd=ROOT,
                    check=True, stdout=subprocess.DEVNULL,
                    env={"SHORTCODE_DATABASE_URL": f"sqlite:///{db_path}", "PATH": ""})
 

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from bot.db import make_engine, upgrade
 from bot.engine.flow import Call
-from bot.seed import seed_demo
+from bot.tools.seed import seed_demo
 from flows import doctor, fines, golf, packages
 from flows.common import Payment, charge, paid_under, points_for, refund
 from integrations.boss.simulated import CREDIT_LIMIT_FEN

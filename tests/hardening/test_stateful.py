@@ -50,7 +50,7 @@ from bot.engine.flow import Act, Route
 from bot.models import SmsInbox
 from bot.outbound import Outbound
 from bot.rates import MinuteCounter
-from bot.seed import seed_demo
+from bot.tools.seed import seed_demo
 from bot.engine.session import Session, loads
 from bot.settings import load_settings
 from bot.wiring import build_core, build_dispatcher, sms_conversation
@@ -70,7 +70,7 @@ STEPS = int(os.environ.get("SHORTCODE_STATEFUL_STEPS", "20"))
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shanghai
 CODE = "*126#"
-# Demo subscribers (bot.seed): 01 gold 12,800 pts; 02 silver 56,920 pts; 03 regular 39,660; 04 regular 8,041.
+# Demo subscribers (bot.tools.seed): 01 gold 12,800 pts; 02 silver 56,920 pts; 03 regular 39,660; 04 regular 8,041.
 SUBS = ("+8613800000001", "+8613800000002", "+8613800000003", "+8613800000004")
 GOLFERS = SUBS[:2]  # silver and above: Golf is item 3 of their main menu
 STRANGER = "+8613912345678"  # a valid mobile number with no BOSS account

@@ -8,7 +8,7 @@ import pytest
 from bot.engine import events as ev
 from bot.engine.engine import Context, Turn
 from bot.engine.flow import Profile
-from bot.lint import WIDEST, demo_services
+from bot.tools.lint import WIDEST, demo_services
 from bot.engine.session import Session
 from integrations.golf import DAYS_AHEAD
 from integrations.services import simulated

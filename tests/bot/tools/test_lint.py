@@ -8,7 +8,7 @@ import pytest
 from bot.engine import engine as eng
 from bot.engine.engine import Turn
 from bot.i18n import LANGUAGES
-from bot.lint import NOTICES, NOW, Sample, demo_services, samples
+from bot.tools.lint import NOTICES, NOW, Sample, demo_services, samples
 from bot.engine.render import BACK, MORE, PREVIOUS
 
 

@@ -17,7 +17,7 @@ from bot.channels.conversation import UNKNOWN, UNKNOWN_NO_GOLF
 from bot.engine.flow import Act, Profile, Route, Screen
 from bot.i18n import LANGUAGES
 from bot.engine.render import Renderer
-from bot.seed import SHOWCASE, seed_demo
+from bot.tools.seed import SHOWCASE, seed_demo
 from integrations.services import Services, simulated
 from bot.engine.session import Session
 from bot.engine.text import T
