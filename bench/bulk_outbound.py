@@ -100,7 +100,7 @@ def main() -> None:
         gport = free_port()
         gw_env = {"SHORTCODE_SMS_GATEWAY_URL": f"http://127.0.0.1:{gport}", "SHORTCODE_HTTP_PORT": "1",
                   "SHORTCODE_LOG_LEVEL": "warning"}
-        with started("gateway", [PY, "-m", "bot.cli", "gateway"], "0,1", gw_env, tmp, gport):
+        with started("gateway", [PY, "-m", "bot.tools.cli", "gateway"], "0,1", gw_env, tmp, gport):
             import urllib.request
             urllib.request.urlopen(urllib.request.Request(
                 f"http://127.0.0.1:{gport}/control/faults", data=b'{"dlr": false}', method="POST",

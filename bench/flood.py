@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (LOAD_CORE, PY, ROOT, SERVER_CORE, Proc, fmt, free_port, redis_server, save, spread,
                           started)
 from bench.sms_roundtrip import KEYWORDS, inject
-from bot.channels.sms_conversations import THROTTLED
+from bot.channels.conversation import THROTTLED
 from bot.i18n import LANGUAGES, load_catalogs
 
 LIMIT = 20  # [sms] max_per_minute, passed to the server explicitly so the expectation matches it
@@ -110,13 +110,13 @@ def stack(tmp: Path, db_path: Path) -> Iterator[Stack]:
         gateway = f"http://127.0.0.1:{gw_port}"
         env = shortcode_env(f"sqlite:///{db_path}", redis_url, web_port, gateway)
         roles = {"gateway": (LOAD_CORE, gw_port), "serve": (SERVER_CORE, web_port), "worker": (LOAD_CORE, None)}
-        procs = {cmd: stop.enter_context(started(f"flood-{cmd}", [PY, "-m", "bot.cli", cmd], core, env, tmp, port))
+        procs = {cmd: stop.enter_context(started(f"flood-{cmd}", [PY, "-m", "bot.tools.cli", cmd], core, env, tmp, port))
                  for cmd, (core, port) in roles.items()}
         yield Stack(gateway, db_path, procs["serve"])
 
 
 def seed(db_path: Path, subscribers: int) -> None:
-    subprocess.run([PY, "-m", "bot.cli", "seed", "--demo", "--subscribers", str(subscribers)], cwd=ROOT,
+    subprocess.run([PY, "-m", "bot.tools.cli", "seed", "--demo", "--subscribers", str(subscribers)], cwd=ROOT,
                    check=True, stdout=subprocess.DEVNULL,
                    env={"SHORTCODE_DATABASE_URL": f"sqlite:///{db_path}", "PATH": ""})
 

@@ -56,7 +56,7 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-mem-"))
     db_url = f"sqlite:///{tmp}/mem.db"
-    subprocess.run([PY, "-m", "bot.cli", "seed", "--demo", "--subscribers", str(args.sessions)], cwd=ROOT, check=True,
+    subprocess.run([PY, "-m", "bot.tools.cli", "seed", "--demo", "--subscribers", str(args.sessions)], cwd=ROOT, check=True,
                    env={"SHORTCODE_DATABASE_URL": db_url, "PATH": ""}, stdout=subprocess.DEVNULL)
     script = tmp / "dial.lua"
     script.write_text(DIAL_LUA)
@@ -67,7 +67,7 @@ def main() -> None:
             env = {"SHORTCODE_DATABASE_URL": db_url, "SHORTCODE_REDIS_URL": redis_url, "SHORTCODE_HTTP_PORT": str(port),
                    "SHORTCODE_JOBS_INPROCESS_WORKER": "false", "SHORTCODE_LOG_LEVEL": "warning",
                    "SHORTCODE_SESSION_RESUME_WINDOW": "3600"}
-            with started("web", [PY, "-m", "bot.cli", "serve"], SERVER_CORE, env, tmp, port) as web, \
+            with started("web", [PY, "-m", "bot.tools.cli", "serve"], SERVER_CORE, env, tmp, port) as web, \
                     started("baseline", [PY, "bench/baseline_app.py", str(bport), redis_url], SERVER_CORE, None, tmp,
                             bport):
                 from sqlalchemy import create_engine, text

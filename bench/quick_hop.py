@@ -56,9 +56,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "SHORTCODE_REDIS_URL": args.redis,
                "SHORTCODE_LOG_LEVEL": "warning", **SECRETS}
-        subprocess.run([sys.executable, "-m", "bot.cli", "seed", "--demo"], env=env, cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-m", "bot.tools.cli", "seed", "--demo"], env=env, cwd=ROOT, check=True,
                        capture_output=True)
-        server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
+        server = subprocess.Popen([sys.executable, "-m", "bot.tools.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL)
         try:
             for _ in range(100):

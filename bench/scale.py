@@ -22,7 +22,7 @@ from bench.ussd_turn import measure, position, silver_numbers
 
 def seed(db_url: str, n: int) -> float:
     t0 = time.perf_counter()
-    subprocess.run([PY, "-m", "bot.cli", "seed", "--demo", "--subscribers", str(n)], cwd=ROOT, check=True,
+    subprocess.run([PY, "-m", "bot.tools.cli", "seed", "--demo", "--subscribers", str(n)], cwd=ROOT, check=True,
                    env={"SHORTCODE_DATABASE_URL": db_url, "PATH": ""}, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
@@ -46,7 +46,7 @@ def main() -> None:
                 env = {"SHORTCODE_DATABASE_URL": db, "SHORTCODE_REDIS_URL": redis_url, "SHORTCODE_HTTP_PORT": str(port),
                        "SHORTCODE_REDIS_PREFIX": f"{size}{run}:",
                        "SHORTCODE_JOBS_INPROCESS_WORKER": "false", "SHORTCODE_LOG_LEVEL": "info"}
-                with started(f"web-{size}", [PY, "-m", "bot.cli", "serve"], SERVER_CORE, env, tmp, port) as web:
+                with started(f"web-{size}", [PY, "-m", "bot.tools.cli", "serve"], SERVER_CORE, env, tmp, port) as web:
                     numbers = silver_numbers(db, 16)
                     tag = f"{size}{run}x"
                     base = f"http://127.0.0.1:{port}"

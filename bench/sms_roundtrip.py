@@ -88,7 +88,7 @@ def main() -> None:
     db_url = f"sqlite:///{tmp}/sms.db"
     steady_n = int(args.rate * args.seconds)
     need = (args.burst + steady_n) * args.runs
-    subprocess.run([PY, "-m", "bot.cli", "seed", "--demo", "--subscribers", str(need + 10)], cwd=ROOT, check=True,
+    subprocess.run([PY, "-m", "bot.tools.cli", "seed", "--demo", "--subscribers", str(need + 10)], cwd=ROOT, check=True,
                    env={"SHORTCODE_DATABASE_URL": db_url, "PATH": ""}, stdout=subprocess.DEVNULL)
     numbers = [f"+{8613800000001 + i}" for i in range(need)]
     out: dict[str, list] = {"burst": [], "steady": [], "baseline": []}
@@ -98,9 +98,9 @@ def main() -> None:
                "SHORTCODE_SMS_GATEWAY_URL": f"http://127.0.0.1:{gw_port}", "SHORTCODE_JOBS_INPROCESS_WORKER": "false",
                "SHORTCODE_LOG_LEVEL": "warning"}
         gateway = f"http://127.0.0.1:{gw_port}"
-        with started("gateway", [PY, "-m", "bot.cli", "gateway"], LOAD_CORE, env, tmp, gw_port) as gw, \
-                started("web", [PY, "-m", "bot.cli", "serve"], SERVER_CORE, env, tmp, web_port) as web, \
-                started("worker", [PY, "-m", "bot.cli", "worker"], LOAD_CORE, env, tmp) as worker, \
+        with started("gateway", [PY, "-m", "bot.tools.cli", "gateway"], LOAD_CORE, env, tmp, gw_port) as gw, \
+                started("web", [PY, "-m", "bot.tools.cli", "serve"], SERVER_CORE, env, tmp, web_port) as web, \
+                started("worker", [PY, "-m", "bot.tools.cli", "worker"], LOAD_CORE, env, tmp) as worker, \
                 started("baseline", [PY, "bench/baseline_app.py", str(base_port), redis_url], SERVER_CORE, None, tmp,
                         base_port) as baseline:
             used = 0

@@ -88,14 +88,14 @@ def main() -> None:
     env = {"SHORTCODE_DATABASE_URL": db_url, "SHORTCODE_LOG_LEVEL": "info"}
     import subprocess
 
-    subprocess.run([PY, "-m", "bot.cli", "seed", "--demo", "--subscribers", str(SUBSCRIBERS)], env={**env, "PATH": ""},
+    subprocess.run([PY, "-m", "bot.tools.cli", "seed", "--demo", "--subscribers", str(SUBSCRIBERS)], env={**env, "PATH": ""},
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     results: dict[str, dict[int, list[dict]]] = {"baseline": {c: [] for c in levels}, "shortcode": {c: [] for c in levels}}
     with redis_server(tmp) as (redis_url, _redis):
         sport, bport = free_port(), free_port()
         senv = {**env, "SHORTCODE_REDIS_URL": redis_url, "SHORTCODE_JOBS_INPROCESS_WORKER": "false",
                 "SHORTCODE_HTTP_PORT": str(sport), "SHORTCODE_REDIS_MAX_CONNECTIONS": "300"}
-        serve = [PY, "-m", "bot.cli", "serve"]
+        serve = [PY, "-m", "bot.tools.cli", "serve"]
         base_argv = [PY, "bench/baseline_app.py", str(bport), redis_url] + (["--uvloop"] if args.uvloop else [])
         with started("shortcode", serve, SERVER_CORE, senv, tmp, sport) as shortcode, \
                 started("baseline", base_argv, SERVER_CORE, None, tmp, bport) as baseline:

@@ -68,7 +68,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-variants-"))
     db_url = f"sqlite:///{tmp}/bench.db"
     env = {"SHORTCODE_DATABASE_URL": db_url, "SHORTCODE_LOG_LEVEL": "info"}
-    subprocess.run([PY, "-m", "bot.cli", "seed", "--demo", "--subscribers", str(SUBSCRIBERS)],
+    subprocess.run([PY, "-m", "bot.tools.cli", "seed", "--demo", "--subscribers", str(SUBSCRIBERS)],
                    env={**env, "PATH": ""}, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     sessions = 4 * CONNECTIONS
     pool = silver_numbers(db_url, sessions * 2)
@@ -82,7 +82,7 @@ def main() -> None:
                         "SHORTCODE_HTTP_PORT": str(sport), "SHORTCODE_REDIS_MAX_CONNECTIONS": "300",
                         "SHORTCODE_HTTP_UVLOOP": str(v.uvloop).lower()}
                 base_argv = [v.python, "bench/baseline_app.py", str(bport), redis_url] + (["--uvloop"] if v.uvloop else [])
-                with started("shortcode", [v.python, "-m", "bot.cli", "serve"], SERVER_CORE, senv, tmp, sport) as sc, \
+                with started("shortcode", [v.python, "-m", "bot.tools.cli", "serve"], SERVER_CORE, senv, tmp, sport) as sc, \
                         started("baseline", base_argv, SERVER_CORE, None, tmp, bport) as bl:
                     for i, (name, proc, port) in enumerate((("baseline", bl, bport), ("shortcode", sc, sport))):
                         numbers = pool[i * sessions:(i + 1) * sessions]

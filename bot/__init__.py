@@ -1,1 +1,2 @@
-"""Shortcode runtime: the dialogue engine, sessions, channels, web app and command line."""
+"""Shortcode runtime: the pure dialogue engine (`engine/`), the channels (`channels/`), the dispatcher,
+sessions and the web app; `tools/` holds the command line and the testers' tools apart from it."""

@@ -5,18 +5,19 @@ import asyncio
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Protocol
 
 import structlog
 
-from bot import events as ev
-from bot.engine import Context, Engine, Turn
-from bot.flow import Profile
+from bot.channels.table import Channel
+from bot.engine import events as ev
+from bot.engine.engine import Context, Engine, Turn
+from bot.engine.flow import Profile, Screen
+from bot.engine.render import Renderer
+from bot.engine.text import T
 from bot.operations import Operations
-from bot.render import Renderer
 from bot.store import Busy, Held, SessionStore
 from bot.subscribers import Subscribers
-from bot.text import T
 
 log = structlog.get_logger()
 
@@ -44,11 +45,6 @@ class Inbound:
     start: str = ""  # SMS: where to begin (a keyword's goto) when the text does not continue a live session
     notice: T | None = None  # SMS: a line on top when beginning at the main menu (the help for unknown text)
 
-    @property
-    def session_key(self) -> str:
-        """USSD and SMS conversations of one subscriber are separate sessions."""
-        return self.msisdn if self.channel == "ussd" else f"{self.channel}:{self.msisdn}"
-
 
 class Confirmations(Protocol):
     async def send(self, msisdn: str, text: T, session: Any) -> None: ...
@@ -56,8 +52,16 @@ class Confirmations(Protocol):
 
 @dataclass(frozen=True)
 class Reply:
+    """The answer to an input: the text the channel's renderer made of the screen, and what a channel that
+    draws its own options (buttons) needs: the channel-neutral screen, the page shown, the page count and
+    the language to translate the screen in."""
+
     text: str
     final: bool
+    screen: Screen | None = None
+    page: int = 0
+    pages: int = 1
+    lang: str = ""
 
 
 def utcnow() -> datetime:
@@ -65,14 +69,17 @@ def utcnow() -> datetime:
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine, store: SessionStore, subscribers: Subscribers,
-                 renderers: Mapping[str, Renderer], operator: str, default_lang: str = "zh_Hans",
+    """Turns of one channel (an entry of the channel table) with that channel's engine and renderer."""
+
+    def __init__(self, channel: Channel, engine: Engine, store: SessionStore, subscribers: Subscribers,
+                 renderer: Renderer, operator: str, default_lang: str = "zh_Hans",
                  clock: Callable[[], datetime] = utcnow, services: Any = None,
                  operations: Operations | None = None, confirmations: Confirmations | None = None) -> None:
+        self.channel = channel
         self.engine = engine
         self.store = store
         self.subscribers = subscribers
-        self.renderers = renderers
+        self.renderer = renderer
         self.operator = operator
         self.default_lang = default_lang
         self.clock = clock
@@ -88,12 +95,15 @@ class Dispatcher:
             log.warning("subscriber_busy")
         except Exception as exc:  # partner, database or Redis down: never a stack trace on a handset
             log.error("turn_failed", error=type(exc).__name__, exc_info=True)
-        return self.apology(inbound.channel, await self.language(inbound))
+        return self.apology(await self.language(inbound))
 
-    def apology(self, channel: str, lang: str | None = None) -> Reply:
+    def apology(self, lang: str | None = None) -> Reply:
         """The busy/error END, in `lang`, else the language of the turn in progress, else [service] language."""
-        text = self.renderers[channel].catalogs.render(lang or _TURN_LANG.get() or self.default_lang, APOLOGY)
-        return Reply(text, final=True)
+        return self._end(APOLOGY, lang or _TURN_LANG.get() or self.default_lang)
+
+    def _end(self, text: T, lang: str) -> Reply:
+        """A final one-line reply the engine did not draw (an apology, a refusal)."""
+        return Reply(self.renderer.catalogs.render(lang, text), True, Screen("end", text, back=False), lang=lang)
 
     async def language(self, inbound: Inbound) -> str | None:
         """The subscriber's language for an apology: the turn's if it got that far, else their session's
@@ -108,7 +118,7 @@ class Dispatcher:
 
     async def _session_lang(self, inbound: Inbound) -> str | None:
         try:
-            session = await self.store.peek(inbound.session_key)
+            session = await self.store.peek(self.channel.session_key(inbound.msisdn))
         except Exception:  # Redis away: the profile may still answer
             return None
         return session.lang if session else None
@@ -119,18 +129,17 @@ class Dispatcher:
 
     async def reply(self, inbound: Inbound) -> Reply:
         """The reply to one input, raising when a dependency fails (SMS retries later instead)."""
-        renderer = self.renderers[inbound.channel]
+        renderer = self.renderer
         now = self.clock()
         _TURN_LANG.set(None)
-        held = await self.store.acquire(inbound.session_key)
+        held = await self.store.acquire(self.channel.session_key(inbound.msisdn))
         try:
             profile = self._profile(held, inbound)
             _TURN_LANG.set(profile.lang if profile else None)
             if profile is None:
                 await self.store.release(held)
                 log.info("not_subscriber")
-                text = renderer.catalogs.render(self.default_lang, T(NOT_SUBSCRIBER.msgid, operator=self.operator))
-                return Reply(text, final=True)
+                return self._end(T(NOT_SUBSCRIBER.msgid, operator=self.operator), self.default_lang)
             ctx = Context(profile, renderer, self.services)
             if self._is_replay(held, inbound):
                 log.info("hop_replayed", hop=inbound.hop)
@@ -203,6 +212,6 @@ class Dispatcher:
                     log.error("language_not_recorded", error=type(exc).__name__)
 
     @staticmethod
-    def _reply(renderer: Renderer, screen, lang: str, page: int) -> Reply:
+    def _reply(renderer: Renderer, screen: Screen, lang: str, page: int) -> Reply:
         rendered = renderer.render(screen, lang, page)
-        return Reply(rendered.text, rendered.final)
+        return Reply(rendered.text, rendered.final, screen, rendered.page, rendered.pages, lang)

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from bot.compliance import WORDS, compact
-from bot.engine import MENU_FLOW
-from bot.flow import TIERS, Choice, Flow, Menu, View
-from bot.flowcheck import FlowError, check_flows
-from bot.text import T
+from bot.engine.engine import MENU_FLOW
+from bot.engine.flow import TIERS, Choice, Flow, Menu, View
+from bot.engine.flowcheck import FlowError, check_flows
+from bot.engine.text import T
 
 
 class MenuError(ValueError):

@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping
 
 import structlog
 
-from bot.flow import Call, Outcome
+from bot.engine.flow import Call, Outcome
 
 log = structlog.get_logger()
 

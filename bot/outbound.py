@@ -95,7 +95,7 @@ class SmsConfirmations:
         self.catalogs = catalogs
 
     async def send(self, msisdn: str, text, session) -> None:
-        from bot.engine import SEQ
+        from bot.engine.engine import SEQ
 
         cause = "confirm:" + cause_of(msisdn, session.started, session.values.get(SEQ), *session.location)
         row = await asyncio.to_thread(self.outbound.write, msisdn, self.catalogs.render(session.lang, text),

@@ -13,7 +13,7 @@ import structlog
 from redis.asyncio import Redis
 
 from bot.msisdn import mask
-from bot.session import Session, dumps, loads
+from bot.engine.session import Session, dumps, loads
 
 log = structlog.get_logger()
 

@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
-from bot.flow import Profile
+from bot.engine.flow import Profile
 from bot.models import Subscriber
 
 

@@ -12,13 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine as DbEngine
 
 from bot.background import Background
+from bot.channels.conversation import TextConversation
 from bot.channels.sms import SmsChannel
-from bot.channels.sms_conversations import SmsConversations
 from bot.channels.ussd import UssdChannel
 from bot.db import make_engine, schema_behind
 from bot.outbound import Outbound, SmsConfirmations
 from bot.redisconn import RedisPair, connect
-from bot.wiring import Core, build_dispatcher, outbox_sender
+from bot.wiring import Core, build_dispatcher, build_services, outbox_sender, sms_conversation
 from jobs import outbox, process
 from jobs.reconcile import reconcile_job
 from jobs.worker import InprocessWorker
@@ -29,7 +29,7 @@ REDIS = web.AppKey("redis", RedisPair)
 DB = web.AppKey("db", DbEngine)
 USSD = web.AppKey("ussd", UssdChannel)
 SMS = web.AppKey("sms", SmsChannel)
-CONVERSATIONS = web.AppKey("conversations", SmsConversations)
+CONVERSATIONS = web.AppKey("conversations", TextConversation)
 WORKER = web.AppKey("worker", InprocessWorker | None)
 
 log = structlog.get_logger()
@@ -80,11 +80,12 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     worker = InprocessWorker(app[REDIS].sync, s.jobs.queue) if s.jobs.inprocess_worker else None
     app[WORKER] = worker
     outbound = Outbound(app[DB], Queue(s.jobs.queue, connection=app[REDIS].sync), worker.wake if worker else None)
-    ussd = build_dispatcher(core, app[REDIS].aio, app[DB], confirmations=SmsConfirmations(outbound, core.catalogs))
-    app[USSD] = UssdChannel(ussd, s.ussd.secret, s.service.region, core.menus.codes, s.ussd.reply_timeout)
-    sms = build_dispatcher(core, app[REDIS].aio, app[DB], channel="sms", services=ussd.services)
-    app[CONVERSATIONS] = SmsConversations(app[DB], sms, core.menus, outbound, s.sms.short_code,
-                                          max_per_minute=s.sms.max_per_minute, turn_timeout=s.sms.turn_timeout)
+    services, confirmations = build_services(core, app[DB]), SmsConfirmations(outbound, core.catalogs)
+    dispatchers = {name: build_dispatcher(core, app[REDIS].aio, app[DB], services=services, channel=name,
+                                          confirmations=confirmations) for name in core.channels}
+    app[USSD] = UssdChannel(dispatchers["ussd"], s.ussd.secret, s.service.region, core.menus.codes,
+                            s.ussd.reply_timeout)
+    app[CONVERSATIONS] = sms_conversation(core, dispatchers["sms"], app[DB], outbound, app[REDIS].aio)
     background = Background(limit=64)
     app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region,
                           on_stored=lambda inbox_id: background.spawn(app[CONVERSATIONS].process(inbox_id)))
@@ -150,7 +151,7 @@ async def _periodic(name: str, seconds: float, work: Callable[[], Awaitable[None
         task.cancel()
 
 
-async def _rescan_inbox(conversations: SmsConversations, older_than: timedelta) -> None:
+async def _rescan_inbox(conversations: TextConversation, older_than: timedelta) -> None:
     """Answer what was stored but never answered; one message failing does not stop the others."""
     try:
         ids = await asyncio.to_thread(conversations.unprocessed, older_than)

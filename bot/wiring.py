@@ -1,4 +1,4 @@
-"""Build the parts from settings: the pure core once, then a dispatcher over real clients."""
+"""Build the parts from settings: the pure core once, then a dispatcher per channel over real clients."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,71 +8,82 @@ from typing import Callable
 from redis.asyncio import Redis
 from sqlalchemy.engine import Engine as DbEngine
 
+from bot.channels.conversation import Speech, TextConversation
+from bot.channels.sms_mailbox import SmsMailbox
+from bot.channels.table import Channel, channel_table
 from bot.dispatcher import Confirmations, Dispatcher, utcnow
-from bot.engine import Engine, Policy
-from bot.flow import Flow
-from bot.i18n import Catalogs, load_catalogs
+from bot.engine.catalogs import Catalogs
+from bot.engine.engine import Engine
+from bot.engine.flow import Flow
+from bot.engine.render import Renderer
+from bot.i18n import load_catalogs
 from bot.menus import MenuTree, load_menus
-from bot.render import Budget, Renderer
 from bot.operations import Operations
-from integrations.services import Services, simulated
+from bot.outbound import Outbound
+from bot.rates import MinuteCounter
 from bot.settings import Settings
 from bot.store import SessionStore
 from bot.subscribers import Subscribers
+from integrations.services import Services, simulated
 
 
 @dataclass(frozen=True)
 class Core:
-    """Everything that is pure data: flows, menus, catalogs, the engine and the renderers."""
+    """Everything that is pure data: flows, menus, catalogs, and per channel its entry in the channel
+    table, its engine (the same flows under the channel's policy) and its renderer (the channel's budget)."""
 
     settings: Settings
     catalogs: Catalogs
     flows: dict[str, Flow]
     menus: MenuTree
-    engine: Engine
+    channels: dict[str, Channel]
+    engines: dict[str, Engine]
     renderers: dict[str, Renderer]
-    sms_engine: Engine  # the same flows; a session lives for the SMS window and never offers a resume
 
 
-def build_core(settings: Settings) -> Core:
+def build_core(settings: Settings, channels: dict[str, Channel] | None = None) -> Core:
+    """The core for every channel of `channels` (default: the channel table built from settings)."""
     from flows import FLOWS
 
     catalogs = load_catalogs(settings.path(settings.paths.locale))
     menus = load_menus(settings.path(settings.paths.menus), FLOWS)
-    s = settings.session
-    tz = settings.service.timezone  # the dispatcher reads an empty session tz as this one
-    policy = Policy(idle_timeout=s.idle_timeout, resume_window=s.resume_window,
-                    max_wrong_inputs=s.max_wrong_inputs, default_timezone=tz)
-    engine = Engine({**FLOWS, "menu": menus.flow()}, menus.root, policy)
-    ussd = Renderer(catalogs, Budget(settings.ussd.gsm7_budget, settings.ussd.ucs2_budget))
-    sms = Renderer(catalogs, sms_budget(settings.sms.max_segments))
-    window = settings.sms.session_window
-    sms_engine = Engine(engine.flows, menus.root, Policy(idle_timeout=window, resume_window=-1,
-                                                         max_wrong_inputs=s.max_wrong_inputs, default_timezone=tz))
-    return Core(settings, catalogs, dict(FLOWS), menus, engine, {"ussd": ussd, "sms": sms}, sms_engine)
+    channels = channels if channels is not None else channel_table(settings)
+    flows = {**FLOWS, "menu": menus.flow()}
+    engines = {name: Engine(flows, menus.root, c.policy) for name, c in channels.items()}
+    renderers = {name: Renderer(catalogs, c.budget) for name, c in channels.items()}
+    return Core(settings, catalogs, dict(FLOWS), menus, channels, engines, renderers)
 
 
-def sms_budget(segments: int) -> Budget:
-    """What `segments` concatenated SMS hold: 160/70 characters alone, 153/67 each when joined."""
-    if segments <= 1:
-        return Budget(160, 70)
-    return Budget(153 * segments, 67 * segments)
+def build_services(core: Core, db: DbEngine, clock: Callable[[], datetime] = utcnow) -> Services:
+    """The partners every channel's dispatcher shares (one read cache)."""
+    return simulated(db, clock, core.settings.partners.read_cache_seconds)
 
 
 def build_dispatcher(core: Core, redis: Redis, db: DbEngine, clock: Callable[[], datetime] = utcnow,
                      services: Services | None = None, channel: str = "ussd",
                      confirmations: Confirmations | None = None) -> Dispatcher:
-    """The USSD dispatcher (sessions kept for the resume window), or the SMS one (for the SMS window)."""
+    """The dispatcher of one channel of the table: its engine, renderer and session store. `confirmations`
+    is used only by a channel that confirms by SMS."""
     s = core.settings
-    ttl = s.sms.session_window if channel == "sms" else max(s.session.resume_window, s.session.idle_timeout)
-    store = SessionStore(redis, s.redis.prefix, ttl_s=ttl, lock_ttl_ms=s.session.lock_ttl_ms,
+    entry = core.channels[channel]
+    store = SessionStore(redis, s.redis.prefix, ttl_s=entry.session_ttl, lock_ttl_ms=s.session.lock_ttl_ms,
                          lock_wait_ms=s.session.lock_wait_ms)
     from flows import OPERATIONS
 
-    return Dispatcher(core.sms_engine if channel == "sms" else core.engine, store,
-                      Subscribers(db, s.service.timezone), core.renderers, s.service.operator,
-                      s.service.language, clock, services or simulated(db, clock, s.partners.read_cache_seconds),
-                      Operations(OPERATIONS, s.partners.timeout), confirmations)
+    return Dispatcher(entry, core.engines[channel], store, Subscribers(db, s.service.timezone),
+                      core.renderers[channel], s.service.operator, s.service.language, clock,
+                      services or build_services(core, db, clock), Operations(OPERATIONS, s.partners.timeout),
+                      confirmations if entry.confirms_by_sms else None)
+
+
+def sms_conversation(core: Core, dispatcher: Dispatcher, db: DbEngine, outbound: Outbound, redis: Redis,
+                     clock: Callable[[], datetime] = utcnow) -> TextConversation:
+    """The SMS channel's text conversation: its inbox and outbox, its flood limit and turn deadline."""
+    s = core.settings
+    speech = Speech(Subscribers(db, s.service.timezone).profile, core.catalogs.render, s.service.language)
+    return TextConversation(SmsMailbox(db, outbound, clock), dispatcher, core.menus,
+                            MinuteCounter(redis, f"{s.redis.prefix}rate:"), speech, s.sms.short_code, clock,
+                            max_per_minute=s.sms.max_per_minute, turn_timeout=s.sms.turn_timeout)
 
 
 def outbox_sender(settings: Settings, db: DbEngine) -> "Sender":

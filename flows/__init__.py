@@ -1,6 +1,6 @@
 """Service products, one module each; FLOWS maps a flow's name to its definition, OPERATIONS the calls
 their Act states make to partners."""
-from bot.flow import Flow
+from bot.engine.flow import Flow
 from flows import account, doctor, fines, golf, packages, points
 
 PRODUCTS = (account, points, golf, packages, doctor, fines)

@@ -1,9 +1,9 @@
 """My account: this month's bill, prepaid balance and the language of every screen."""
 from __future__ import annotations
 
-from bot.events import LanguageChanged
-from bot.flow import Choice, Flow, Menu, Show, View
-from bot.text import Day, Money, T
+from bot.engine.events import LanguageChanged
+from bot.engine.flow import Choice, Flow, Menu, Show, View
+from bot.engine.text import Day, Money, T
 
 
 def _home(view: View) -> list[Choice]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.flow import Choice, Outcome, View
-from bot.text import Money, Number, T
+from bot.engine.flow import Choice, Outcome, View
+from bot.engine.text import Money, Number, T
 from integrations.boss import Result
 
 POINTS_PER_YUAN = 50

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
-from bot.text import Day, Localized, Money, Number, T, Verbatim
+from bot.engine.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
+from bot.engine.text import Day, Localized, Money, Number, T, Verbatim
 from flows.common import FAILED, Payment, cancel_or_keep, charge, refund, refused, yes_no
 from integrations.hospital import DAYS_AHEAD, HALVES, Doctor
 

@@ -2,8 +2,8 @@
 unpaid violations, pay one or all by phone bill or points (50 points = 1 yuan); each fine is paid once."""
 from __future__ import annotations
 
-from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
-from bot.text import Day, Localized, Money, Number, T, Verbatim
+from bot.engine.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
+from bot.engine.text import Day, Localized, Money, Number, T, Verbatim
 from flows.common import FAILED, Payment, charge, paid, pay_choices, refund, refused, yes_no
 from integrations.police import Violation, normalise_plate
 

@@ -9,8 +9,8 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
-from bot.text import Day, Localized, Money, Number, T, Verbatim
+from bot.engine.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
+from bot.engine.text import Day, Localized, Money, Number, T, Verbatim
 from flows.common import FAILED, Payment, cancel_or_keep, charge, paid, pay_choices, refund, refused, yes_no
 from integrations.golf import DAYS_AHEAD, MAX_PLAYERS, Course, hhmm
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.flow import Act, Call, Choice, Flow, Menu, Outcome, Route, Show, View
-from bot.text import Day, Money, T
+from bot.engine.flow import Act, Call, Choice, Flow, Menu, Outcome, Route, Show, View
+from bot.engine.text import Day, Money, T
 from flows.common import Payment, cancel_or_keep, paid, pay_choices, refused, yes_no
 
 EVERY_TIER = ("regular", "silver", "gold", "diamond")

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
-from bot.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Show, View
+from bot.engine.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Show, View
 from bot.msisdn import BadNumber, mask, normalise
-from bot.text import Day, Money, Number, T, Verbatim
+from bot.engine.text import Day, Money, Number, T, Verbatim
 from flows.common import POINTS_PER_YUAN, held_points, yes_no
 
 DAILY_TRANSFER_LIMIT = 10_000

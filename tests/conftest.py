@@ -16,7 +16,7 @@ import redis
 
 from bot.db import make_engine, upgrade
 from bot.logs import ScrubbingFormatter, configure
-from bot.seed import seed_demo
+from bot.tools.seed import seed_demo
 from bot.settings import load_settings
 from bot.wiring import build_core
 from tests.privacy import leaks, record_bodies, rq_leaks

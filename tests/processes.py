@@ -46,13 +46,13 @@ class Stack:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     def run(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "bot.cli", *args], env=self.env, cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-m", "bot.tools.cli", *args], env=self.env, cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
 
     def start(self, name: str, *args: str, **env: str) -> subprocess.Popen:
         """Start `shortcode <args>`; `env` changes some SHORTCODE_* variables for this process only."""
         log = open(self.tmp / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env={**self.env, **env}, cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "bot.tools.cli", *args], env={**self.env, **env}, cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc
@@ -163,7 +163,7 @@ class Serve:
         self.out, self.err = tmp / f"serve-{self.port}.out", tmp / f"serve-{self.port}.err"
         where = ["--port", str(self.port), *(["--host", host] if host else [])]
         with open(self.out, "wb") as out, open(self.err, "wb") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args, "serve", *where],
+            self.proc = subprocess.Popen([sys.executable, "-m", "bot.tools.cli", *args, "serve", *where],
                                          env=env, cwd=ROOT, stdout=out, stderr=err)
 
     @property

@@ -9,7 +9,7 @@ import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy import inspect
 
-from bot.cli import parser
+from bot.tools.cli import parser
 from bot.db import make_engine, upgrade
 from bot.settings import Settings
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import transcripts
-from bot.local import local_dispatcher
+from bot.tools import transcripts
+from bot.tools.local import local_dispatcher
 
 FILES = sorted((Path(__file__).parent / "transcripts").glob("*.yaml"))
 

@@ -1,1 +1,2 @@
-"""Channel adapters: each turns its transport's request into an `Inbound` and a `Reply` back."""
+"""Channels: the table of channels (`table.py`), the adapters that turn a transport's request into an
+`Inbound` and a `Reply` back, and the text conversation that SMS (and Telegram) answer through."""

@@ -62,7 +62,7 @@ class UssdChannel:
                 reply = await self.dispatcher.handle(inbound)
         except TimeoutError:  # a slow dependency: the handset still gets a polite END in time
             log.error("hop_timed_out", timeout=self.reply_timeout)
-            reply = self.dispatcher.apology("ussd")
+            reply = self.dispatcher.apology()
         return answer(reply)
 
     async def end(self, request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.dispatcher import Inbound
 from bot.outbound import Outbound, SmsConfirmations
-from bot.phone import Phone
+from bot.tools.phone import Phone
 from bot.wiring import build_dispatcher
 from jobs.tables import Outbox
 

@@ -129,3 +129,21 @@ async def test_a_subscriber_in_shanghai_stays_there_when_the_service_default_is_
     await d.store.release(held)
     assert d._profile(held, Inbound("ussd", MSISDN, "tz", "1", 1, "*126#")).timezone == "Asia/Shanghai"
     await client.aclose()
+
+
+async def test_a_reply_carries_the_screen_its_page_and_language_as_well_as_the_text(core, db, redis_url):
+    """A channel that draws options as buttons gets the channel-neutral screen, the page shown, the page
+    count and the language; rendering them again gives exactly the text the reply carries."""
+    client = aredis.Redis.from_url(redis_url)
+    d = build_dispatcher(core, client, db)
+    for n, text in enumerate([None, "3", "1", "1"]):  # golf: the tee times of a course and day
+        first = await d.handle(Inbound("ussd", MSISDN, "screen", text, n, "*126#"))
+    more = await d.handle(Inbound("ussd", MSISDN, "screen", "98", 4, "*126#"))
+    assert first.pages > 1 and (first.page, more.page) == (0, 1) and more.pages == first.pages
+    assert first.screen == more.screen and first.screen.options and first.lang == more.lang == "zh_Hans"
+    for reply in (first, more):
+        rendered = core.renderers["ussd"].render(reply.screen, reply.lang, reply.page)
+        assert (rendered.text, rendered.final) == (reply.text, reply.final)
+    apology = d.apology("en")
+    assert apology.final and apology.screen.title.msgid == apology.text and apology.lang == "en"
+    await client.aclose()

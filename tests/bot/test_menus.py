@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import Context, Engine
-from bot.flow import Flow, Profile, Show
+from bot.engine.engine import Context, Engine
+from bot.engine.flow import Flow, Profile, Show
 from bot.menus import MenuError, load_menus
-from bot.text import T
+from bot.engine.text import T
 from flows import FLOWS
 
 ROOT_FILE = """

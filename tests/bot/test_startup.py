@@ -106,10 +106,10 @@ async def test_the_simulated_gateway_signs_with_the_secrets_the_demo_made(tmp_pa
     secrets, so a text through the gateway is answered and the answer is accepted back by the gateway."""
     web_port, gateway_port = free_port(), free_port()
     config = shipped_config(tmp_path, web_port, gateway_port)
-    subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(config), "seed", "--demo", "--subscribers",
+    subprocess.run([sys.executable, "-m", "bot.tools.cli", "--config", str(config), "seed", "--demo", "--subscribers",
                     "5"], env=clean_env(), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     with open(tmp_path / "gateway.log", "wb") as log:
-        gateway = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "gateway"],
+        gateway = subprocess.Popen([sys.executable, "-m", "bot.tools.cli", "--config", str(config), "gateway"],
                                    env=clean_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     serve = None
     try:

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 import redis.asyncio as aredis
 
-from bot.session import Session
+from bot.engine.session import Session
 from bot.store import Busy, SessionStore, StaleSession
 
 MSISDN = "+8613800000001"

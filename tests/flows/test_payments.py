@@ -9,8 +9,8 @@ from sqlalchemy import delete, select, update
 from structlog.testing import capture_logs
 
 from bot.db import make_engine, upgrade
-from bot.flow import Call
-from bot.seed import seed_demo
+from bot.engine.flow import Call
+from bot.tools.seed import seed_demo
 from flows import doctor, fines, golf, packages
 from flows.common import Payment, charge, paid_under, points_for, refund
 from integrations.boss.simulated import CREDIT_LIMIT_FEN

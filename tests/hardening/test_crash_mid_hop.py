@@ -16,7 +16,7 @@ from tests.hardening.redis_server import SlowProxy
 from tests.conftest import free_port
 from tests.processes import ROOT, Stack, bring_up, eventually, wait_http
 
-ME = "+8613800000009"  # an English subscriber (bot/seed.py)
+ME = "+8613800000009"  # an English subscriber (bot/tools/seed.py)
 SECRET = "test-secret"
 BUSY_EN = "END Sorry, the service is busy. Please dial again in a moment."
 

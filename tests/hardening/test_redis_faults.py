@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, func, select
 
 from bot.db import upgrade
 from bot.dispatcher import APOLOGY
-from bot.session import loads
+from bot.engine.session import loads
 from bot.store import _SAVE
 from bot.wiring import build_core
 from integrations.boss.tables import BossAccount

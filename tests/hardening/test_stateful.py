@@ -44,16 +44,16 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, select
 
-from bot.channels.sms_conversations import SmsConversations
 from bot.db import make_engine, upgrade
 from bot.dispatcher import Inbound, Reply
-from bot.flow import Act, Route
+from bot.engine.flow import Act, Route
 from bot.models import SmsInbox
 from bot.outbound import Outbound
-from bot.seed import seed_demo
-from bot.session import Session, loads
+from bot.rates import MinuteCounter
+from bot.tools.seed import seed_demo
+from bot.engine.session import Session, loads
 from bot.settings import load_settings
-from bot.wiring import build_core, build_dispatcher
+from bot.wiring import build_core, build_dispatcher, sms_conversation
 from flows.common import points_for
 from flows.golf import DISCOUNT
 from flows.points import DAILY_TRANSFER_LIMIT, REWARDS
@@ -70,7 +70,7 @@ STEPS = int(os.environ.get("SHORTCODE_STATEFUL_STEPS", "20"))
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shanghai
 CODE = "*126#"
-# Demo subscribers (bot.seed): 01 gold 12,800 pts; 02 silver 56,920 pts; 03 regular 39,660; 04 regular 8,041.
+# Demo subscribers (bot.tools.seed): 01 gold 12,800 pts; 02 silver 56,920 pts; 03 regular 39,660; 04 regular 8,041.
 SUBS = ("+8613800000001", "+8613800000002", "+8613800000003", "+8613800000004")
 GOLFERS = SUBS[:2]  # silver and above: Golf is item 3 of their main menu
 STRANGER = "+8613912345678"  # a valid mobile number with no BOSS account
@@ -214,9 +214,10 @@ class Harness(RuleBasedStateMachine):
         self.sms = build_dispatcher(w.core, w.redis, self.db, clock=self.clock, channel="sms")
         for d in (self.ussd, self.sms):
             d.store.prefix = self.prefix
-        self.conv = SmsConversations(self.db, self.sms, w.core.menus, Outbound(self.db), "12580", clock=self.clock,
-                                    max_per_minute=10_000)  # the flood limit has its own test
-        self.flows = w.core.engine.flows
+        self.conv = sms_conversation(w.core, self.sms, self.db, Outbound(self.db), w.redis, clock=self.clock)
+        self.conv.rate = MinuteCounter(w.redis, f"{self.prefix}rate:")
+        self.conv.max_per_minute = 10_000  # the flood limit has its own test
+        self.flows = w.core.engines["ussd"].flows
         self.max_wrong = w.core.settings.session.max_wrong_inputs
         self.phones = {m: Phone() for m in SUBS}
         self.texted: dict[str, int] = {}  # msisdn -> id of the last inbox row

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import make_engine, upgrade
-from bot.seed import seed_demo
+from bot.tools.seed import seed_demo
 from integrations.boss.simulated import SimulatedBoss
 from integrations.boss.tables import PointsEntry
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from bot.db import make_engine, upgrade
-from bot.seed import seed_demo
+from bot.tools.seed import seed_demo
 from integrations.golf.cached import CachedTeeSheets
 from integrations.golf.simulated import SimulatedTeeSheets
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from bot.db import make_engine, upgrade
-from bot.seed import seed_demo
+from bot.tools.seed import seed_demo
 from flows.doctor import valid_resident_id
 from integrations.hospital.simulated import SimulatedRegistration
 

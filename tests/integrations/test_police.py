@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bot.db import make_engine, upgrade
-from bot.seed import seed_demo
+from bot.tools.seed import seed_demo
 from integrations.police import normalise_plate
 from integrations.police.simulated import SimulatedTrafficPolice
 

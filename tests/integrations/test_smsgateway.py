@@ -132,7 +132,7 @@ async def test_shortcode_gateway_runs_as_its_own_process(tmp_path):
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "SHORTCODE_SMS_GATEWAY_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(root),
            **SECRETS}
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "gateway"], env=env, cwd=root,
+    proc = subprocess.Popen([sys.executable, "-m", "bot.tools.cli", "gateway"], env=env, cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with ClientSession() as http:

@@ -372,7 +372,7 @@ async def test_shortcode_telegram_api_runs_as_its_own_process():
     port, root = free_port(), Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "SHORTCODE_TELEGRAM_API_URL": f"http://127.0.0.1:{port}/bot",
            "SHORTCODE_TELEGRAM_TOKEN": TOKEN}
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "telegram-api"], env=env, cwd=root,
+    proc = subprocess.Popen([sys.executable, "-m", "bot.tools.cli", "telegram-api"], env=env, cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         bot = telegram.Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot")
@@ -398,7 +398,7 @@ def _command(*env_pairs: tuple[str, str]):
 
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), **dict(env_pairs)}
-    return subprocess.run([sys.executable, "-m", "bot.cli", "telegram-api"], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bot.tools.cli", "telegram-api"], capture_output=True, text=True,
                           env=env, cwd=root, timeout=60)
 
 

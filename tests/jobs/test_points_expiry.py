@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.db import make_engine, upgrade
-from bot.seed import seed_demo
+from bot.tools.seed import seed_demo
 from integrations.boss.simulated import SimulatedBoss
 from integrations.boss.tables import BossAccount, PointsEntry
 from jobs.points_expiry import expire_batch

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from bot.db import make_engine, upgrade
-from bot.flow import Call
-from bot.seed import seed_demo
+from bot.engine.flow import Call
+from bot.tools.seed import seed_demo
 from integrations.services import simulated
 from flows import golf
 from jobs.reconcile import reconcile

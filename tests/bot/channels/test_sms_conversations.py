@@ -138,14 +138,13 @@ async def test_processing_a_message_again_changes_nothing(settings_with, db, cor
     the screen; the input is not applied twice and there is still one reply."""
     from redis.asyncio import Redis
 
-    from bot.channels.sms_conversations import SmsConversations
     from bot.outbound import Outbound
-    from bot.wiring import build_dispatcher
+    from bot.wiring import build_dispatcher, sms_conversation
 
     redis = Redis.from_url(redis_url)
     sms = build_dispatcher(core, redis, db, channel="sms")
     outbound = Outbound(db)
-    conversations = SmsConversations(db, sms, core.menus, outbound, "12580")
+    conversations = sms_conversation(core, sms, db, outbound, redis)
     with db.begin() as conn:
         from datetime import datetime, timezone
         now = datetime.now(timezone.utc)
@@ -204,14 +203,13 @@ async def test_a_message_that_failed_holds_back_the_later_ones(db, core, redis_u
 
     from redis.asyncio import Redis
 
-    from bot.channels.sms_conversations import SmsConversations
     from bot.outbound import Outbound
     from bot.store import Busy
-    from bot.wiring import build_dispatcher
+    from bot.wiring import build_dispatcher, sms_conversation
 
     redis = Redis.from_url(redis_url)
     sms = build_dispatcher(core, redis, db, channel="sms")
-    conversations = SmsConversations(db, sms, core.menus, Outbound(db), "12580")
+    conversations = sms_conversation(core, sms, db, Outbound(db), redis)
     now = datetime.now(timezone.utc)
     with db.begin() as conn:
         for n, body in enumerate(["BILL", "PTS"], 1):
@@ -267,13 +265,13 @@ async def test_a_burst_from_one_subscriber_is_answered_in_one_pass(db, core, red
 
     from redis.asyncio import Redis
 
-    from bot.channels.sms_conversations import SmsConversations
     from bot.outbound import Outbound
-    from bot.wiring import build_dispatcher
+    from bot.wiring import build_dispatcher, sms_conversation
 
     redis = Redis.from_url(redis_url)
     sms = build_dispatcher(core, redis, db, channel="sms")
-    conversations = SmsConversations(db, sms, core.menus, Outbound(db), "12580", max_per_minute=20)
+    conversations = sms_conversation(core, sms, db, Outbound(db), redis)
+    assert conversations.max_per_minute == 20
     now = datetime.now(timezone.utc)
     with db.begin() as conn:
         conn.execute(SmsInbox.__table__.insert(), [dict(id=n, gateway="t", message_id=f"b{n}", msisdn=EN,
@@ -322,16 +320,16 @@ async def test_an_sms_turn_is_abandoned_at_its_deadline_and_tried_again_later(se
 
     from redis.asyncio import Redis
 
-    from bot.channels.sms_conversations import SmsConversations
     from bot.outbound import Outbound
     from bot.store import SessionStore
-    from bot.wiring import build_core, build_dispatcher
+    from bot.wiring import build_core, build_dispatcher, sms_conversation
 
     s = settings_with(sms_turn_timeout=0.5, session_lock_wait_ms=60000)
     core = build_core(s)
     redis = Redis.from_url(redis_url)
     sms = build_dispatcher(core, redis, db, channel="sms")
-    conversations = SmsConversations(db, sms, core.menus, Outbound(db), "12580", turn_timeout=s.sms.turn_timeout)
+    conversations = sms_conversation(core, sms, db, Outbound(db), redis)
+    assert conversations.turn_timeout == 0.5
     other = await SessionStore(redis, s.redis.prefix, lock_ttl_ms=60000).acquire(f"sms:{EN}")
     with db.begin() as conn:
         conn.execute(SmsInbox.__table__.insert().values(id=1, gateway="t", message_id="m1", msisdn=EN,

@@ -65,7 +65,7 @@ async def test_the_apology_is_in_the_subscribers_language_when_redis_is_down(set
 
 async def test_a_busy_subscriber_gets_the_apology_in_the_language_of_their_session(settings_with, db, redis_url):
     """The lock is held by another turn; the session (read without the lock) says English."""
-    from bot.session import Session
+    from bot.engine.session import Session
 
     s = settings_with(session_lock_wait_ms=100)
     client = aredis.Redis.from_url(redis_url)

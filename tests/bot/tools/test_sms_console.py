@@ -8,7 +8,7 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.channels.sms_console import GatewayDown, SmsConsole
+from bot.tools.sms_console import GatewayDown, SmsConsole
 from integrations.smsgateway.client import GatewayClient
 from integrations.smsgateway.simulator import Gateway, make_gateway_app
 from tests.conftest import free_port

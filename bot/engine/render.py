@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.flow import Screen
-from bot.i18n import Catalogs
-from bot.text import T
+from bot.engine.catalogs import Catalogs
+from bot.engine.flow import Screen
+from bot.engine.text import T
 from integrations.gsm import GSM7_EXTENDED, char_units, is_gsm7
 
 MORE = T("98 More")

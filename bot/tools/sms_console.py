@@ -10,7 +10,7 @@ from typing import Callable
 from aiohttp import ClientError, ClientSession
 
 from bot.msisdn import BadNumber, normalise
-from bot.phone import Sms, sms_frame
+from bot.tools.phone import Sms, sms_frame
 
 HELP = ("Type a text such as GOLF, 高尔夫 or STOP, then reply with numbers. Commands: /as NUMBER (switch "
         "subscriber), /help, /quit. Needs `shortcode serve` and `shortcode gateway` running.")

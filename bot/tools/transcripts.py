@@ -5,7 +5,7 @@ Steps: `dial: CODE`, `send: TEXT`, `expect: SCREEN` (exact, with CON/END), `expe
 `wait: SECONDS` (advances the clock), `as: NUMBER`, `lang: zh_Hans|en` (the subscriber's),
 `partner: "NAME down"` or `"NAME up"` (a simulated partner stops or starts answering).
 
-`replay` plays one on a scratch database, store and clock of its own (`bot.local.scratch_dispatcher`).
+`replay` plays one on a scratch database, store and clock of its own (`bot.tools.local.scratch_dispatcher`).
 """
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from typing import Any
 import yaml
 
 from bot.dispatcher import Dispatcher, Reply
-from bot.local import scratch_dispatcher
+from bot.tools.local import scratch_dispatcher
 from bot.msisdn import BadNumber, normalise
 from bot.outbound import SmsConfirmations
-from bot.phone import Handsets, NoSession, Phone, UnknownCode, check_code, set_language, show, sms_frame
+from bot.tools.phone import Handsets, NoSession, Phone, UnknownCode, check_code, set_language, show, sms_frame
 from bot.wiring import Core
 
 DEFAULT_NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)

@@ -5,11 +5,11 @@ import re
 
 import pytest
 
-from bot import engine as eng
-from bot.engine import Turn
+from bot.engine import engine as eng
+from bot.engine.engine import Turn
 from bot.i18n import LANGUAGES
-from bot.lint import NOTICES, NOW, Sample, demo_services, samples
-from bot.render import BACK, MORE, PREVIOUS
+from bot.tools.lint import NOTICES, NOW, Sample, demo_services, samples
+from bot.engine.render import BACK, MORE, PREVIOUS
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +40,13 @@ def _walk(core, renderer, sample: Sample, lang: str) -> list[str]:
             assert not shows_more, (lang, lines)
             return chunks
         assert shows_more, (lang, lines)
-        turn = core.engine.step(turn.session, "98", NOW, sample.ctx)
+        turn = core.engines["ussd"].step(turn.session, "98", NOW, sample.ctx)
         assert not turn.session.error, "98 is a page turn, never a wrong entry"
 
 
 def _turns(core, turn: Turn, key: str, sample: Sample, by: int) -> bool:
     """Whether the engine answers `key` by showing the neighbouring page of the same screen."""
-    after = core.engine.step(turn.session, key, NOW, sample.ctx)
+    after = core.engines["ussd"].step(turn.session, key, NOW, sample.ctx)
     return (after.session.location == turn.session.location and after.session.page == turn.session.page + by
             and not after.session.error and after.screen is not None)
 
@@ -71,7 +71,7 @@ def test_every_page_a_subscriber_reaches_shows_every_option_once_whatever_the_er
     """From the first page (with each error line it may carry), 98 then 99: every option once, in order, no
     option cut, and the nav lines are shown exactly when the engine accepts them."""
     renderer, walked, errors = core.renderers[channel], 0, set()
-    for sample in samples(core.engine, renderer, services, NOTICES.get(channel, ())):
+    for sample in samples(core.engines["ussd"], renderer, services, NOTICES.get(channel, ())):
         for lang in LANGUAGES:
             if sample.session is None:  # the engine's own end screens: no options, no paging
                 assert renderer.page_count(sample.screen, lang) == 1
@@ -89,7 +89,7 @@ def test_every_page_a_subscriber_reaches_shows_every_option_once_whatever_the_er
 def test_every_amount_on_every_screen_has_one_currency_style(core, services):
     """¥1,280.00 in both languages: no "CN¥236.00" beside "¥10"."""
     renderer, amounts = core.renderers["ussd"], set()
-    for sample in samples(core.engine, renderer, services):
+    for sample in samples(core.engines["ussd"], renderer, services):
         for lang in LANGUAGES:
             for page in range(renderer.page_count(sample.screen, lang)):
                 shown = renderer.render(sample.screen, lang, page).text

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from bot.flow import Flow, target
+from bot.engine.flow import Flow, target
 
 
 class FlowError(ValueError):

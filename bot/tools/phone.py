@@ -69,7 +69,7 @@ async def set_language(dispatcher: Dispatcher, msisdn: str, lang: str) -> bool:
     if await asyncio.to_thread(subscribers.profile, msisdn) is None:
         return False
     await asyncio.to_thread(subscribers.set_language, msisdn, lang)
-    held = await dispatcher.store.acquire(msisdn)
+    held = await dispatcher.store.acquire(dispatcher.channel.session_key(msisdn))
     if held.session is None:
         await dispatcher.store.release(held)
     else:

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot.engine import Context
-from bot.flow import TIERS, Profile
+from bot.engine.engine import Context
+from bot.engine.flow import TIERS, Profile
 from integrations.services import simulated
-from bot.session import dumps, loads
+from bot.engine.session import dumps, loads
 from flows import OPERATIONS
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
@@ -35,20 +35,20 @@ def test_random_inputs_never_raise_overflow_or_lose_state(core, services, profil
     ctx = Context(profile, core.renderers["ussd"], services)
     renderer = ctx.renderer
     now = NOW
-    turn = core.engine.begin(None, profile.msisdn, "r", now, ctx)
+    turn = core.engines["ussd"].begin(None, profile.msisdn, "r", now, ctx)
     for text, wait in steps:
         now += timedelta(seconds=wait)
         if turn.session.ended or (redial and wait > 150):
-            turn = core.engine.begin(turn.session, profile.msisdn, f"r{wait}", now, ctx)
+            turn = core.engines["ussd"].begin(turn.session, profile.msisdn, f"r{wait}", now, ctx)
         else:
-            turn = core.engine.step(turn.session, text, now, ctx)
+            turn = core.engines["ussd"].step(turn.session, text, now, ctx)
         for _ in range(4):  # carry out calls as the dispatcher does, against the simulated partners
             if turn.call is None:
                 break
             outcome = OPERATIONS[turn.call.operation](services, turn.call)
-            turn = core.engine.resume(turn.session, outcome, now, ctx)
+            turn = core.engines["ussd"].resume(turn.session, outcome, now, ctx)
         rendered = renderer.render(turn.screen, turn.session.lang, turn.session.page)
         assert rendered.fits, rendered.text
         assert loads(dumps(turn.session)) == turn.session
         assert turn.session.errors < core.settings.session.max_wrong_inputs or turn.session.ended
-        assert turn.session.location[0] in core.engine.flows
+        assert turn.session.location[0] in core.engines["ussd"].flows

@@ -66,7 +66,7 @@ def _tune_gc(young: int) -> None:
 
 
 def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import sim
+    from bot.tools import sim
     from bot.logs import configure
     from bot.msisdn import BadNumber, normalise
 
@@ -86,7 +86,7 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db import make_engine, upgrade
-    from bot.seed import count_subscribers, seed_demo
+    from bot.tools.seed import count_subscribers, seed_demo
 
     if not args.demo:
         print("nothing to do: pass --demo", file=sys.stderr)
@@ -107,11 +107,11 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_lint(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.lint import demo_services, lint
+    from bot.tools.lint import demo_services, lint
 
     core = _core(settings)
     with demo_services() as services:
-        found = lint(core.engine, core.renderers, services)
+        found = lint(core.engines["ussd"], core.renderers, services)
     for overflow in found:
         print(overflow, end="\n\n")
     print(f"{len(found)} screen(s) over budget" if found else "every screen fits its channel in every locale")

@@ -5,11 +5,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot import events as ev
-from bot.engine import Context, Turn
-from bot.flow import Profile
-from bot.lint import WIDEST, demo_services
-from bot.session import Session
+from bot.engine import events as ev
+from bot.engine.engine import Context, Turn
+from bot.engine.flow import Profile
+from bot.tools.lint import WIDEST, demo_services
+from bot.engine.session import Session
 from integrations.golf import DAYS_AHEAD
 from integrations.services import simulated
 
@@ -30,7 +30,7 @@ def _options(ctx, turn) -> list[str]:
 def _dates(core, ctx, first) -> list[str]:
     seen, turn = _options(ctx, first), first
     while "98" in ctx.renderer.render(turn.screen, turn.session.lang, turn.session.page).text:
-        turn = core.engine.step(turn.session, "98", NOW, ctx)
+        turn = core.engines["ussd"].step(turn.session, "98", NOW, ctx)
         assert not any(isinstance(e, ev.InputRejected) for e in turn.events), "98 shown but refused"
         seen += _options(ctx, turn)
     return seen
@@ -41,11 +41,11 @@ def test_golf_dates_after_a_wrong_entry_are_each_seen_once_with_98(core, db, lan
     """A wrong entry on the date list, then 98, 98...: every date shows up once, the first page's last one too."""
     ctx = _ctx(core, db, lang)
     session = Session(ctx.profile.msisdn, "r", "golf", "day", lang, NOW.timestamp(), values={"course": 1})
-    wrong = core.engine.step(session, "x", NOW, ctx)
+    wrong = core.engines["ussd"].step(session, "x", NOW, ctx)
     assert wrong.session.error and wrong.session.page == 0
     seen = _dates(core, ctx, wrong)
     assert [line.split(".")[0] for line in seen] == [str(n) for n in range(1, DAYS_AHEAD + 1)]
-    assert seen == _dates(core, ctx, Turn(session, core.engine.screen(session, NOW, ctx)))  # as without the error
+    assert seen == _dates(core, ctx, Turn(session, core.engines["ussd"].screen(session, NOW, ctx)))  # as without the error
 
 
 @pytest.fixture
@@ -65,11 +65,11 @@ def test_98_and_99_after_an_error_on_a_paged_list_are_accepted(core, db, widest,
     if msisdn:
         ctx = Context(Profile(msisdn, "x", "diamond", lang, "Asia/Shanghai"), ctx.renderer, widest)
     session = Session(ctx.profile.msisdn, "r", flow, state, lang, NOW.timestamp(), values=values)
-    wrong = core.engine.step(session, "x", NOW, ctx)
+    wrong = core.engines["ussd"].step(session, "x", NOW, ctx)
     assert "\n98 " in ctx.renderer.render(wrong.screen, lang, 0).text
-    more = core.engine.step(wrong.session, "98", NOW, ctx)
+    more = core.engines["ussd"].step(wrong.session, "98", NOW, ctx)
     assert more.session.page == 1 and more.session.errors == wrong.session.errors and not more.session.error
-    back = core.engine.step(more.session, "99", NOW, ctx)
+    back = core.engines["ussd"].step(more.session, "99", NOW, ctx)
     assert back.session.page == 0 and back.session.errors == wrong.session.errors
-    twice = core.engine.step(core.engine.step(back.session, "x", NOW, ctx).session, "98", NOW, ctx)
+    twice = core.engines["ussd"].step(core.engines["ussd"].step(back.session, "x", NOW, ctx).session, "98", NOW, ctx)
     assert twice.session.page == 1 and not twice.session.ended

@@ -1,7 +1,7 @@
 """The session value: compact, and it survives serialisation unchanged."""
 from __future__ import annotations
 
-from bot.session import Session, dumps, loads
+from bot.engine.session import Session, dumps, loads
 
 
 def test_round_trip_keeps_every_field():

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def shortcode(*args, tmp_path, check=True, **extra_env):
     env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT),
            **extra_env}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "bot.tools.cli", *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, check=check, timeout=120)
 
 
@@ -45,7 +45,7 @@ def test_count_plain(tmp_path):
 
 
 def test_seed_is_deterministic_and_first_number_is_the_showcase(tmp_path):
-    from bot.seed import demo_rows
+    from bot.tools.seed import demo_rows
 
     out = shortcode("seed", "--demo", "--subscribers", "200", tmp_path=tmp_path)
     assert "seeded 200 demo subscribers" in out.stdout
@@ -112,7 +112,7 @@ def test_sim_script_expands_a_quoted_pattern_and_counts_a_missing_file_as_failed
 def sim(tmp_path, typed: str, *args, **env):
     """The interactive sim fed `typed` on standard input."""
     full = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-m", "bot.cli", "sim", *args], input=typed, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "bot.tools.cli", "sim", *args], input=typed, capture_output=True,
                           text=True, env=full, cwd=ROOT, timeout=120)
 
 
@@ -159,8 +159,8 @@ def test_sim_ctrl_c_and_end_of_input_end_quietly(tmp_path):
     env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT)}
     # A shell runs background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored: give
     # the sim what a terminal gives it, whatever ran this suite.
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "sim"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "bot.tools.cli", "sim"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().startswith("Type a code")  # the phone is ready and reads the keyboard
     proc.send_signal(signal.SIGINT)
@@ -213,7 +213,7 @@ def test_config_after_the_command_is_the_one_used(tmp_path):
 
 
 def test_every_subcommand_has_help(tmp_path):
-    for sub in ("serve", "sim", "seed", "lint", "count", "db", "gateway", "worker"):
+    for sub in ("serve", "sim", "seed", "lint", "count", "db", "gateway", "worker", "telegram-api"):
         out = shortcode(sub, "--help", tmp_path=tmp_path).stdout
         assert "usage: shortcode " + sub in out and "--config" in out
     assert "(default: +8613800000001)" in shortcode("sim", "--help", tmp_path=tmp_path).stdout
@@ -224,7 +224,7 @@ def test_every_option_of_every_command_says_what_it_does():
     """No bare `--host HOST` in a --help: each option carries a help text, and each command a description."""
     import argparse
 
-    from bot.cli import parser
+    from bot.tools.cli import parser
 
     def commands(p):
         for action in p._actions:
@@ -243,7 +243,7 @@ def test_every_option_of_every_command_says_what_it_does():
 def test_serve_freezes_what_it_loaded_and_collects_young_objects_less_often():
     import gc
 
-    from bot.cli import _tune_gc
+    from bot.tools.cli import _tune_gc
 
     before = gc.get_threshold()
     try:

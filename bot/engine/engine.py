@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from bot import events as ev
-from bot.flow import (Act, Ask, Call, Choice, End, Flow, Invalid, Menu, Outcome, Profile, Route, Screen, Show,
+from bot.engine import events as ev
+from bot.engine.flow import (Act, Ask, Call, Choice, End, Flow, Invalid, Menu, Outcome, Profile, Route, Screen, Show,
                       State, View, target)
-from bot.render import Renderer
-from bot.session import Session
-from bot.text import T
+from bot.engine.render import Renderer
+from bot.engine.session import Session
+from bot.engine.text import T
 
 MENU_FLOW = "menu"
 SEQ = "_n"  # operations completed in this conversation

@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable, Coroutine
 
 from bot.dispatcher import Dispatcher, Reply
 from bot.msisdn import BadNumber, normalise
-from bot.phone import Handsets, NoSession, Phone, UnknownCode, check_code, set_language, show, sms_frame
+from bot.tools.phone import Handsets, NoSession, Phone, UnknownCode, check_code, set_language, show, sms_frame
 from integrations.gsm import char_units
 
 HELP = ("Type a code such as *126# to dial, then your replies. Commands: /as NUMBER (switch subscriber),"

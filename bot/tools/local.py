@@ -12,7 +12,7 @@ from typing import AsyncIterator, Callable
 from bot.db import make_engine, upgrade
 from bot.dispatcher import Confirmations, Dispatcher, utcnow
 from bot.redisconn import connect
-from bot.seed import seed_demo
+from bot.tools.seed import seed_demo
 from bot.wiring import Core, build_dispatcher
 
 

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import events as ev
-from bot.engine import Context, Engine, Policy
-from bot.flow import Ask, Choice, End, Flow, Invalid, Menu, Profile
+from bot.engine import events as ev
+from bot.engine.engine import Context, Engine, Policy
+from bot.engine.flow import Ask, Choice, End, Flow, Invalid, Menu, Profile
 from integrations.services import simulated
-from bot.session import Session
-from bot.text import T, Verbatim
+from bot.engine.session import Session
+from bot.engine.text import T, Verbatim
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 PROFILE = Profile("+8613800000001", "张伟", "gold", "en", "Asia/Shanghai")
@@ -33,7 +33,7 @@ TEST_FLOW = Flow("test", "pick", {
 
 @pytest.fixture
 def engine(core):
-    flows = {**core.engine.flows, "test": TEST_FLOW}
+    flows = {**core.engines["ussd"].flows, "test": TEST_FLOW}
     return Engine(flows, core.menus.root, Policy(idle_timeout=120, resume_window=600, max_wrong_inputs=3))
 
 
@@ -167,14 +167,14 @@ def test_timed_out_hop_counts_so_a_retry_of_it_is_a_replay(engine, ctx):
 
 
 def test_goto_own_flow_start_is_valid():
-    from bot.flowcheck import check_flows
-    from bot.flow import Show
+    from bot.engine.flowcheck import check_flows
+    from bot.engine.flow import Show
     loop = Flow("loop", "a", {"a": Show(lambda v: T("x"), exits=("flow:loop",))})
     check_flows({"loop": loop})
 
 
 def test_list_lines_page_with_98_and_are_not_choices(engine, ctx, core):
-    from bot.flow import Show
+    from bot.engine.flow import Show
     lines = Flow("lines", "show", {"show": Show(lambda v: T("Ledger"),
                                                 items=lambda v: [T("line {n}", n=str(n)) for n in range(40)])})
     eng = Engine({**engine.flows, "lines": lines}, core.menus.root)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.text import T
+from bot.engine.text import T
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Literal, Mapping, Sequence, Union
 
-from bot.events import Event
-from bot.session import Value
-from bot.text import T
+from bot.engine.events import Event
+from bot.engine.session import Value
+from bot.engine.text import T
 
 TIERS = ("regular", "silver", "gold", "diamond")
 

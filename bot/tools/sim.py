@@ -11,7 +11,7 @@ from typing import Callable
 
 import yaml
 
-from bot import transcripts
+from bot.tools import transcripts
 from bot.wiring import Core
 from bot.settings import Settings
 
@@ -48,10 +48,10 @@ async def replay_all(patterns: list[str], core: Core, echo: Callable[[str], None
 
 def ussd_phone(core: Core, msisdn: str) -> int:
     """The terminal phone on the configured database; confirming screens arrive as texts."""
-    from bot.channels.console import HELP, Console, LoopThread, repl
-    from bot.local import local_dispatcher
+    from bot.tools.console import HELP, Console, LoopThread, repl
+    from bot.tools.local import local_dispatcher
     from bot.outbound import SmsConfirmations
-    from bot.phone import Handsets
+    from bot.tools.phone import Handsets
 
     s = core.settings
     handsets = Handsets(s.sms.short_code)
@@ -73,8 +73,8 @@ def sms_handset(settings: Settings, msisdn: str) -> int:
     """The handset on the simulated gateway; 1 with one line when the gateway does not answer."""
     from aiohttp import ClientSession, ClientTimeout
 
-    from bot.channels.console import LoopThread, repl
-    from bot.channels.sms_console import HELP, GatewayDown, SmsConsole
+    from bot.tools.console import LoopThread, repl
+    from bot.tools.sms_console import HELP, GatewayDown, SmsConsole
 
     s = settings.sms
     with LoopThread() as loop:

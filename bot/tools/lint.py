@@ -10,17 +10,17 @@ from typing import Any, Iterator
 
 from sqlalchemy import insert
 
-from bot import engine as eng
+from bot.engine import engine as eng
 from bot.db import make_engine, upgrade
-from bot.engine import Context, Engine
-from bot.channels.sms_conversations import UNKNOWN, UNKNOWN_NO_GOLF
-from bot.flow import Act, Profile, Route, Screen
+from bot.engine.engine import Context, Engine
+from bot.channels.conversation import UNKNOWN, UNKNOWN_NO_GOLF
+from bot.engine.flow import Act, Profile, Route, Screen
 from bot.i18n import LANGUAGES
-from bot.render import Renderer
-from bot.seed import SHOWCASE, seed_demo
+from bot.engine.render import Renderer
+from bot.tools.seed import SHOWCASE, seed_demo
 from integrations.services import Services, simulated
-from bot.session import Session
-from bot.text import T
+from bot.engine.session import Session
+from bot.engine.text import T
 from integrations.gsm import char_units
 from integrations.boss.tables import BossAccount, BossSubscription, PointsEntry
 from integrations.golf.tables import TeeBooking
