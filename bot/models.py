@@ -1,12 +1,13 @@
-"""Tables (sqlmodel): subscribers, the USSD gateway's end-of-session reports and the SMS inbox."""
+"""Tables (sqlmodel): subscribers, the USSD gateway's end-of-session reports, the SMS and Telegram inboxes
+and the links between Telegram users and subscribers."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from jobs.tables import DlrParked, OptOut, Outbox  # noqa: F401  (outbound tables live with their jobs)
+from jobs.tables import DlrParked, OptOut, Outbox, TelegramOutbox  # noqa: F401  (outbound tables live with their jobs)
 
 
 class Subscriber(SQLModel, table=True):
@@ -50,3 +51,54 @@ class SmsInbox(SQLModel, table=True):
     text: str = Field(max_length=1600)
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class TelegramInbox(SQLModel, table=True):
+    """Every Telegram update, stored before the webhook (or the poller) acknowledges it: a redelivery hits
+    the unique key. `kind` says what the user did; a chat user becomes a subscriber only through a link."""
+
+    __tablename__ = "telegram_inbox"
+    __table_args__ = (UniqueConstraint("bot", "update_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bot: str = Field(max_length=64)  # the bot's id (the token's number part): one table serves several bots
+    update_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str = Field(max_length=12)  # text, command, contact, press, other
+    text: str = Field(default="", max_length=4096)  # typed text, or the command with its argument
+    data: str = Field(default="", max_length=64)  # a press: the button's callback_data
+    callback_id: str = Field(default="", max_length=64)  # a press: to answer (answerCallbackQuery)
+    message_id: int | None = None  # a press: the message it was on (edited in place by the reply)
+    contact_phone: str = Field(default="", max_length=32)  # a shared contact: the number as Telegram sent it
+    contact_user_id: int | None = Field(default=None, sa_column=Column(BigInteger))  # whose contact it is
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    processed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class TelegramLink(SQLModel, table=True):
+    """Which Telegram user is which subscriber: one user per subscriber at a time. Made by a contact the
+    user shared of their own number; `active` is false once the user blocked the bot."""
+
+    __tablename__ = "telegram_link"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    msisdn: str = Field(max_length=16, unique=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    active: bool = True
+    linked_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    update_id: int = Field(sa_column=Column(BigInteger, nullable=False))  # the update that made the link
+
+
+class TelegramLinkEvent(SQLModel, table=True):
+    """The history of links: linked, moved (the subscriber's link went to another user), unlinked, blocked,
+    unblocked; with the update that caused it."""
+
+    __tablename__ = "telegram_link_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    msisdn: str = Field(max_length=16, index=True)
+    event: str = Field(max_length=12)
+    update_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

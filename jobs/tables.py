@@ -1,10 +1,10 @@
-"""Tables of outbound messaging (sqlmodel): the outbox, delivery reports waiting for their message,
-and opt-outs, which are checked at send time."""
+"""Tables of outbound messaging (sqlmodel): the SMS outbox, the Telegram outbox, delivery reports waiting
+for their message, and opt-outs, which are checked at send time."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import BigInteger, Column, DateTime
 from sqlmodel import Field, SQLModel
 
 
@@ -26,6 +26,33 @@ class Outbox(SQLModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     gateway_message_id: str | None = Field(default=None, max_length=64, index=True)
     dlr_status: str | None = Field(default=None, max_length=12)
+    error: str = Field(default="", max_length=128)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class TelegramOutbox(SQLModel, table=True):
+    """Every message to a Telegram chat, written in the transaction of its cause, as the SMS outbox is. A
+    row is one Bot API action: a new message, or (`edit_message_id`) the pressed menu edited in place;
+    `callback_id` is the press to answer first, `notice` the text of that answer ("this menu has expired")."""
+
+    __tablename__ = "telegram_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    msisdn: str = Field(default="", max_length=16, index=True)  # the linked subscriber, when there is one
+    text: str = Field(default="", max_length=4096)  # empty: only the press is answered
+    markup: str = Field(default="", max_length=8192)  # reply_markup as Bot API JSON, or empty
+    edit_message_id: int | None = None
+    callback_id: str = Field(default="", max_length=64)
+    notice: str = Field(default="", max_length=200)
+    cause: str = Field(max_length=96, unique=True)
+    kind: str = Field(default="reply", max_length=12)  # reply, confirmation, reminder, marketing
+    status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, failed, suppressed
+    attempts: int = 0
+    claim: str | None = Field(default=None, max_length=32)
+    next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    telegram_message_id: int | None = None  # what Telegram answered: the message sent or edited
     error: str = Field(default="", max_length=128)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
