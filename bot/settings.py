@@ -78,6 +78,9 @@ class Sms(_Section):
 class Telegram(_Section):
     api_url: str = "http://127.0.0.1:8091/bot"
     token: str = ""
+    session_window: int = 600
+    max_per_second: float = 30.0
+    per_chat_seconds: float = 1.0
 
 
 class Partners(_Section):

@@ -18,8 +18,9 @@ from bot.channels.ussd import UssdChannel
 from bot.db import make_engine, schema_behind
 from bot.outbound import Outbound, SmsConfirmations
 from bot.redisconn import RedisPair, connect
-from bot.wiring import Core, build_dispatcher, build_services, outbox_sender, sms_conversation
+from bot.wiring import Core, build_dispatcher, build_services, outbox_sender, sms_conversation, telegram_sender
 from jobs import outbox, process
+from jobs import telegram as telegram_jobs
 from jobs.reconcile import reconcile_job
 from jobs.worker import InprocessWorker
 from rq import Queue
@@ -98,7 +99,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     s = app[CORE].settings
     worker = app[WORKER]
     if worker:
-        process.use(app[DB], outbox_sender(s, app[DB]))
+        process.use(app[DB], outbox_sender(s, app[DB]), telegram_sender(s, app[DB]))
         worker.start()
     yield
     if worker:
@@ -115,6 +116,8 @@ async def _rescanner(app: web.Application) -> AsyncIterator[None]:
     async def rescan() -> None:
         await _rescan_inbox(app[CONVERSATIONS], every)
         await asyncio.to_thread(queue.enqueue, outbox.rescan)
+        if s.telegram.token:  # the Telegram outbox too (jobs/telegram.py)
+            await asyncio.to_thread(queue.enqueue, telegram_jobs.rescan)
 
     async with _periodic("rescan", s.jobs.rescan_every, rescan):
         yield

@@ -94,3 +94,17 @@ def outbox_sender(settings: Settings, db: DbEngine) -> "Sender":
     s = settings.sms
     return Sender(db, GatewayClient(s.gateway_url, s.username, s.api_key), sender_id=s.short_code,
                   claim_s=settings.jobs.claim_seconds)
+
+
+def telegram_sender(settings: Settings, db: DbEngine) -> "TelegramSender | None":
+    """The Telegram sender RQ jobs of this process use: a python-telegram-bot `Bot` on `[telegram] api_url`,
+    paced to Telegram's limits; None without a token (no Telegram channel)."""
+    import telegram
+
+    from jobs.telegram import Pace, TelegramSender
+
+    t = settings.telegram
+    if not t.token:
+        return None
+    return TelegramSender(db, telegram.Bot(t.token, base_url=t.api_url), Pace(t.max_per_second, t.per_chat_seconds),
+                          claim_s=settings.jobs.claim_seconds)

@@ -1,4 +1,4 @@
-"""What a worker process lends its jobs: the database and the outbox sender. Jobs take ids and plain
+"""What a worker process lends its jobs: the database, the outbox sender and the Telegram sender. Jobs take ids and plain
 values only (rq's rule): RQ keeps a job's arguments in Redis, a year when it fails, and prints them when
 it logs at INFO, so a database URL (its password) or a subscriber's number never goes there."""
 from __future__ import annotations
@@ -9,13 +9,14 @@ from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from jobs.outbox import Sender
+    from jobs.telegram import TelegramSender
 
 _LENT: dict[str, Any] = {}
 
 
-def use(engine: Engine | None = None, sender: Sender | None = None) -> None:
+def use(engine: Engine | None = None, sender: Sender | None = None, telegram: TelegramSender | None = None) -> None:
     """Install this process's parts (`shortcode worker` and `serve` do it from the settings)."""
-    for what, thing in (("database", engine), ("outbox sender", sender)):
+    for what, thing in (("database", engine), ("outbox sender", sender), ("telegram sender", telegram)):
         if thing is not None:
             _LENT[what] = thing
 
@@ -26,6 +27,10 @@ def engine() -> Engine:
 
 def sender() -> Sender:
     return _lent("outbox sender")
+
+
+def telegram() -> TelegramSender:
+    return _lent("telegram sender")
 
 
 def _lent(what: str) -> Any:

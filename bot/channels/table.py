@@ -8,6 +8,9 @@ from bot.engine.engine import Policy
 from bot.engine.render import Budget
 from bot.settings import Settings
 
+# Telegram: 4096 characters a message, and a keyboard of at most 10 options a page (one button each).
+TELEGRAM_BUDGET = Budget(4096, 4096, per_page=10)
+
 
 @dataclass(frozen=True)
 class Channel:
@@ -30,7 +33,7 @@ class Channel:
 
 def channel_table(settings: Settings) -> dict[str, Channel]:
     """Every channel the runtime serves, built from settings."""
-    return {c.name: c for c in (ussd(settings), sms(settings))}
+    return {c.name: c for c in (ussd(settings), sms(settings), telegram(settings))}
 
 
 def ussd(settings: Settings) -> Channel:
@@ -50,6 +53,16 @@ def sms(settings: Settings) -> Channel:
     policy = Policy(idle_timeout=window, resume_window=-1, max_wrong_inputs=settings.session.max_wrong_inputs,
                     default_timezone=settings.service.timezone)
     return Channel("sms", policy, sms_budget(settings.sms.max_segments), session_ttl=window, key_prefix="sms:",
+                   confirms_by_sms=False)
+
+
+def telegram(settings: Settings) -> Channel:
+    """A chat: like texts, a session lives for the session window and never offers a resume; the menu is a
+    message with buttons, 10 options a page."""
+    window = settings.telegram.session_window
+    policy = Policy(idle_timeout=window, resume_window=-1, max_wrong_inputs=settings.session.max_wrong_inputs,
+                    default_timezone=settings.service.timezone)
+    return Channel("telegram", policy, TELEGRAM_BUDGET, session_ttl=window, key_prefix="tg:",
                    confirms_by_sms=False)
 
 

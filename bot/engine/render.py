@@ -16,10 +16,12 @@ CACHED_LAYOUTS = 2048  # a page turn lays out the screen the step before laid ou
 
 @dataclass(frozen=True)
 class Budget:
-    """How much one screen may hold, per encoding."""
+    """How much one screen may hold, per encoding, and at most how many options a page (0: no limit;
+    a channel that draws options as buttons keeps a keyboard short)."""
 
     gsm7: int = 182
     ucs2: int = 80
+    per_page: int = 0
 
     def fits(self, text: str) -> bool:
         encoding, sizes = char_units(text)
@@ -149,6 +151,8 @@ class Renderer:
         return tuple(pages)
 
     def _fits(self, draft: Layout, options: list[int], page: int, more: bool) -> bool:
+        if self.budget.per_page and len(options) > self.budget.per_page:
+            return False
         lines = [*draft.head, *(draft.options[i] for i in options)]
         lines += [draft.more] if more else []
         lines += [draft.previous] if page > 0 else []

@@ -167,7 +167,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.db import make_engine
     from bot.logs import configure
-    from bot.wiring import outbox_sender
+    from bot.wiring import outbox_sender, telegram_sender
     from jobs import process
     from jobs.worker import work_through_outages
 
@@ -177,7 +177,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     configure(settings.log.level)
     engine = make_engine(settings.database_url)
-    process.use(engine, outbox_sender(settings, engine))
+    process.use(engine, outbox_sender(settings, engine), telegram_sender(settings, engine))
     connection = redis.Redis.from_url(settings.redis.url)
     print(f"worker on {settings.redis.url} queue {settings.jobs.queue}", flush=True)
     # an RQ SimpleWorker runs jobs in this process: no fork per job (~ms each) and no database connections

@@ -31,7 +31,7 @@ WIDEST = "+8613899999999"
 
 # The showcase subscriber, and one with the widest figures a screen may have to hold.
 PROFILES = (Profile(*SHOWCASE), Profile(WIDEST, "Alexandria", "diamond", "en", "Asia/Shanghai"))
-NOTICES = {"sms": (UNKNOWN, UNKNOWN_NO_GOLF)}  # lines a channel puts on top of the main menu
+NOTICES = {"sms": (UNKNOWN, UNKNOWN_NO_GOLF), "telegram": (UNKNOWN, UNKNOWN_NO_GOLF)}  # lines a channel puts on top of the main menu
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,49 @@ def screens(engine: Engine, renderer: Renderer, services: Any,
         yield sample.flow, sample.state, sample.screen
 
 
-def lint(engine: Engine, renderers: dict[str, Renderer], services: Any) -> list[Overflow]:
+@dataclass(frozen=True)
+class Unfit:
+    """A screen Telegram would refuse or cut, drawn as a message with its keyboard."""
+
+    flow: str
+    state: str
+    lang: str
+    page: int
+    reasons: tuple[str, ...]
+    text: str
+
+    def __str__(self) -> str:
+        return (f"telegram: flow '{self.flow}' state '{self.state}' locale {self.lang} page {self.page + 1}: "
+                + "; ".join(self.reasons) + f"\n{self.text}")
+
+
+WIDEST_HOP = 2**63 - 1  # the longest callback_data a button can carry
+
+
+def lint_telegram(engine: Engine, renderer: Renderer, services: Any) -> list[Unfit]:
+    """Every screen drawn as a Telegram message, every page in both locales, checked against its limits."""
+    from bot.channels.telegram_render import draw, problems
+    from bot.dispatcher import Reply
+
     found, seen = [], set()
+    for flow, state, screen in screens(engine, renderer, services, NOTICES.get("telegram", ())):
+        for lang in LANGUAGES:
+            pages = renderer.page_count(screen, lang)
+            for page in range(pages):
+                drawn = draw(Reply("", screen.final, screen, page, pages, lang), WIDEST_HOP, renderer.catalogs)
+                reasons = tuple(problems(drawn))
+                if reasons and (drawn.text, reasons) not in seen:
+                    seen.add((drawn.text, reasons))
+                    found.append(Unfit(flow, state, lang, page, reasons, drawn.text))
+    return found
+
+
+def lint(engine: Engine, renderers: dict[str, Renderer], services: Any) -> list[Overflow | Unfit]:
+    """Overflows of every channel's budget, and for Telegram what its message and keyboard would break."""
+    found: list[Overflow | Unfit] = []
+    if "telegram" in renderers:
+        found += lint_telegram(engine, renderers["telegram"], services)
+    seen = set()
     for channel, renderer in renderers.items():
         for flow, state, screen in screens(engine, renderer, services, NOTICES.get(channel, ())):
             for lang in LANGUAGES:
