@@ -14,6 +14,8 @@ from sqlalchemy.engine import Engine as DbEngine
 from bot.background import Background
 from bot.channels.conversation import TextConversation
 from bot.channels.sms import SmsChannel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_updates import bot_id
 from bot.channels.ussd import UssdChannel
 from bot.db import make_engine, schema_behind
 from bot.outbound import Outbound, SmsConfirmations
@@ -31,6 +33,8 @@ USSD = web.AppKey("ussd", UssdChannel)
 SMS = web.AppKey("sms", SmsChannel)
 CONVERSATIONS = web.AppKey("conversations", TextConversation)
 WORKER = web.AppKey("worker", InprocessWorker | None)
+TELEGRAM = web.AppKey("telegram", TelegramChannel)
+BACKGROUND = web.AppKey("background", Background)
 
 log = structlog.get_logger()
 
@@ -86,12 +90,22 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     app[USSD] = UssdChannel(dispatchers["ussd"], s.ussd.secret, s.service.region, core.menus.codes,
                             s.ussd.reply_timeout)
     app[CONVERSATIONS] = sms_conversation(core, dispatchers["sms"], app[DB], outbound, app[REDIS].aio)
-    background = Background(limit=64)
+    background = app[BACKGROUND] = Background(limit=64)
     app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region,
                           on_stored=lambda inbox_id: background.spawn(app[CONVERSATIONS].process(inbox_id)))
     yield
     await background.drain()
     await outbound.drain()
+
+
+async def _telegram(app: web.Application) -> AsyncIterator[None]:
+    """The Telegram channel, only where it is enabled: the webhook's door."""
+    import telegram
+
+    s = app[CORE].settings.telegram
+    bot = telegram.Bot(s.token, base_url=s.api_url) if s.token else None  # PTB's parser only: no call
+    app[TELEGRAM] = TelegramChannel(app[DB], s.secret_token, bot, bot_id(s.token))
+    yield
 
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:
@@ -198,6 +212,10 @@ async def sms_inbound(request: web.Request) -> web.Response:
     return await request.app[SMS].inbound(request)
 
 
+async def telegram_webhook(request: web.Request) -> web.Response:
+    return await request.app[TELEGRAM].webhook(request)
+
+
 async def sms_report(request: web.Request) -> web.Response:
     return await request.app[SMS].report(request)
 
@@ -212,4 +230,7 @@ def make_app(core: Core) -> web.Application:
     app.router.add_post("/ussd/africastalking/end", ussd_end)
     app.router.add_post("/sms/inbound", sms_inbound)
     app.router.add_post("/sms/dlr", sms_report)
+    if core.settings.telegram.enabled:
+        app.cleanup_ctx.insert(app.cleanup_ctx.index(_channels) + 1, _telegram)
+        app.router.add_post("/telegram/webhook", telegram_webhook)
     return app
