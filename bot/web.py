@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -20,7 +20,7 @@ from bot.channels.ussd import UssdChannel
 from bot.db import make_engine, schema_behind
 from bot.outbound import Outbound, SmsConfirmations
 from bot.redisconn import RedisPair, connect
-from bot.wiring import Core, build_dispatcher, build_services, outbox_sender, sms_conversation
+from bot.wiring import Core, build_dispatcher, build_services, outbox_sender, sms_conversation, telegram_chat
 from jobs import outbox, process
 from jobs.reconcile import reconcile_job
 from jobs.worker import InprocessWorker
@@ -35,6 +35,8 @@ CONVERSATIONS = web.AppKey("conversations", TextConversation)
 WORKER = web.AppKey("worker", InprocessWorker | None)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
 BACKGROUND = web.AppKey("background", Background)
+DISPATCHERS = web.AppKey("dispatchers", dict)
+TELEGRAM_CHAT = web.AppKey("telegram_chat", object)
 
 log = structlog.get_logger()
 
@@ -87,6 +89,7 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     services, confirmations = build_services(core, app[DB]), SmsConfirmations(outbound, core.catalogs)
     dispatchers = {name: build_dispatcher(core, app[REDIS].aio, app[DB], services=services, channel=name,
                                           confirmations=confirmations) for name in core.channels}
+    app[DISPATCHERS] = dispatchers
     app[USSD] = UssdChannel(dispatchers["ussd"], s.ussd.secret, s.service.region, core.menus.codes,
                             s.ussd.reply_timeout)
     app[CONVERSATIONS] = sms_conversation(core, dispatchers["sms"], app[DB], outbound, app[REDIS].aio)
@@ -102,9 +105,16 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
     """The Telegram channel, only where it is enabled: the webhook's door."""
     import telegram
 
-    s = app[CORE].settings.telegram
+    from bot.channels.telegram_outbound import TelegramOutbound
+
+    core = app[CORE]
+    s = core.settings.telegram
     bot = telegram.Bot(s.token, base_url=s.api_url) if s.token else None  # PTB's parser only: no call
-    app[TELEGRAM] = TelegramChannel(app[DB], s.secret_token, bot, bot_id(s.token))
+    outbound = TelegramOutbound(app[DB], Queue(core.settings.jobs.queue, connection=app[REDIS].sync))
+    chat = app[TELEGRAM_CHAT] = telegram_chat(core, app[DISPATCHERS]["telegram"], app[DB], outbound, app[REDIS].aio)
+    background = app[BACKGROUND]
+    app[TELEGRAM] = TelegramChannel(app[DB], s.secret_token, bot, bot_id(s.token),
+                                    on_stored=lambda inbox_id: background.spawn(chat.process(inbox_id)))
     yield
 
 
@@ -128,6 +138,8 @@ async def _rescanner(app: web.Application) -> AsyncIterator[None]:
 
     async def rescan() -> None:
         await _rescan_inbox(app[CONVERSATIONS], every)
+        if TELEGRAM_CHAT in app:
+            await _rescan_inbox(app[TELEGRAM_CHAT], every)
         await asyncio.to_thread(queue.enqueue, outbox.rescan)
 
     async with _periodic("rescan", s.jobs.rescan_every, rescan):
@@ -165,7 +177,7 @@ async def _periodic(name: str, seconds: float, work: Callable[[], Awaitable[None
         task.cancel()
 
 
-async def _rescan_inbox(conversations: TextConversation, older_than: timedelta) -> None:
+async def _rescan_inbox(conversations: TextConversation | Any, older_than: timedelta) -> None:
     """Answer what was stored but never answered; one message failing does not stop the others."""
     try:
         ids = await asyncio.to_thread(conversations.unprocessed, older_than)

@@ -30,7 +30,7 @@ class Channel:
 
 def channel_table(settings: Settings) -> dict[str, Channel]:
     """Every channel the runtime serves, built from settings."""
-    return {c.name: c for c in (ussd(settings), sms(settings))}
+    return {c.name: c for c in (ussd(settings), sms(settings), telegram(settings))}
 
 
 def ussd(settings: Settings) -> Channel:
@@ -58,3 +58,13 @@ def sms_budget(segments: int) -> Budget:
     if segments <= 1:
         return Budget(160, 70)
     return Budget(153 * segments, 67 * segments)
+
+
+def telegram(settings: Settings) -> Channel:
+    """STAND-IN (tg-in; tg-out's entry replaces it): a chat keeps its session for the SMS window, never
+    offers a resume; a message holds 4096 characters."""
+    window = settings.sms.session_window
+    policy = Policy(idle_timeout=window, resume_window=-1, max_wrong_inputs=settings.session.max_wrong_inputs,
+                    default_timezone=settings.service.timezone)
+    return Channel("telegram", policy, Budget(4096, 4096), session_ttl=window, key_prefix="tg:",
+                   confirms_by_sms=False)
