@@ -90,21 +90,21 @@ def events(db) -> list[tuple[int, str, str]]:
 
 
 async def test_a_stranger_is_asked_to_share_their_number_with_a_contact_button(app, db):
-    """Anything from an unlinked user (text or /start) gets the request_contact keyboard."""
+    """Anything from an unlinked user (text or /start) gets the request_contact keyboard, in [service] language."""
     for text in ("hello", "/start"):
         row = await say(app, db, text)
-        assert "share your phone number" in row.text
+        assert "分享您的手机号" in row.text
         assert json.loads(row.markup)["keyboard"][0][0]["request_contact"] is True
 
 
 async def test_a_contact_that_is_not_the_senders_is_refused_and_links_nothing(app, db):
     row = await share(app, db, EN, owner=OTHER)
-    assert "your own number" in row.text and links(db) == {} and events(db) == []
+    assert "本人的号码" in row.text and links(db) == {} and events(db) == []
 
 
 async def test_a_number_that_is_no_subscriber_is_politely_refused(app, db):
     row = await share(app, db, NOBODY)
-    assert "not a Shortcode Mobile subscriber" in row.text and links(db) == {}
+    assert "不是Shortcode Mobile用户" in row.text and links(db) == {}
 
 
 async def test_ones_own_subscriber_number_links_and_shows_the_main_menu(app, db):
@@ -120,14 +120,14 @@ async def test_a_relink_by_another_user_moves_the_link_and_records_it(app, db):
     await share(app, db, EN, user=OTHER)
     assert links(db) == {OTHER: EN}
     assert events(db) == [(USER, EN, "linked"), (USER, EN, "moved"), (OTHER, EN, "linked")]
-    assert "share your phone number" in (await say(app, db, "hello")).text  # the first user is nobody again
+    assert "分享您的手机号" in (await say(app, db, "hello")).text  # the first user is nobody again
 
 
 async def test_unlink_removes_the_link(app, db):
     await share(app, db, EN)
     assert "no longer linked" in (await say(app, db, "/unlink")).text
     assert links(db) == {} and events(db)[-1] == (USER, EN, "unlinked")
-    assert "share your phone number" in (await say(app, db, "1")).text
+    assert "分享您的手机号" in (await say(app, db, "1")).text
 
 
 async def test_a_press_applies_its_input_and_edits_the_pressed_message(app, db):
