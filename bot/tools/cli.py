@@ -298,7 +298,7 @@ def parser() -> argparse.ArgumentParser:
     tgsub = s.add_subparsers(dest="action", required=True)
     tgsub.add_parser("poll", help="getUpdates into the inbox and answer (development)").set_defaults(func=cmd_telegram)
     w = tgsub.add_parser("set-webhook", help="setWebhook with [telegram] secret_token")
-    w.add_argument("url")
+    w.add_argument("url", help="the public HTTPS URL of POST /telegram/webhook")
     w.set_defaults(func=cmd_telegram)
     s = sub.add_parser("worker", help="an RQ worker for outbound SMS and jobs (needs a real Redis)")
     s.add_argument("--burst", action="store_true", help="exit when the queue is empty")
@@ -308,6 +308,7 @@ def parser() -> argparse.ArgumentParser:
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)
     _finish(sub)
     _finish(dbsub)
+    _finish(tgsub)
     return p
 
 
