@@ -44,6 +44,7 @@ class Inbound:
     service_code: str = ""
     start: str = ""  # SMS: where to begin (a keyword's goto) when the text does not continue a live session
     notice: T | None = None  # SMS: a line on top when beginning at the main menu (the help for unknown text)
+    expect_hop: int | None = None  # a button press: the session's hops when its menu was drawn
 
 
 class Confirmations(Protocol):
@@ -62,6 +63,7 @@ class Reply:
     page: int = 0
     pages: int = 1
     lang: str = ""
+    expired: bool = False  # a press on an older menu: nothing was applied, the session is as it was
 
 
 def utcnow() -> datetime:
@@ -147,6 +149,10 @@ class Dispatcher:
                 screen = self.engine.screen(session, now, ctx)
                 await self.store.release(held)
                 return self._reply(renderer, screen, session.lang, session.page)
+            if self._is_expired(held, inbound):
+                log.info("press_expired", hop=inbound.expect_hop)
+                await self.store.release(held)
+                return Reply("", False, lang=held.session.lang if held.session else profile.lang, expired=True)
             turn = await self._turn(held, inbound, now, ctx)
             session = turn.session if inbound.hop is None else turn.session.evolve(hops=inbound.hop)
             await self._confirm(turn)  # the operation happened whether or not the save below succeeds
@@ -192,6 +198,14 @@ class Dispatcher:
         if s is None or s.ref != inbound.ref:
             return False
         return inbound.hop is not None and inbound.hop <= s.hops  # a hop already applied, sent again
+
+    @staticmethod
+    def _is_expired(held: Held, inbound: Inbound) -> bool:
+        """A press made on a menu the session has moved past (or that belongs to an ended session)."""
+        if inbound.expect_hop is None:
+            return False
+        s = held.session
+        return s is None or s.ref != inbound.ref or s.hops != inbound.expect_hop
 
     async def _confirm(self, turn: Turn) -> None:
         """Confirming screens also go by SMS; written before the session is saved, so a failure after

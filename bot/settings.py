@@ -13,7 +13,8 @@ DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
 # Secrets the embedded demo generates per install (`bot/startup.py`), next to its SQLite file; never tracked.
 LOCAL_SECRETS = Path("var/secrets.toml")
 # The secret settings, as (section, key): each must be the operator's own outside the embedded demo.
-SECRET_KEYS = (("ussd", "secret"), ("sms", "secrets"), ("sms", "api_key"))
+SECRET_KEYS = (("ussd", "secret"), ("sms", "secrets"), ("sms", "api_key"), ("telegram", "secret_token"))
+TELEGRAM_SECRET = ("telegram", "secret_token")  # required only where Telegram is enabled
 # Values that were published with the project (README, docs, older config.toml): known to everyone.
 SHIPPED = frozenset({"demo-secret", "demo-sms-secret", "demo-key"})
 
@@ -76,11 +77,13 @@ class Sms(_Section):
 
 
 class Telegram(_Section):
+    enabled: bool = False
     api_url: str = "http://127.0.0.1:8091/bot"
     token: str = ""
     session_window: int = 600
     max_per_second: float = 30.0
     per_chat_seconds: float = 1.0
+    secret_token: str = ""
 
 
 class Partners(_Section):
@@ -130,6 +133,11 @@ class Settings(_Section):
             raise ValueError(f"[session] lock_ttl_ms ({self.session.lock_ttl_ms}) is shorter than the longest turn "
                              f"deadline, {deadline_ms:.0f} ms ([ussd] reply_timeout, [sms] turn_timeout)")
         return self
+
+    @property
+    def secret_keys(self) -> tuple[tuple[str, str], ...]:
+        """The secrets this configuration needs: Telegram's only when the channel is enabled."""
+        return tuple(k for k in SECRET_KEYS if k != TELEGRAM_SECRET or self.telegram.enabled)
 
     @property
     def turn_deadline(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -14,11 +14,14 @@ from sqlalchemy.engine import Engine as DbEngine
 from bot.background import Background
 from bot.channels.conversation import TextConversation
 from bot.channels.sms import SmsChannel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_updates import bot_id
 from bot.channels.ussd import UssdChannel
 from bot.db import make_engine, schema_behind
 from bot.outbound import Outbound, SmsConfirmations
 from bot.redisconn import RedisPair, connect
-from bot.wiring import Core, build_dispatcher, build_services, outbox_sender, sms_conversation, telegram_sender
+from bot.wiring import (Core, build_dispatcher, build_services, outbox_sender, sms_conversation, telegram_chat,
+                        telegram_sender)
 from jobs import outbox, process
 from jobs import telegram as telegram_jobs
 from jobs.reconcile import reconcile_job
@@ -32,6 +35,10 @@ USSD = web.AppKey("ussd", UssdChannel)
 SMS = web.AppKey("sms", SmsChannel)
 CONVERSATIONS = web.AppKey("conversations", TextConversation)
 WORKER = web.AppKey("worker", InprocessWorker | None)
+TELEGRAM = web.AppKey("telegram", TelegramChannel)
+BACKGROUND = web.AppKey("background", Background)
+DISPATCHERS = web.AppKey("dispatchers", dict)
+TELEGRAM_CHAT = web.AppKey("telegram_chat", object)
 
 log = structlog.get_logger()
 
@@ -84,14 +91,35 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     services, confirmations = build_services(core, app[DB]), SmsConfirmations(outbound, core.catalogs)
     dispatchers = {name: build_dispatcher(core, app[REDIS].aio, app[DB], services=services, channel=name,
                                           confirmations=confirmations) for name in core.channels}
+    app[DISPATCHERS] = dispatchers
     app[USSD] = UssdChannel(dispatchers["ussd"], s.ussd.secret, s.service.region, core.menus.codes,
                             s.ussd.reply_timeout)
     app[CONVERSATIONS] = sms_conversation(core, dispatchers["sms"], app[DB], outbound, app[REDIS].aio)
-    background = Background(limit=64)
+    background = app[BACKGROUND] = Background(limit=64)
     app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region,
                           on_stored=lambda inbox_id: background.spawn(app[CONVERSATIONS].process(inbox_id)))
     yield
     await background.drain()
+    await outbound.drain()
+
+
+async def _telegram(app: web.Application) -> AsyncIterator[None]:
+    """The Telegram channel, only where it is enabled: the webhook's door."""
+    import telegram
+
+    from bot.channels.telegram_outbound import TelegramOutbound
+
+    core = app[CORE]
+    s = core.settings.telegram
+    bot = telegram.Bot(s.token, base_url=s.api_url) if s.token else None  # PTB's parser only: no call
+    worker = app[WORKER]
+    outbound = TelegramOutbound(Queue(core.settings.jobs.queue, connection=app[REDIS].sync),
+                                worker.wake if worker else None)
+    chat = app[TELEGRAM_CHAT] = telegram_chat(core, app[DISPATCHERS]["telegram"], app[DB], outbound, app[REDIS].aio)
+    background = app[BACKGROUND]
+    app[TELEGRAM] = TelegramChannel(app[DB], s.secret_token, bot, bot_id(s.token),
+                                    on_stored=lambda inbox_id: background.spawn(chat.process(inbox_id)))
+    yield
     await outbound.drain()
 
 
@@ -115,6 +143,8 @@ async def _rescanner(app: web.Application) -> AsyncIterator[None]:
 
     async def rescan() -> None:
         await _rescan_inbox(app[CONVERSATIONS], every)
+        if TELEGRAM_CHAT in app:
+            await _rescan_inbox(app[TELEGRAM_CHAT], every)
         await asyncio.to_thread(queue.enqueue, outbox.rescan)
         if s.telegram.token:  # the Telegram outbox too (jobs/telegram.py)
             await asyncio.to_thread(queue.enqueue, telegram_jobs.rescan)
@@ -154,7 +184,7 @@ async def _periodic(name: str, seconds: float, work: Callable[[], Awaitable[None
         task.cancel()
 
 
-async def _rescan_inbox(conversations: TextConversation, older_than: timedelta) -> None:
+async def _rescan_inbox(conversations: TextConversation | Any, older_than: timedelta) -> None:
     """Answer what was stored but never answered; one message failing does not stop the others."""
     try:
         ids = await asyncio.to_thread(conversations.unprocessed, older_than)
@@ -201,6 +231,10 @@ async def sms_inbound(request: web.Request) -> web.Response:
     return await request.app[SMS].inbound(request)
 
 
+async def telegram_webhook(request: web.Request) -> web.Response:
+    return await request.app[TELEGRAM].webhook(request)
+
+
 async def sms_report(request: web.Request) -> web.Response:
     return await request.app[SMS].report(request)
 
@@ -215,4 +249,7 @@ def make_app(core: Core) -> web.Application:
     app.router.add_post("/ussd/africastalking/end", ussd_end)
     app.router.add_post("/sms/inbound", sms_inbound)
     app.router.add_post("/sms/dlr", sms_report)
+    if core.settings.telegram.enabled:
+        app.cleanup_ctx.insert(app.cleanup_ctx.index(_channels) + 1, _telegram)
+        app.router.add_post("/telegram/webhook", telegram_webhook)
     return app

@@ -86,6 +86,24 @@ def sms_conversation(core: Core, dispatcher: Dispatcher, db: DbEngine, outbound:
                             max_per_minute=s.sms.max_per_minute, turn_timeout=s.sms.turn_timeout)
 
 
+def telegram_chat(core: Core, dispatcher: Dispatcher, db: DbEngine, outbound: "TelegramOutbound", redis: Redis,
+                  clock: Callable[[], datetime] = utcnow) -> "TelegramChat":
+    """The Telegram channel's chat: linking and its own commands, then the shared text conversation over
+    its inbox, with the SMS flood limit and turn deadline."""
+    from bot.channels.telegram_chat import TelegramChat
+    from bot.channels.telegram_mailbox import TelegramMailbox
+
+    s = core.settings
+    subscribers = Subscribers(db, s.service.timezone)
+    speech = Speech(subscribers.profile, core.catalogs.render, s.service.language)
+    mailbox = TelegramMailbox(db, outbound, core.catalogs, core.menus.root, s.service.language, clock)
+    conversation = TextConversation(mailbox, dispatcher, core.menus, MinuteCounter(redis, f"{s.redis.prefix}tgrate:"),
+                                    speech, s.sms.short_code, clock, max_per_minute=s.sms.max_per_minute,
+                                    turn_timeout=s.sms.turn_timeout)
+    return TelegramChat(db, outbound, conversation, subscribers, core.catalogs, s.service.operator, s.service.region,
+                        s.service.language, clock)
+
+
 def outbox_sender(settings: Settings, db: DbEngine) -> "Sender":
     """The sender RQ jobs of this process use (jobs carry ids only)."""
     from integrations.smsgateway.client import GatewayClient

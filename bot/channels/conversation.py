@@ -52,6 +52,8 @@ class InboxRow:
     to: str  # where the reply goes: the number for SMS, the chat for Telegram
     ref: str = ""  # the channel's id of the message, for logs
     processed: bool = False
+    start: str = ""  # begin here whatever the session (Telegram's /menu), instead of reading `text`
+    expect_hop: int | None = None  # a button press: the hop its menu was drawn at (stale: not applied)
 
 
 class Inbox(Protocol):
@@ -67,9 +69,10 @@ class Inbox(Protocol):
     def unprocessed(self, before: datetime, limit: int = 1000) -> list[int]:
         """Ids of rows received before `before` and never processed (the re-scan's work)."""
 
-    def settle(self, row: InboxRow, reply: str | None, kind: str,
+    def settle(self, row: InboxRow, reply: Reply | None, kind: str,
                also: Callable[[Connection], None] | None = None) -> int | None:
-        """In one transaction: mark the row processed, run `also` and write `reply` (if any) to `row.to`.
+        """In one transaction: mark the row processed, run `also` and write `reply` (if any) to `row.to`;
+        the channel draws it (a text, or buttons) and knows its own row's extra fields (a press to answer).
         Nothing happens when another run marked it first. The reply's outbound id, for `hand_off`."""
 
     async def hand_off(self, ids: list[int]) -> None:
@@ -157,15 +160,16 @@ class TextConversation:
                 return False
             reply = self.turns.apology(await asyncio.to_thread(self._lang, row.msisdn))
         kind = "confirmation" if word in ("stop", "start") else "reply"
-        out = await asyncio.to_thread(self.inbox.settle, row, reply.text, kind, self._choice(row, word))
+        out = await asyncio.to_thread(self.inbox.settle, row, reply, kind, self._choice(row, word))
         log.info(f"{self.inbox.channel}_answered", word=word, outbox=out)
         await self.inbox.hand_off([out] if out else [])
         return True
 
     async def _throttled(self, row: InboxRow, first: bool) -> bool:
         """Over the limit: one notice a minute, then silence; the flood never reaches a flow."""
-        text = self.speech.say(await asyncio.to_thread(self._lang, row.msisdn), THROTTLED) if first else None
-        out = await asyncio.to_thread(self.inbox.settle, row, text, "reply")
+        lang = await asyncio.to_thread(self._lang, row.msisdn)
+        notice = Reply(self.speech.say(lang, THROTTLED), final=False, lang=lang) if first else None
+        out = await asyncio.to_thread(self.inbox.settle, row, notice, "reply")
         await self.inbox.hand_off([out] if out else [])
         log.info(f"{self.inbox.channel}_throttled", notice=first)
         return True
@@ -173,18 +177,18 @@ class TextConversation:
     async def _inbound(self, row: InboxRow) -> Inbound:
         """A keyword begins its flow; other text continues a live session, or gets the main menu with help."""
         channel = self.inbox.channel  # one text conversation per subscriber and channel: the session window ends it
-        goto = self.menus.keyword(row.text)
+        goto = row.start or self.menus.keyword(row.text)
         if goto:
             return Inbound(channel, row.msisdn, channel, None, row.id, start=goto)
         golfer = _golfer(await asyncio.to_thread(self.speech.profile, row.msisdn))
         return Inbound(channel, row.msisdn, channel, row.text.strip(), row.id, start=self.menus.root,
-                       notice=UNKNOWN if golfer else UNKNOWN_NO_GOLF)
+                       notice=UNKNOWN if golfer else UNKNOWN_NO_GOLF, expect_hop=row.expect_hop)
 
     def _compliance(self, row: InboxRow, word: str) -> Reply:
         profile = self.speech.profile(row.msisdn)
         text = {"stop": STOPPED, "start": STARTED, "help": HELP if _golfer(profile) else HELP_NO_GOLF}[word]
-        return Reply(self.speech.say(self.speech.lang(profile), T(text.msgid, short_code=self.short_code)),
-                     final=True)
+        lang = self.speech.lang(profile)
+        return Reply(self.speech.say(lang, T(text.msgid, short_code=self.short_code)), final=True, lang=lang)
 
     def _choice(self, row: InboxRow, word: str | None) -> Callable[[Connection], None] | None:
         """Record an opt-out or opt-in with the message that marks it processed."""

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.channels.conversation import InboxRow
+from bot.dispatcher import Reply
 from bot.models import SmsInbox
 from bot.outbound import Outbound
 from integrations.sqltx import utcnow, write
@@ -42,7 +43,7 @@ class SmsMailbox:
             return list(conn.execute(select(I.c.id).where(I.c.processed_at.is_(None), I.c.received_at < before)
                                      .order_by(I.c.id).limit(limit)).scalars())
 
-    def settle(self, row: InboxRow, reply: str | None, kind: str,
+    def settle(self, row: InboxRow, reply: Reply | None, kind: str,
                also: Callable[[Connection], None] | None = None) -> int | None:
         def mark(conn: Connection) -> bool:
             done = conn.execute(update(I).where(I.c.id == row.id, I.c.processed_at.is_(None))
@@ -54,7 +55,7 @@ class SmsMailbox:
         if reply is None:
             write(self.db, mark)
             return None
-        return self.outbound.write(row.to, reply, f"sms-in:{row.id}", kind, mark)
+        return self.outbound.write(row.to, reply.text, f"sms-in:{row.id}", kind, mark)
 
     async def hand_off(self, ids: list[int]) -> None:
         await self.outbound.hand_off(ids)

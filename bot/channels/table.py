@@ -71,3 +71,4 @@ def sms_budget(segments: int) -> Budget:
     if segments <= 1:
         return Budget(160, 70)
     return Budget(153 * segments, 67 * segments)
+

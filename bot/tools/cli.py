@@ -161,6 +161,54 @@ def cmd_telegram_api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    """`telegram poll` (getUpdates into the inbox, answered by the same chat) or `telegram set-webhook URL`."""
+    import asyncio
+
+    import telegram
+
+    from bot.logs import configure
+
+    s = settings.telegram
+    if not s.token:
+        print("shortcode telegram: [telegram] token is empty; set SHORTCODE_TELEGRAM_TOKEN", file=sys.stderr)
+        return 2
+    configure(settings.log.level)
+    bot = telegram.Bot(s.token, base_url=s.api_url)
+    try:
+        if args.action == "set-webhook":
+            if not s.secret_token:
+                print("shortcode telegram: [telegram] secret_token is empty; set SHORTCODE_TELEGRAM_SECRET_TOKEN",
+                      file=sys.stderr)
+                return 2
+            from bot.channels.telegram_poll import ALLOWED
+
+            asyncio.run(bot.set_webhook(args.url, secret_token=s.secret_token, allowed_updates=ALLOWED))
+            print(f"webhook set to {args.url}")
+            return 0
+        asyncio.run(_poll(settings, bot))
+    except KeyboardInterrupt:  # Ctrl-C ends polling quietly: what was stored is answered on the next run
+        pass
+    return 0
+
+
+async def _poll(settings: Settings, bot) -> None:
+    from bot.channels.telegram_outbound import TelegramOutbound
+    from bot.channels.telegram_poll import poll
+    from bot.channels.telegram_updates import bot_id
+    from bot.db import make_engine
+    from bot.redisconn import connect
+    from bot.wiring import build_core, build_dispatcher, telegram_chat
+
+    core, db = build_core(settings), make_engine(settings.database_url)
+    redis = connect(settings.redis.url, settings.redis.max_connections)
+    chat = telegram_chat(core, build_dispatcher(core, redis.aio, db, channel="telegram"), db, TelegramOutbound(db),
+                         redis.aio)
+    async with bot:
+        await bot.delete_webhook()  # getUpdates is refused while a webhook is set
+        await poll(db, bot, bot_id(settings.telegram.token), chat.process)
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """An RQ worker for the outbox and the other jobs, on the Redis server `serve` uses."""
     import redis
@@ -246,6 +294,12 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_gateway)
     s = sub.add_parser("telegram-api", help="run the simulated Telegram Bot API on [telegram] api_url")
     s.set_defaults(func=cmd_telegram_api)
+    s = sub.add_parser("telegram", help="the Telegram bot: poll for updates, or register the webhook")
+    tgsub = s.add_subparsers(dest="action", required=True)
+    tgsub.add_parser("poll", help="getUpdates into the inbox and answer (development)").set_defaults(func=cmd_telegram)
+    w = tgsub.add_parser("set-webhook", help="setWebhook with [telegram] secret_token")
+    w.add_argument("url", help="the public HTTPS URL of POST /telegram/webhook")
+    w.set_defaults(func=cmd_telegram)
     s = sub.add_parser("worker", help="an RQ worker for outbound SMS and jobs (needs a real Redis)")
     s.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     s.set_defaults(func=cmd_worker)
@@ -254,6 +308,7 @@ def parser() -> argparse.ArgumentParser:
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)
     _finish(sub)
     _finish(dbsub)
+    _finish(tgsub)
     return p
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from bot.channels.conversation import InboxRow, Speech, TextConversation
 from bot.channels.table import Channel, channel_table
-from bot.dispatcher import Inbound
+from bot.dispatcher import Inbound, Reply
 from bot.engine.engine import Policy
 from bot.engine.render import Budget
 from bot.rates import MinuteCounter
@@ -56,7 +56,7 @@ class MemoryInbox:
     def unprocessed(self, before: datetime, limit: int = 1000) -> list[int]:
         return [r.id for r in self.rows.values() if not r.processed and r.received_at < before][:limit]
 
-    def settle(self, row: InboxRow, reply: str | None, kind: str, also=None) -> int | None:
+    def settle(self, row: InboxRow, reply: Reply | None, kind: str, also=None) -> int | None:
         if self.rows[row.id].processed:
             return None
         with self.db.begin() as conn:
@@ -65,7 +65,7 @@ class MemoryInbox:
         self.rows[row.id] = replace(row, processed=True)
         if reply is None:
             return None
-        self.sent.append((row.to, reply, kind))
+        self.sent.append((row.to, reply.text, kind))  # a channel with buttons would draw the Reply
         return len(self.sent)
 
     async def hand_off(self, ids: list[int]) -> None:
