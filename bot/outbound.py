@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot.handoff import HandOff
 from integrations.sqltx import utcnow, write
 from jobs import outbox
 from jobs.tables import Outbox
@@ -30,10 +31,8 @@ class Outbound:
                  linger_s: float = 0.005) -> None:
         self.db = db
         self.queue = queue  # an rq.Queue; None: rows wait for the re-scan
-        self.queued = queued  # tells an in-process worker to look at the queue now
-        self.linger_s = linger_s  # ids handed off within this window share one RQ job
-        self._pending: list[int] = []
-        self._flusher: asyncio.Task | None = None
+        enqueue = (lambda ids: outbox.enqueue(queue, ids)) if queue is not None else None
+        self._hand_off = HandOff(enqueue, outbox.BATCH, "outbox_hand_off_failed", queued, linger_s)
 
     def write(self, msisdn: str, text: str, cause: str, kind: str,
               also: Callable[[Connection], bool] | None = None) -> int | None:
@@ -51,39 +50,13 @@ class Outbound:
             return None
 
     async def hand_off(self, ids: list[int]) -> None:
-        """Queue the rows for sending, a few milliseconds later and together with whatever else is
-        handed off meanwhile: one RQ job costs ~3 ms, so a job per reply would cap the SMS channel.
-        A failure here (or the process dying with ids pending) only delays rows until the re-scan."""
-        if not ids or self.queue is None:
-            return
-        self._pending += ids
-        if len(self._pending) >= outbox.BATCH:
-            await self._flush()
-        elif self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
-
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.linger_s)
-        self._flusher = None
-        await self._flush()
-
-    async def _flush(self) -> None:
-        ids, self._pending = self._pending, []
-        if not ids:
-            return
-        try:
-            await asyncio.to_thread(outbox.enqueue, self.queue, ids)
-            if self.queued:
-                self.queued()
-        except Exception as exc:  # Redis down: the rows stay pending and the re-scan sends them
-            log.warning("outbox_hand_off_failed", error=type(exc).__name__, rows=len(ids))
+        """Queue the rows for sending, a few milliseconds later and together with whatever else is handed
+        off meanwhile (`bot/handoff.py`)."""
+        await self._hand_off(ids)
 
     async def drain(self) -> None:
         """At shutdown: hand off what is pending now rather than leave it to the re-scan."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-            self._flusher = None
-        await self._flush()
+        await self._hand_off.drain()
 
 
 class SmsConfirmations:
