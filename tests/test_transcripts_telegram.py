@@ -69,3 +69,29 @@ async def test_back_and_home_are_expected_as_buttons(tmp_path, core):
 async def test_a_service_code_the_webhook_refuses_fails_on_telegram_too(tmp_path, core):
     miss = await tg_transcripts.replay(script(tmp_path, '  - dial: "*999#"\n'), core)
     assert miss.step == 1 and "unknown serviceCode '*999#'" in miss.actual
+
+
+BUSY = ('  - dial: "*126#"\n  - send: "2"\n  - send: "1"\n  - partner: "boss down"\n  - send: "0"\n'
+        '  - expect: "END Sorry, the service is busy. Please dial again in a moment."\n  - partner: "boss up"\n')
+
+
+async def test_an_apology_then_continue_goes_on_from_the_chats_latest_menu_as_ussd_resumes(tmp_path, core):
+    """USSD apologises and offers to resume; Telegram apologises when it gives up and keeps its session:
+    the same transcript holds on both channels."""
+    from bot.tools import transcripts
+
+    path = script(tmp_path, BUSY + '  - dial: "*126#"\n  - expect_contains: "Welcome back"\n  - send: "1"\n'
+                                   '  - expect: "CON You have 55,670 points, worth ¥1,113.40. They expire on Nov 30, '
+                                   '2026.\\n0 Back 00 Home"\n  - send: "0"\n'
+                                   '  - expect_contains: "CON Points: 55,670"\n')
+    assert await transcripts.replay(path, core) is None
+    assert await tg_transcripts.replay(path, core) is None
+
+
+async def test_after_the_resume_window_a_dial_is_the_main_menu_on_both_channels(tmp_path, core):
+    from bot.tools import transcripts
+
+    path = script(tmp_path, BUSY + '  - wait: 3600\n  - dial: "*126#"\n  - expect_contains: "CON Shortcode services"\n'
+                                   '  - send: "2"\n  - expect_contains: "CON Points: 55,670"\n')
+    assert await transcripts.replay(path, core) is None
+    assert await tg_transcripts.replay(path, core) is None

@@ -16,6 +16,7 @@ expected lines and options need only be among the message's, which holds more pe
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from bot.engine.catalogs import Catalogs
 from bot.engine.engine import RESUME
@@ -30,10 +31,15 @@ class Layout:
 
     def __init__(self, catalogs: Catalogs) -> None:
         langs = list(catalogs.translations) or ["en"]
-        self.resume = {catalogs.render(lang, RESUME) for lang in langs}
+        self.resume = {catalogs.render(lang, RESUME) for lang in langs}  # USSD's offer: Telegram has none
         self.back = {catalogs.render(lang, BACK) for lang in langs} | {BACK.msgid}
         self.paging = {catalogs.render(lang, t) for lang in langs for t in (MORE, PREVIOUS)} | {MORE.msgid,
                                                                                                  PREVIOUS.msgid}
+
+    def offers_resume(self, expected: Any) -> bool:
+        """Whether an expectation (a screen, a fragment or a list of them) is USSD's resume offer."""
+        heads = [_strip(str(e))[1][0] for e in ([expected] if isinstance(expected, str) else expected)]
+        return any(head and (head in offer or offer in head) for head in heads for offer in self.resume)
 
     def exact(self, expected: str, message: Message | None) -> str | None:
         """Why the message is not the expected screen; None when it is."""
