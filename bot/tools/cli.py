@@ -72,6 +72,11 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
 
     # a transcript takes partners down on purpose: their failures are what it checks, not news
     configure("warning" if args.verbose or not args.script else "critical", stream=sys.stderr)
+    if args.script and args.telegram:
+        from bot.tools import tg_transcripts
+
+        return asyncio.run(sim.replay_all(args.script, _core(settings), print if args.verbose else None,
+                                          tg_transcripts.replay))
     if args.script:
         return asyncio.run(sim.replay_all(args.script, _core(settings), print if args.verbose else None))
     try:
@@ -81,6 +86,8 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.sms:
         return sim.sms_handset(settings, msisdn)
+    if args.telegram:
+        return sim.telegram_chat(_core(settings), msisdn)
     return sim.ussd_phone(_core(settings), msisdn)
 
 
@@ -272,9 +279,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-v", "--verbose", action="store_true", help="with --script: print every screen and SMS")
     s.add_argument("--as", dest="msisdn", default="+8613800000001",
                    help="subscriber number, with or without +86 ([service] region)")
-    s.add_argument("--sms", action="store_true",
-                   help="text the short code through the SMS gateway at [sms] gateway_url (`shortcode gateway` "
-                        "and `shortcode serve` running) and show every message the handset receives")
+    by = s.add_mutually_exclusive_group()
+    by.add_argument("--sms", action="store_true",
+                    help="text the short code through the SMS gateway at [sms] gateway_url (`shortcode gateway` "
+                         "and `shortcode serve` running) and show every message the handset receives")
+    by.add_argument("--telegram", action="store_true",
+                    help="a Telegram chat with the bot in this terminal (in process, no server): buttons shown as "
+                         "[1] Golf  [0] Back, type a number to press; /as NUMBER links that subscriber. With "
+                         "--script: replay the transcripts on the Telegram channel, numbers pressed as buttons")
     s.set_defaults(func=cmd_sim)
     s = sub.add_parser("seed", help="create deterministic demo data")
     s.add_argument("--demo", action="store_true", help="demo subscribers from +8613800000001")

@@ -7,7 +7,7 @@ import glob
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable
 
 import yaml
 
@@ -25,12 +25,14 @@ def expand(patterns: list[str]) -> list[Path]:
     return paths
 
 
-async def replay_all(patterns: list[str], core: Core, echo: Callable[[str], None] | None = None) -> int:
-    """One line a transcript (its diff on stderr when it fails); 1 if any failed."""
+async def replay_all(patterns: list[str], core: Core, echo: Callable[[str], None] | None = None,
+                     replay: Callable[..., Awaitable[transcripts.Mismatch | None]] = transcripts.replay) -> int:
+    """One line a transcript (its diff on stderr when it fails); 1 if any failed. `replay` plays one: on
+    USSD (`transcripts.replay`) or on Telegram (`tg_transcripts.replay`)."""
     paths, failed = expand(patterns), 0
     for path in paths:
         try:
-            miss = await transcripts.replay(path, core, echo=echo)
+            miss = await replay(path, core, echo=echo)
         except (OSError, yaml.YAMLError, transcripts.TranscriptError) as exc:
             print(f"ERROR {path}: {exc}")
             failed += 1
@@ -64,6 +66,25 @@ def ussd_phone(core: Core, msisdn: str) -> int:
             console = Console(dispatcher, msisdn, (s.ussd.gsm7_budget, s.ussd.ucs2_budget), s.service.region,
                               core.menus.codes, handsets)
             print(HELP)
+            return repl(loop, console.line, lambda: console.prompt)
+        finally:
+            loop.run(stack.aclose())
+
+
+def telegram_chat(core: Core, msisdn: str) -> int:
+    """The terminal Telegram chat on the configured database, linked to `msisdn` to begin with."""
+    from bot.tools.console import LoopThread, repl
+    from bot.tools.local import local_dispatcher
+    from bot.tools.tg_console import HELP, TelegramConsole
+
+    with LoopThread() as loop:
+        stack = AsyncExitStack()
+        dispatcher = loop.run(stack.enter_async_context(local_dispatcher(core, redis_url=core.settings.redis.url,
+                                                                         channel="telegram")))
+        try:
+            console = TelegramConsole(core, dispatcher, core.settings.service.region)
+            print(HELP)
+            loop.run(console.start(msisdn))
             return repl(loop, console.line, lambda: console.prompt)
         finally:
             loop.run(stack.aclose())

@@ -255,3 +255,38 @@ def test_serve_freezes_what_it_loaded_and_collects_young_objects_less_often():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_sim_telegram_script_replays_transcripts_on_telegram_and_fails_with_a_diff(tmp_path):
+    ok = shortcode("sim", "--telegram", "--script", "tests/transcripts/golf_zh.yaml",
+                   "tests/transcripts/points_en.yaml", tmp_path=tmp_path)
+    assert "ok    tests/transcripts/golf_zh.yaml: every expectation held" in ok.stdout
+    assert "2 of 2 transcripts passed" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('lang: en\nsteps:\n  - dial: "*126#"\n  - send: "2"\n  - expect_contains: "Points: 99"\n')
+    out = shortcode("sim", "--telegram", "--script", str(bad), "-v", tmp_path=tmp_path, check=False)
+    assert out.returncode == 1 and f"FAIL  {bad}: step 3 does not match" in out.stdout
+    assert "> [press 2. My points]" in out.stdout  # -v: every press and message
+    assert "-... Points: 99 ..." in out.stderr and "+Points: 12,800" in out.stderr
+
+
+def test_sim_telegram_chat_presses_buttons_by_number_and_links_with_as(tmp_path):
+    """The chat starts linked to --as; numbers press buttons shown as [n]; /as shares another contact."""
+    out = sim(tmp_path, "2\n0\n/as 13800000011\n/unlink\nhello\n/quit\n", "--telegram", "--as", "13800000172")
+    assert out.returncode == 0, out.stderr
+    assert "[1] My account  [2] My points  [3] Golf" in out.stdout
+    assert "Points: 55,670" in out.stdout and "[0] Back  [00] Home" in out.stdout
+    assert "telegram +8613800000011 > " in out.stdout and "telegram (not linked) > " in out.stdout
+    # the request for a number, in [service] language
+    assert "分享您的手机号" in out.stdout and "[share my phone number: /as NUMBER]" in out.stdout
+
+
+def test_sim_telegram_leaves_nothing_for_a_worker_to_send(tmp_path):
+    """What the chat showed is marked sent in the configured database: `shortcode serve` never posts it to a
+    chat that does not exist."""
+    import sqlite3
+
+    assert sim(tmp_path, "2\n", "--telegram").returncode == 0
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        statuses = [r[0] for r in db.execute("SELECT status FROM telegram_outbox")]
+    assert statuses and set(statuses) == {"sent"}
