@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import ClientSession
 
-from tests.processes import Stack, bring_up_telegram, eventually, telegram_api, telegram_env
+from tests.processes import TELEGRAM_TOKEN, Stack, bring_up_telegram, eventually, telegram_api, telegram_env
 
 EN = "+8613800000011"  # silver, English: golf is open to them
 USER = 7000011
@@ -104,6 +104,20 @@ async def test_link_by_contact_and_book_golf_by_buttons_and_the_ussd_session_car
     assert sum(code in m["text"] for m in transcript["messages"]) == 1
     assert all(not a["show_alert"] and a["text"] in (None, "") for a in transcript["answers"])
     assert "Choose a course" in await ussd(stack, "e2e-ussd-1", EN, "3*1")  # where it was left
+
+
+async def test_set_webhook_registers_the_webhook_and_the_commands_in_chinese_and_english(stack):
+    """`shortcode telegram set-webhook` (run by the stack) leaves the webhook and the command menus set."""
+    async with ClientSession() as http:
+        async def call(method: str, **params) -> dict:
+            async with http.post(f"{telegram_api(stack)}/bot{TELEGRAM_TOKEN}/{method}", json=params) as r:
+                return (await r.json())["result"]
+
+        assert (await call("getWebhookInfo"))["url"] == stack.web + "/telegram/webhook"
+        zh, en = await call("getMyCommands", language_code="zh"), await call("getMyCommands", language_code="en")
+    assert [c["command"] for c in zh] == [c["command"] for c in en] == ["start", "menu", "lang", "help", "stop",
+                                                                          "unlink"]
+    assert zh[1]["description"] == "主菜单" and en[1]["description"] == "The main menu"
 
 
 def _first(message: dict) -> str:
