@@ -84,7 +84,8 @@ async def test_link_by_contact_and_book_golf_by_buttons_and_the_ussd_session_car
     asked = await user.text("/start")
     assert asked["reply_markup"]["keyboard"][0][0]["request_contact"]
     menu = await user.act("contact", until=lambda m: "Golf" in str(m["reply_markup"]))
-    assert "Golf" in str(menu["reply_markup"])
+    said = [m["text"] for m in (await user.chat())["messages"] if m["sender"] == "bot"]
+    assert said[1:] == ["Your number is now linked to this chat.", menu["text"]]  # confirmed, then the menu
     golf = await user.press(menu, "Golf")
     courses = await user.press(golf, "Book a tee time")
     assert "Choose a course" in courses["text"]
