@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import ClientSession
 
-from tests.processes import TELEGRAM_TOKEN, Stack, bring_up_telegram, eventually, telegram_api, telegram_env
+from tests.processes import (TELEGRAM_TOKEN, Stack, bring_up, bring_up_telegram, eventually, telegram_api, telegram_env,
+                             wait_http)
 
 EN = "+8613800000011"  # silver, English: golf is open to them
 USER = 7000011
@@ -125,3 +126,21 @@ def _first(message: dict) -> str:
     """The first option of a menu (its label without the number)."""
     first = message["reply_markup"]["inline_keyboard"][0][0]["text"]
     return first.split(". ", 1)[1]
+
+
+async def test_polling_answers_are_handed_to_the_worker_at_once(tmp_path, redis_url):
+    """`shortcode telegram poll` queues its answers for the worker (not only for a re-scan, which is
+    pushed out of reach here)."""
+    stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_RESCAN_EVERY="3600", **telegram_env())
+    try:
+        stack.start("telegram-api", "telegram-api")
+        await wait_http(telegram_api(stack) + "/control/stats")
+        await bring_up(stack, 50)
+        stack.start("poll", "telegram", "poll")
+        user = TelegramUser(stack, USER, EN)
+        assert (await user.text("/start"))["reply_markup"]["keyboard"][0][0]["request_contact"]
+        menu = await user.act("contact", until=lambda m: "inline_keyboard" in (m["reply_markup"] or {}))
+        assert (await user.press(menu, "Golf"))["text"] == "Golf"
+        assert "telegram_hand_off_failed" not in stack.log("poll")
+    finally:
+        stack.stop()

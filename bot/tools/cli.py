@@ -207,6 +207,8 @@ async def _register(settings: Settings, bot, url: str | None) -> None:
 
 
 async def _poll(settings: Settings, bot) -> None:
+    from rq import Queue
+
     from bot.channels.telegram_outbound import TelegramOutbound
     from bot.channels.telegram_poll import poll
     from bot.channels.telegram_updates import bot_id
@@ -216,11 +218,14 @@ async def _poll(settings: Settings, bot) -> None:
 
     core, db = build_core(settings), make_engine(settings.database_url)
     redis = connect(settings.redis.url, settings.redis.max_connections)
-    chat = telegram_chat(core, build_dispatcher(core, redis.aio, db, channel="telegram"), db, TelegramOutbound(db),
-                         redis.aio)
+    outbound = TelegramOutbound(Queue(settings.jobs.queue, connection=redis.sync))  # answers go to the workers
+    chat = telegram_chat(core, build_dispatcher(core, redis.aio, db, channel="telegram"), db, outbound, redis.aio)
     async with bot:
         await bot.delete_webhook()  # getUpdates is refused while a webhook is set
-        await poll(db, bot, bot_id(settings.telegram.token), chat.process)
+        try:
+            await poll(db, bot, bot_id(settings.telegram.token), chat.process)
+        finally:
+            await outbound.drain()
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
