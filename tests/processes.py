@@ -1,5 +1,5 @@
-"""Real processes for end-to-end tests: `shortcode serve`, `worker` and `gateway` on loopback ports,
-each started with its own environment and stopped (or killed) by PID."""
+"""Real processes for end-to-end tests: `shortcode serve`, `worker`, `gateway` and `telegram-api` on
+loopback ports, each started with its own environment and stopped (or killed) by PID."""
 from __future__ import annotations
 
 import asyncio
@@ -116,6 +116,31 @@ async def bring_up(stack: Stack, subscribers: int = 50, worker: bool = True) -> 
         stack.start("worker", "worker")
     await wait_http(stack.gateway + "/control/stats")
     await wait_http(stack.web + "/healthz")
+    return stack
+
+
+TELEGRAM_TOKEN, TELEGRAM_SECRET = "123456:E2E-token", "e2e-tg-secret"
+
+
+def telegram_env() -> dict[str, str]:
+    """Settings for a stack with the Telegram channel on, talking to its own `shortcode telegram-api`."""
+    port = free_port()
+    return {"SHORTCODE_TELEGRAM_ENABLED": "true", "SHORTCODE_TELEGRAM_TOKEN": TELEGRAM_TOKEN,
+            "SHORTCODE_TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
+            "SHORTCODE_TELEGRAM_API_URL": f"http://127.0.0.1:{port}/bot"}
+
+
+def telegram_api(stack: Stack) -> str:
+    """The simulated Bot API's base URL (its control API is under /control)."""
+    return stack.env["SHORTCODE_TELEGRAM_API_URL"].removesuffix("/bot")
+
+
+async def bring_up_telegram(stack: Stack, subscribers: int = 50) -> Stack:
+    """`bring_up` plus the simulated Bot API, with the webhook registered by `shortcode telegram set-webhook`."""
+    stack.start("telegram-api", "telegram-api")
+    await wait_http(telegram_api(stack) + "/control/stats")
+    await bring_up(stack, subscribers)
+    stack.run("telegram", "set-webhook", stack.web + "/telegram/webhook")
     return stack
 
 

@@ -93,19 +93,21 @@ class TelegramChat:
             log.info("telegram_contact_refused", reason="not_subscriber")
             text = self._say(self.default_lang, T(NOT_SUBSCRIBER.msgid, operator=self.operator))
             return await self._direct(row, lambda conn: (None, text))
-        event = await asyncio.to_thread(self._link, row, msisdn)
+        event, confirmation = await asyncio.to_thread(self._link, row, msisdn)
         log.info("telegram_linked", change=event, msisdn=mask(msisdn))
+        # handed off before the menu is written, so the sender sends it first (not at the next re-scan)
+        await self.outbound.hand_off([confirmation] if confirmation else [])
         return await self.conversation.process(row.id)  # the main menu
 
-    def _link(self, row: Any, msisdn: str) -> str:
-        """The link and its confirmation, once (a retry finds the cause written)."""
+    def _link(self, row: Any, msisdn: str) -> tuple[str, int | None]:
+        """The link and its confirmation, once (a retry finds the cause written): the event and the
+        confirmation's outbox row."""
         lang = self._lang(msisdn)
         done = Drawn(self.catalogs.render(lang, LINKED), json.dumps({"remove_keyboard": True}))
 
-        def work(conn: Connection) -> str:
+        def work(conn: Connection) -> tuple[str, int | None]:
             event = links.link(conn, row.user_id, row.chat_id, msisdn, row.update_id, self.clock())
-            self.outbound.write(conn, row.chat_id, msisdn, done, f"tg-link:{row.id}", "reply")
-            return event
+            return event, self.outbound.write(conn, row.chat_id, msisdn, done, f"tg-link:{row.id}", "reply")
         return write(self.db, work)
 
     def _unlink(self, conn: Connection, row: Any, msisdn: str) -> tuple[str, Drawn]:

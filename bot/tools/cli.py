@@ -169,7 +169,8 @@ def cmd_telegram_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
-    """`telegram poll` (getUpdates into the inbox, answered by the same chat) or `telegram set-webhook URL`."""
+    """`telegram poll` (getUpdates into the inbox, answered by the same chat), `telegram set-webhook URL`
+    (with the command menu) or `telegram set-commands`."""
     import asyncio
 
     import telegram
@@ -188,10 +189,8 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
                 print("shortcode telegram: [telegram] secret_token is empty; set SHORTCODE_TELEGRAM_SECRET_TOKEN",
                       file=sys.stderr)
                 return 2
-            from bot.channels.telegram_poll import ALLOWED
-
-            asyncio.run(bot.set_webhook(args.url, secret_token=s.secret_token, allowed_updates=ALLOWED))
-            print(f"webhook set to {args.url}")
+        if args.action in ("set-webhook", "set-commands"):
+            asyncio.run(_register(settings, bot, getattr(args, "url", None)))
             return 0
         asyncio.run(_poll(settings, bot))
     except KeyboardInterrupt:  # Ctrl-C ends polling quietly: what was stored is answered on the next run
@@ -199,7 +198,24 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _register(settings: Settings, bot, url: str | None) -> None:
+    """The webhook (when `url` is given) and the command menu in Chinese and English ([service] language
+    for other users)."""
+    from bot.channels.telegram_commands import set_commands
+    from bot.channels.telegram_poll import ALLOWED
+    from bot.i18n import load_catalogs
+
+    async with bot:
+        if url:
+            await bot.set_webhook(url, secret_token=settings.telegram.secret_token, allowed_updates=ALLOWED)
+            print(f"webhook set to {url}")
+        codes = await set_commands(bot, load_catalogs(settings.path(settings.paths.locale)), settings.service.language)
+    print("commands set for language codes: " + ", ".join(c or "(default)" for c in codes))
+
+
 async def _poll(settings: Settings, bot) -> None:
+    from rq import Queue
+
     from bot.channels.telegram_outbound import TelegramOutbound
     from bot.channels.telegram_poll import poll
     from bot.channels.telegram_updates import bot_id
@@ -209,11 +225,14 @@ async def _poll(settings: Settings, bot) -> None:
 
     core, db = build_core(settings), make_engine(settings.database_url)
     redis = connect(settings.redis.url, settings.redis.max_connections)
-    chat = telegram_chat(core, build_dispatcher(core, redis.aio, db, channel="telegram"), db, TelegramOutbound(db),
-                         redis.aio)
+    outbound = TelegramOutbound(Queue(settings.jobs.queue, connection=redis.sync))  # answers go to the workers
+    chat = telegram_chat(core, build_dispatcher(core, redis.aio, db, channel="telegram"), db, outbound, redis.aio)
     async with bot:
         await bot.delete_webhook()  # getUpdates is refused while a webhook is set
-        await poll(db, bot, bot_id(settings.telegram.token), chat.process)
+        try:
+            await poll(db, bot, bot_id(settings.telegram.token), chat.process)
+        finally:
+            await outbound.drain()
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -312,6 +331,8 @@ def parser() -> argparse.ArgumentParser:
     w = tgsub.add_parser("set-webhook", help="setWebhook with [telegram] secret_token")
     w.add_argument("url", help="the public HTTPS URL of POST /telegram/webhook")
     w.set_defaults(func=cmd_telegram)
+    tgsub.add_parser("set-commands", help="setMyCommands: the command menu in Chinese and English "
+                     "(set-webhook does it too)").set_defaults(func=cmd_telegram)
     s = sub.add_parser("worker", help="an RQ worker for outbound SMS and jobs (needs a real Redis)")
     s.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     s.set_defaults(func=cmd_worker)
