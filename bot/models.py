@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from jobs.tables import DlrParked, OptOut, Outbox, TelegramOutbox  # noqa: F401  (outbound tables live with their jobs)
@@ -78,7 +78,8 @@ class TelegramInbox(SQLModel, table=True):
 
 class TelegramLink(SQLModel, table=True):
     """Which Telegram user is which subscriber: one user per subscriber at a time. Made by a contact the
-    user shared of their own number; `active` is false once the user blocked the bot."""
+    user shared of their own number; `active` is false once the user blocked the bot; `notify`: the user chose
+    to get confirmations and reminders in the chat instead of by SMS (`/notify`)."""
 
     __tablename__ = "telegram_link"
 
@@ -86,6 +87,7 @@ class TelegramLink(SQLModel, table=True):
     msisdn: str = Field(max_length=16, unique=True)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     active: bool = True
+    notify: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     linked_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     update_id: int = Field(sa_column=Column(BigInteger, nullable=False))  # the update that made the link
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import structlog
 from sqlalchemy import select
@@ -16,6 +16,9 @@ from bot.handoff import HandOff
 from integrations.sqltx import utcnow, write
 from jobs import outbox
 from jobs.tables import Outbox
+
+if TYPE_CHECKING:
+    from bot.channels.telegram_outbound import TelegramOutbound
 
 log = structlog.get_logger()
 O = Outbox.__table__
@@ -59,18 +62,45 @@ class Outbound:
         await self._hand_off.drain()
 
 
-class SmsConfirmations:
-    """A confirming USSD screen (a booking code, a payment) sent again by SMS: the USSD screen is gone
-    once the session ends. One message per operation: the cause is the conversation and its counter."""
+class Confirmations:
+    """A confirming USSD screen (a booking code, a payment) sent again as a message, since the USSD screen is
+    gone once the session ends: by SMS, or in the subscriber's Telegram chat when they chose it there
+    (`/notify`) and the link is active. One message per operation: the cause is the conversation and its
+    counter, and the choice of channel is read in the transaction that writes the message."""
 
-    def __init__(self, outbound: Outbound, catalogs) -> None:
+    def __init__(self, outbound: Outbound, catalogs, telegram: "TelegramOutbound | None" = None) -> None:
         self.outbound = outbound
         self.catalogs = catalogs
+        self.telegram = telegram  # None: no Telegram channel here, every confirmation goes by SMS
 
     async def send(self, msisdn: str, text, session) -> None:
         from bot.engine.engine import SEQ
 
         cause = "confirm:" + cause_of(msisdn, session.started, session.values.get(SEQ), *session.location)
-        row = await asyncio.to_thread(self.outbound.write, msisdn, self.catalogs.render(session.lang, text),
-                                      cause, "confirmation")
-        await self.outbound.hand_off([row] if row else [])
+        body = self.catalogs.render(session.lang, text)
+        if self.telegram is None:
+            row = await asyncio.to_thread(self.outbound.write, msisdn, body, cause, "confirmation")
+            await self.outbound.hand_off([row] if row else [])
+            return
+        try:
+            where, row = await asyncio.to_thread(write, self.outbound.db, lambda c: self._write(c, msisdn, body, cause))
+        except IntegrityError:  # the same cause written at the same moment by another process: one message
+            return
+        await (self.telegram if where == "telegram" else self.outbound).hand_off([row] if row else [])
+
+    def _write(self, conn: Connection, msisdn: str, body: str, cause: str) -> tuple[str, int | None]:
+        """Where the message went and its row; (…, None) when this cause was written already, on either
+        channel (a retried hop after the subscriber changed their choice still gets one message)."""
+        from bot.channels.telegram_render import Drawn
+        from jobs.tables import TelegramOutbox
+        from jobs.telegram import chat_for
+
+        TO = TelegramOutbox.__table__
+        if conn.execute(select(O.c.id).where(O.c.cause == cause)).first() or conn.execute(
+                select(TO.c.id).where(TO.c.cause == cause)).first():
+            return "sms", None
+        chat = chat_for(conn, msisdn)
+        if chat is not None:
+            return "telegram", self.telegram.write(conn, chat, msisdn, Drawn(body, ""), cause, "confirmation")
+        outbox.add(conn, msisdn, body, cause, utcnow(), "confirmation")
+        return "sms", conn.execute(select(O.c.id).where(O.c.cause == cause)).scalar_one()

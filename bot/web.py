@@ -15,10 +15,11 @@ from bot.background import Background
 from bot.channels.conversation import TextConversation
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_outbound import TelegramOutbound
 from bot.channels.telegram_updates import bot_id
 from bot.channels.ussd import UssdChannel
 from bot.db import make_engine, schema_behind
-from bot.outbound import Outbound, SmsConfirmations
+from bot.outbound import Confirmations, Outbound
 from bot.redisconn import RedisPair, connect
 from bot.wiring import (Core, build_dispatcher, build_services, outbox_sender, sms_conversation, telegram_chat,
                         telegram_sender)
@@ -39,6 +40,7 @@ TELEGRAM = web.AppKey("telegram", TelegramChannel)
 BACKGROUND = web.AppKey("background", Background)
 DISPATCHERS = web.AppKey("dispatchers", dict)
 TELEGRAM_CHAT = web.AppKey("telegram_chat", object)
+TELEGRAM_OUT = web.AppKey("telegram_out", object)
 
 log = structlog.get_logger()
 
@@ -87,8 +89,12 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     s = core.settings
     worker = InprocessWorker(app[REDIS].sync, s.jobs.queue) if s.jobs.inprocess_worker else None
     app[WORKER] = worker
-    outbound = Outbound(app[DB], Queue(s.jobs.queue, connection=app[REDIS].sync), worker.wake if worker else None)
-    services, confirmations = build_services(core, app[DB]), SmsConfirmations(outbound, core.catalogs)
+    queue = Queue(s.jobs.queue, connection=app[REDIS].sync)
+    outbound = Outbound(app[DB], queue, worker.wake if worker else None)
+    telegram_out = TelegramOutbound(queue, worker.wake if worker else None) if s.telegram.enabled else None
+    app[TELEGRAM_OUT] = telegram_out
+    services = build_services(core, app[DB])
+    confirmations = Confirmations(outbound, core.catalogs, telegram_out)  # by SMS, or in a chosen Telegram chat
     dispatchers = {name: build_dispatcher(core, app[REDIS].aio, app[DB], services=services, channel=name,
                                           confirmations=confirmations) for name in core.channels}
     app[DISPATCHERS] = dispatchers
@@ -101,26 +107,23 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
     yield
     await background.drain()
     await outbound.drain()
+    if telegram_out is not None:
+        await telegram_out.drain()
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:
     """The Telegram channel, only where it is enabled: the webhook's door."""
     import telegram
 
-    from bot.channels.telegram_outbound import TelegramOutbound
-
     core = app[CORE]
     s = core.settings.telegram
     bot = telegram.Bot(s.token, base_url=s.api_url) if s.token else None  # PTB's parser only: no call
-    worker = app[WORKER]
-    outbound = TelegramOutbound(Queue(core.settings.jobs.queue, connection=app[REDIS].sync),
-                                worker.wake if worker else None)
+    outbound = app[TELEGRAM_OUT]  # made with the other channels' (confirmations use it), drained with them
     chat = app[TELEGRAM_CHAT] = telegram_chat(core, app[DISPATCHERS]["telegram"], app[DB], outbound, app[REDIS].aio)
     background = app[BACKGROUND]
     app[TELEGRAM] = TelegramChannel(app[DB], s.secret_token, bot, bot_id(s.token),
                                     on_stored=lambda inbox_id: background.spawn(chat.process(inbox_id)))
     yield
-    await outbound.drain()
 
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:

@@ -24,16 +24,20 @@ from sqlalchemy import and_, column, insert, or_, select, table, update
 from sqlalchemy.engine import Connection, Engine
 
 from integrations.sqltx import utcnow, write
-from jobs import process
+from jobs import outbox, process
 from jobs.tables import OptOut, TelegramOutbox
 
 log = structlog.get_logger()
 TO, OPT = TelegramOutbox.__table__, OptOut.__table__
 # the link tables belong to the runtime (bot/models.py); a job names only the columns it touches
-LINK = table("telegram_link", column("user_id"), column("msisdn"), column("chat_id"), column("active"))
+LINK = table("telegram_link", column("user_id"), column("msisdn"), column("chat_id"), column("active"),
+             column("notify"))
 LINK_EVENT = table("telegram_link_event", column("user_id"), column("msisdn"), column("event"),
                    column("update_id"), column("at"))
 OPTIONAL = frozenset({"reminder", "marketing"})  # what an opt-out stops; replies and confirmations still go
+# what must reach the subscriber somehow: when Telegram will not take it (blocked, refused, out of attempts),
+# it goes by SMS instead, in the transaction that fails the row
+FALLBACK = frozenset({"confirmation", "reminder"})
 BACKOFF_S = (10, 60, 300)  # waits after the 1st, 2nd and 3rd failed attempt; the 4th failure is final
 CLAIM_S = 60
 BATCH = 200
@@ -111,6 +115,7 @@ class TelegramSender:
     claim_s: float = CLAIM_S
     max_wait_s: float = MAX_WAIT_S
     loop: Loop | None = None
+    fell_back: list[int] = field(default_factory=list)  # rows of this process sent on by SMS instead
 
     def send(self, ids: Iterable[int]) -> int:
         """Claim and send these rows, paced; returns how many Telegram accepted."""
@@ -203,6 +208,7 @@ class TelegramSender:
 
     def _finish(self, token: str, done: list[_Done]) -> None:
         def work(conn: Connection) -> None:
+            self._fall_back(conn, token, [d.row_id for d in done if d.status == "failed"])
             for d in done:
                 values: dict[str, Any] = dict(status=d.status, error=d.error[:128], claim=None, claimed_until=None)
                 if d.message_id is not None:
@@ -214,6 +220,19 @@ class TelegramSender:
                 conn.execute(update(TO).where(TO.c.id == d.row_id, TO.c.claim == token).values(**values))
 
         write(self.engine, work)
+
+    def _fall_back(self, conn: Connection, token: str, failed: list[int]) -> None:
+        """A confirmation or reminder Telegram would not take is written to the SMS outbox (once: its cause
+        is this row's), so a booking code never stays behind a blocked bot."""
+        if not failed:
+            return
+        rows = conn.execute(select(TO.c.id, TO.c.msisdn, TO.c.text, TO.c.kind).where(
+            TO.c.id.in_(failed), TO.c.claim == token, TO.c.kind.in_(FALLBACK), TO.c.msisdn != "")).all()
+        for row in rows:
+            outbox.add(conn, row.msisdn, row.text, f"tg-fallback:{row.id}", self.clock(), row.kind)
+            self.fell_back.append(row.id)
+        if rows:
+            log.info("telegram_fell_back_to_sms", rows=len(rows))
 
     def _blocked(self, chat_id: int) -> None:
         """The user blocked the bot: their link is inactive (recorded), so nothing more is sent to it."""
@@ -247,9 +266,34 @@ class TelegramSender:
                 and_(TO.c.status == "sending", TO.c.claimed_until < now))).order_by(TO.c.id).limit(limit)).scalars())
 
 
+def chat_for(conn: Connection, msisdn: str) -> int | None:
+    """The chat a subscriber chose for their confirmations and reminders (`/notify`), while its link is active;
+    None: by SMS."""
+    return conn.execute(select(LINK.c.chat_id).where(LINK.c.msisdn == msisdn, LINK.c.active == True,  # noqa: E712
+                                                     LINK.c.notify == True)).scalar()  # noqa: E712
+
+
 def send_telegram(ids: list[int]) -> int:
-    """RQ job: send these telegram_outbox rows."""
-    return process.telegram().send(ids)
+    """RQ job: send these telegram_outbox rows; what fell back to SMS is queued for the SMS sender at once."""
+    sender = process.telegram()
+    sent = sender.send(ids)
+    if sender.fell_back:
+        _queue_fallbacks(sender)
+    return sent
+
+
+def _queue_fallbacks(sender: "TelegramSender") -> None:
+    """Hand the SMS rows written for failed Telegram rows to this job's queue (the SMS re-scan would find
+    them too, a little later)."""
+    from rq import Queue, get_current_job
+
+    failed, sender.fell_back[:] = list(sender.fell_back), []
+    causes = [f"tg-fallback:{i}" for i in failed]
+    with sender.engine.connect() as conn:
+        ids = list(conn.execute(select(outbox.O.c.id).where(outbox.O.c.cause.in_(causes))).scalars())
+    job = get_current_job()
+    if job is not None and ids:
+        outbox.enqueue(Queue(job.origin, connection=job.connection), ids)
 
 
 def enqueue(queue, ids: list[int]) -> None:

@@ -86,7 +86,7 @@ async def test_link_by_contact_and_book_golf_by_buttons_and_the_ussd_session_car
     assert asked["reply_markup"]["keyboard"][0][0]["request_contact"]
     menu = await user.act("contact", until=lambda m: "Golf" in str(m["reply_markup"]))
     said = [m["text"] for m in (await user.chat())["messages"] if m["sender"] == "bot"]
-    assert said[1:] == ["Your number is now linked to this chat.", menu["text"]]  # confirmed, then the menu
+    assert said[1].startswith("Your number is now linked to this chat.") and said[2:] == [menu["text"]]
     golf = await user.press(menu, "Golf")
     courses = await user.press(golf, "Book a tee time")
     assert "Choose a course" in courses["text"]
@@ -117,9 +117,57 @@ async def test_set_webhook_registers_the_webhook_and_the_commands_in_chinese_and
 
         assert (await call("getWebhookInfo"))["url"] == stack.web + "/telegram/webhook"
         zh, en = await call("getMyCommands", language_code="zh"), await call("getMyCommands", language_code="en")
-    assert [c["command"] for c in zh] == [c["command"] for c in en] == ["start", "menu", "lang", "help", "stop",
-                                                                          "unlink"]
+    assert [c["command"] for c in zh] == [c["command"] for c in en] == ["start", "menu", "lang", "help", "notify",
+                                                                          "stop", "unlink"]
     assert zh[1]["description"] == "主菜单" and en[1]["description"] == "The main menu"
+
+
+async def test_a_ussd_booking_code_comes_to_the_chat_once_the_subscriber_chose_it_and_by_sms_after(stack):
+    """/notify and its button: the booking code of a USSD booking is sent to the Telegram chat, not by SMS;
+    choosing SMS again sends the next one by SMS."""
+    user = TelegramUser(stack, USER, EN)
+    await user.text("/start")
+    await user.act("contact", until=lambda m: "Golf" in str(m["reply_markup"]))
+    asked = await user.text("/notify")
+    assert "Now: By SMS" in asked["text"]
+    chose = await user.press(asked, "Here in Telegram")
+    assert chose["text"].startswith("Done: booking codes") and chose["message_id"] == asked["message_id"]
+
+    booked = await ussd_walk(stack, "e2e-notify-1", EN, ["3", "1", "1", "3", "1", "1", "1", "1"])
+    code = re.search(r"Code (G\w+)", booked).group(1)
+
+    async def in_chat():
+        return any(code in m["text"] for m in (await user.chat())["messages"] if m["sender"] == "bot")
+    assert await eventually(in_chat, timeout=20)
+    assert await sms_confirmations(stack, EN) == []
+
+    back = await user.press(await user.text("/notify"), "By SMS")
+    assert "by SMS" in back["text"]
+    again = await ussd_walk(stack, "e2e-notify-2", EN, ["2", "3", "1", "1", "3", "1", "1", "1", "1"])  # 2: start over
+    second = re.search(r"Code (G\w+)", again).group(1)
+    assert [second in text for text in await sms_confirmations(stack, EN)] == [True]
+    assert not any(second in m["text"] for m in (await user.chat())["messages"])
+
+
+async def ussd_walk(stack: Stack, session: str, msisdn: str, keys: list[str]) -> str:
+    """Dial, then send each key as its own hop (the gateway's text grows by one input a hop); the last screen."""
+    screen = await ussd(stack, session, msisdn, "")
+    for i in range(len(keys)):
+        screen = await ussd(stack, session, msisdn, "*".join(keys[:i + 1]))
+    return screen
+
+
+async def sms_confirmations(stack: Stack, msisdn: str) -> list[str]:
+    """The confirmations the SMS outbox holds for a subscriber (sent or not: no gateway here)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(stack.env["SHORTCODE_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sqlalchemy.text(
+                "SELECT text FROM outbox WHERE msisdn = :m AND kind = 'confirmation'"), {"m": msisdn}).scalars())
+    finally:
+        engine.dispose()
 
 
 def _first(message: dict) -> str:

@@ -50,7 +50,7 @@ async def test_a_wrong_expectation_is_reported_with_a_diff(tmp_path, core):
 
 
 async def test_a_booking_code_reaches_the_handset_by_sms_as_in_production(tmp_path, core):
-    """The confirming screen's SMS (SmsConfirmations) is what `expect_sms` sees, once, after the confirming hop."""
+    """The confirming screen's SMS (Confirmations) is what `expect_sms` sees, once, after the confirming hop."""
     script = tmp_path / "golf_sms.yaml"
     script.write_text('subscriber: "13800000011"\nlang: en\nnow: "2026-11-23T10:00:00+08:00"\nsteps:\n'
                       '  - dial: "*126#"\n' + "".join(f'  - send: "{k}"\n' for k in "31131111") +

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 import structlog
 from sqlalchemy.engine import Connection
@@ -60,6 +60,7 @@ class Inbox(Protocol):
     """A text channel's storage: its inbox table, and its outbound messages written with the mark."""
 
     channel: str  # the channel table's name for it
+    wording: Mapping[str, T]  # the channel's own answer to "stop", "start" or "help", where SMS's would not fit
 
     def row(self, row_id: int) -> InboxRow | None: ...
 
@@ -186,7 +187,8 @@ class TextConversation:
 
     def _compliance(self, row: InboxRow, word: str) -> Reply:
         profile = self.speech.profile(row.msisdn)
-        text = {"stop": STOPPED, "start": STARTED, "help": HELP if _golfer(profile) else HELP_NO_GOLF}[word]
+        text = self.inbox.wording.get(word) or {"stop": STOPPED, "start": STARTED,
+                                                "help": HELP if _golfer(profile) else HELP_NO_GOLF}[word]
         lang = self.speech.lang(profile)
         return Reply(self.speech.say(lang, T(text.msgid, short_code=self.short_code)), final=True, lang=lang)
 

@@ -21,6 +21,7 @@ class SmsMailbox:
     """An `Inbox` over the SMS tables."""
 
     channel = "sms"
+    wording: dict = {}  # the conversation's own STOP, START and HELP answers are SMS's
 
     def __init__(self, db: Engine, outbound: Outbound, clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db

@@ -9,35 +9,36 @@ from datetime import datetime
 from typing import Any, Callable
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.channels import telegram_links as links
+from bot.channels import telegram_notify as notify
 from bot.channels.conversation import TextConversation
-from bot.channels.telegram_mailbox import mark
+from bot.channels.telegram_mailbox import HELP, mark
 from bot.channels.telegram_outbound import TelegramOutbound
 from bot.channels.telegram_render import Drawn
 from bot.channels.telegram_updates import command
 from bot.engine.catalogs import Catalogs
 from bot.engine.text import T
-from bot.models import TelegramInbox
+from bot.models import Subscriber, TelegramInbox
 from bot.msisdn import BadNumber, mask, normalise
 from bot.subscribers import Subscribers
 from integrations.sqltx import utcnow, write
 
 log = structlog.get_logger()
-I = TelegramInbox.__table__
+I, S = TelegramInbox.__table__, Subscriber.__table__
 
 ASK = T("Welcome to {operator}. To use the service in this chat, share your phone number with the button "
         "below.")
 SHARE = T("Share my phone number")
 NOT_YOURS = T("Please share your own number with the button below, not someone else's contact.")
 NOT_SUBSCRIBER = T("Sorry, this number is not a {operator} subscriber, so this chat cannot be linked to it.")
-LINKED = T("Your number is now linked to this chat.")
+LINKED = T("Your number is now linked to this chat. Booking codes and reminders still come by SMS: send /notify "
+           "to get them here instead.")
 UNLINKED = T("This chat is no longer linked to your number. Send /start to link it again.")
-HELP = T("Press the buttons, or type their numbers. /menu: the main menu. /lang: 中文 or English. "
-         "/stop: no more reminders or offers. /unlink: forget this chat. Care: 10086.")
 LANGS = ("zh_Hans", "en")
+LANG_NAMES = {"zh": "zh_Hans", "zh_hans": "zh_Hans", "cn": "zh_Hans", "中文": "zh_Hans", "en": "en", "english": "en"}
 
 
 class TelegramChat:
@@ -61,6 +62,9 @@ class TelegramChat:
             return True
         structlog.contextvars.bind_contextvars(channel="telegram", session=f"{row.bot}:{row.update_id}")
         who = await asyncio.to_thread(links.lookup, self.db, row.user_id)
+        if who is not None and not who.active and row.kind != "other":  # they unblocked the bot: reach them again
+            await asyncio.to_thread(write, self.db, lambda conn: links.reactivate(
+                conn, row.user_id, row.chat_id, row.update_id, self.clock()))
         if row.kind == "contact":
             return await self._contact(row)
         name = command(row.text) if row.kind == "command" else None
@@ -70,10 +74,17 @@ class TelegramChat:
             return await self._direct(row, lambda conn: (who.msisdn, self._say(self._lang(who.msisdn), HELP)))
         if name == "unlink":
             return await self._direct(row, lambda conn: self._unlink(conn, row, who.msisdn))
+        if name == "notify":
+            return await self._direct(row, lambda conn: (who.msisdn, notify.ask(
+                self.catalogs, self._lang(who.msisdn), who.notify)))
+        if row.kind == "press" and (in_chat := notify.chosen(row.data)) is not None:
+            return await self._direct(row, lambda conn: (who.msisdn, notify.choose(
+                conn, row.user_id, who.msisdn, in_chat, row.update_id, self.clock(), self.catalogs,
+                self._lang(who.msisdn))), edit=True)
         if row.kind not in ("text", "press", "command"):
             return await self._direct(row, lambda conn: (who.msisdn, None))
         if name == "lang":
-            await asyncio.to_thread(self._switch_language, who.msisdn)
+            await asyncio.to_thread(write, self.db, lambda conn: self._switch_language(conn, row.id, who.msisdn))
         return await self.conversation.process(inbox_id)
 
     def unprocessed(self, older_than, limit: int = 1000) -> list[int]:
@@ -115,8 +126,10 @@ class TelegramChat:
         log.info("telegram_unlinked", msisdn=mask(msisdn))
         return msisdn, Drawn(self.catalogs.render(self._lang(msisdn), UNLINKED), json.dumps({"remove_keyboard": True}))
 
-    async def _direct(self, row: Any, answer: Callable[[Connection], tuple[str | None, Drawn | None]]) -> bool:
-        """Mark the update processed and write `answer`'s message, in one transaction."""
+    async def _direct(self, row: Any, answer: Callable[[Connection], tuple[str | None, Drawn | None]],
+                      edit: bool = False) -> bool:
+        """Mark the update processed and write `answer`'s message, in one transaction (`edit`: in place of
+        the pressed message)."""
         def work(conn: Connection) -> int | None:
             if not mark(conn, row.id, self.clock()):
                 return None
@@ -124,7 +137,7 @@ class TelegramChat:
             if drawn is None:
                 return None
             return self.outbound.write(conn, row.chat_id, msisdn or "", drawn, f"tg-in:{row.id}", "reply",
-                                       callback_id=row.callback_id)
+                                       edit_message_id=row.message_id if edit else None, callback_id=row.callback_id)
         out = await asyncio.to_thread(write, self.db, work)
         await self.outbound.hand_off([out] if out else [])
         return True
@@ -139,10 +152,16 @@ class TelegramChat:
     def _say(self, lang: str, text: T) -> Drawn:
         return Drawn(self.catalogs.render(lang, text), "")
 
-    def _switch_language(self, msisdn: str) -> None:
-        """/lang: the other of Chinese and English, as the account menu's language choice records it."""
-        current = self._lang(msisdn)
-        self.subscribers.set_language(msisdn, LANGS[(LANGS.index(current) + 1) % 2] if current in LANGS else "en")
+    def _switch_language(self, conn: Connection, inbox_id: int, msisdn: str) -> None:
+        """/lang (the other of Chinese and English) or /lang en|zh, recorded on the subscriber as the account
+        menu's choice is. The update is rewritten to name the language chosen, in the same transaction, so an
+        update processed again after a crash sets the same language instead of switching back."""
+        text = conn.execute(select(I.c.text).where(I.c.id == inbox_id)).scalar_one()
+        current = conn.execute(select(S.c.language).where(S.c.msisdn == msisdn)).scalar() or self.default_lang
+        named = LANG_NAMES.get(text.split(maxsplit=1)[1].strip().lower()) if len(text.split(maxsplit=1)) > 1 else None
+        target = named or (LANGS[(LANGS.index(current) + 1) % 2] if current in LANGS else "en")
+        conn.execute(update(S).where(S.c.msisdn == msisdn).values(language=target))
+        conn.execute(update(I).where(I.c.id == inbox_id).values(text=f"/lang {target}"))
 
     def _lang(self, msisdn: str) -> str:
         profile = self.subscribers.profile(msisdn)

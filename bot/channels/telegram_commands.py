@@ -13,6 +13,7 @@ COMMANDS = (
     ("menu", T("The main menu")),
     ("lang", T("Switch language: 中文 or English")),
     ("help", T("How to use this chat")),
+    ("notify", T("Booking codes and reminders: here or by SMS")),
     ("stop", T("No more reminders or offers")),
     ("unlink", T("Forget this chat's link to your number")),
 )

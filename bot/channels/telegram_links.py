@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.models import TelegramLink, TelegramLinkEvent
@@ -19,11 +19,12 @@ class Linked:
     msisdn: str
     chat_id: int
     active: bool
+    notify: bool = False  # confirmations and reminders come to the chat (`telegram_notify`)
 
 
 def linked(conn: Connection, user_id: int) -> Linked | None:
-    found = conn.execute(select(L.c.msisdn, L.c.chat_id, L.c.active).where(L.c.user_id == user_id)).first()
-    return Linked(found.msisdn, found.chat_id, found.active) if found else None
+    found = conn.execute(select(L.c.msisdn, L.c.chat_id, L.c.active, L.c.notify).where(L.c.user_id == user_id)).first()
+    return Linked(found.msisdn, found.chat_id, found.active, found.notify) if found else None
 
 
 def lookup(db: Engine, user_id: int) -> Linked | None:
@@ -60,6 +61,17 @@ def unlink(conn: Connection, user_id: int, update_id: int, now: datetime) -> str
     conn.execute(delete(L).where(L.c.user_id == user_id))
     _record(conn, user_id, mine.msisdn, "unlinked", update_id, now)
     return mine.msisdn
+
+
+def reactivate(conn: Connection, user_id: int, chat_id: int, update_id: int, now: datetime) -> bool:
+    """The user of an inactive link (they had blocked the bot) wrote again, so the bot can reach them:
+    sending resumes. False when the link was active already (another run did it)."""
+    done = conn.execute(update(L).where(L.c.user_id == user_id, L.c.active == False)  # noqa: E712
+                        .values(active=True, chat_id=chat_id)).rowcount == 1
+    if done:
+        msisdn = conn.execute(select(L.c.msisdn).where(L.c.user_id == user_id)).scalar_one()
+        _record(conn, user_id, msisdn, "unblocked", update_id, now)
+    return done
 
 
 def _record(conn: Connection, user_id: int, msisdn: str, event: str, update_id: int | None, now: datetime) -> None:

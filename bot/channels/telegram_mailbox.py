@@ -23,6 +23,12 @@ from jobs.tables import OptOut
 
 I, L, OPT = TelegramInbox.__table__, TelegramLink.__table__, OptOut.__table__
 EXPIRED = T("This menu has expired.")
+HELP = T("Press the buttons, or type their numbers. /menu: the main menu. /lang: 中文 or English. "
+         "/notify: booking codes and reminders here or by SMS. /stop: no more reminders or offers. "
+         "/unlink: forget this chat. Care: 10086.")
+# the compliance answers in this chat's words: a chat user sends commands, not texts to a short code
+STOPPED = T("You will get no more reminders or offers from {short_code}. Send /start to get them again.")
+STARTED = T("You will get reminders and offers from {short_code} again. Send /stop to stop them.")
 CONVERSED = frozenset({"start", "menu", "lang", "stop"})  # commands the conversation answers
 NEVER = -1  # the hop of a press we cannot read: never the session's
 
@@ -31,6 +37,7 @@ class TelegramMailbox:
     """An `Inbox` over the Telegram tables, for users linked to a subscriber."""
 
     channel = "telegram"
+    wording = {"stop": STOPPED, "start": STARTED, "help": HELP}
 
     def __init__(self, db: Engine, outbound: TelegramOutbound, catalogs: Catalogs, root: str, default_lang: str,
                  clock: Callable[[], datetime] = utcnow) -> None:

@@ -12,7 +12,7 @@ from bot.channels.forms import BadRequest
 from bot.models import TelegramInbox
 from integrations.telegram import MAX_CALLBACK_DATA, MAX_TEXT
 
-COMMANDS = frozenset({"start", "menu", "lang", "help", "stop", "unlink"})
+COMMANDS = frozenset({"start", "menu", "lang", "help", "notify", "stop", "unlink"})
 
 
 def bot_id(token: str) -> str:

@@ -96,7 +96,7 @@ def sms_frame(sms: Sms) -> str:
 
 class Handsets:
     """Stands in for the outbox in the simulator: what production writes for sending (a confirming
-    screen, `bot.outbound.SmsConfirmations`) reaches the handset at once, once per cause as the outbox
+    screen, `bot.outbound.Confirmations`) reaches the handset at once, once per cause as the outbox
     keeps one row per cause."""
 
     def __init__(self, sender: str) -> None:

@@ -52,14 +52,14 @@ def ussd_phone(core: Core, msisdn: str) -> int:
     """The terminal phone on the configured database; confirming screens arrive as texts."""
     from bot.tools.console import HELP, Console, LoopThread, repl
     from bot.tools.local import local_dispatcher
-    from bot.outbound import SmsConfirmations
+    from bot.outbound import Confirmations
     from bot.tools.phone import Handsets
 
     s = core.settings
     handsets = Handsets(s.sms.short_code)
     with LoopThread() as loop:
         stack = AsyncExitStack()
-        confirmations = SmsConfirmations(handsets, core.catalogs)
+        confirmations = Confirmations(handsets, core.catalogs)
         dispatcher = loop.run(stack.enter_async_context(local_dispatcher(core, redis_url=s.redis.url,
                                                                          confirmations=confirmations)))
         try:

@@ -41,9 +41,11 @@ class Message:
 
     @property
     def buttons(self) -> list[Button]:
-        rows = self.markup.get("inline_keyboard", [])
-        return [Button(b["text"], press.input if (press := decode(b["callback_data"])) else "", b["callback_data"])
-                for row in rows for b in row]
+        """A menu's buttons stand for what typing would send; any other (/notify's choice) is pressed by its
+        place in the message, 1 first."""
+        found = [b for row in self.markup.get("inline_keyboard", []) for b in row]
+        return [Button(b["text"], press.input if (press := decode(b["callback_data"])) else str(place),
+                       b["callback_data"]) for place, b in enumerate(found, 1)]
 
     @property
     def asks_contact(self) -> bool:
@@ -57,6 +59,8 @@ def option(message: Message, typed: str) -> Button | None:
         if typed in NAVIGATION and button.typed == typed and not re.match(r"\d+\. ", button.label):
             return button
         if typed not in NAVIGATION and button.label.startswith(f"{typed}. "):
+            return button
+        if decode(button.data) is None and button.typed == typed:  # a button that is no menu's option
             return button
     return None
 

@@ -14,7 +14,7 @@ from bot.tools.tg_client import Answer, TelegramUser, option, update_ids
 from bot.tools.tg_compare import view
 from bot.wiring import Core, telegram_chat
 
-HELP = ("Type a button's number to press it, or any text; /menu /lang /help /stop /unlink /start go to the bot. "
+HELP = ("Type a button's number to press it, or any text; /menu /lang /help /notify /stop /unlink /start go to the bot. "
         "Simulator commands: /as NUMBER (share that number's contact: links this chat to it), /quit")
 TESTER = 7000000001  # the tester's Telegram user id: one user, linked to whichever number /as shares
 UNANSWERED = ("(no answer yet: the bot could not answer now, a partner may be down; `shortcode serve` retries it "

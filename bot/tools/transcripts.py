@@ -21,7 +21,7 @@ import yaml
 from bot.dispatcher import Dispatcher, Reply
 from bot.tools.local import scratch_dispatcher
 from bot.msisdn import BadNumber, normalise
-from bot.outbound import SmsConfirmations
+from bot.outbound import Confirmations
 from bot.tools.phone import Handsets, NoSession, Phone, UnknownCode, check_code, set_language, show, sms_frame
 from bot.wiring import Core
 
@@ -100,7 +100,7 @@ async def replay(path: Path, core: Core, redis_url: str = "embedded", echo=None)
     """Play a transcript on a fresh demo database and store, at the transcript's time."""
     clock = clock_for(load(path))
     handsets = Handsets(core.settings.sms.short_code)
-    confirmations = SmsConfirmations(handsets, core.catalogs)
+    confirmations = Confirmations(handsets, core.catalogs)
     async with scratch_dispatcher(core, clock, redis_url, confirmations) as dispatcher:
         return await run(path, dispatcher, clock, echo, core.menus.codes, handsets, core.settings.service.region)
 

@@ -7,7 +7,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.dispatcher import Inbound
-from bot.outbound import Outbound, SmsConfirmations
+from bot.outbound import Outbound, Confirmations
 from bot.tools.phone import Phone
 from bot.wiring import build_dispatcher
 from jobs.tables import Outbox
@@ -31,7 +31,7 @@ async def book(phone: Phone, start_over: bool = False) -> str:
 
 async def test_a_ussd_booking_code_is_also_sent_by_sms_once(db, core, redis_url):
     redis = Redis.from_url(redis_url)
-    dispatcher = build_dispatcher(core, redis, db, confirmations=SmsConfirmations(Outbound(db), core.catalogs))
+    dispatcher = build_dispatcher(core, redis, db, confirmations=Confirmations(Outbound(db), core.catalogs))
     phone = Phone(dispatcher, EN)
     screen = await book(phone)
     code = re.search(r"Code (G\w+)", screen).group(1)
@@ -47,7 +47,7 @@ async def test_a_ussd_booking_code_is_also_sent_by_sms_once(db, core, redis_url)
 
 async def test_screens_that_confirm_nothing_send_no_sms(db, core, redis_url):
     redis = Redis.from_url(redis_url)
-    dispatcher = build_dispatcher(core, redis, db, confirmations=SmsConfirmations(Outbound(db), core.catalogs))
+    dispatcher = build_dispatcher(core, redis, db, confirmations=Confirmations(Outbound(db), core.catalogs))
     phone = Phone(dispatcher, EN)
     await phone.dial("*126#")
     await phone.send("1")
@@ -61,7 +61,7 @@ async def test_a_failed_confirmation_write_is_made_good_by_the_retry(db, core, r
     session stays on the confirm screen, and confirming again returns the same booking and one SMS."""
     redis = Redis.from_url(redis_url)
     outbound = Outbound(db)
-    dispatcher = build_dispatcher(core, redis, db, confirmations=SmsConfirmations(outbound, core.catalogs))
+    dispatcher = build_dispatcher(core, redis, db, confirmations=Confirmations(outbound, core.catalogs))
     real, failures = outbound.write, []
 
     def fail_once(*args, **kwargs):

@@ -249,3 +249,54 @@ async def test_rq_jobs_on_a_real_redis_send_the_telegram_outbox(sim, engine, red
     await asyncio.to_thread(ThreadWorker([queue], connection=conn).work, burst=True)
     assert bot_texts(sim, CHATS[0]) == ["handed"] and bot_texts(sim, CHATS[1]) == ["lost"]
     assert [r.status for r in rows(engine)] == ["sent", "sent"]
+
+
+async def test_a_confirmation_telegram_will_not_take_goes_by_sms_once_and_a_reply_does_not(sim, engine):
+    """The user blocked the bot after choosing the chat for confirmations: the booking code still reaches
+    them, by SMS, once however often the row is tried; a menu reply has nothing to fall back to."""
+    from jobs.tables import Outbox
+
+    sim.telegram.block(sim.telegram.chats[CHATS[0]], True)
+    code = write(engine, CHATS[0], "Booked. Code G77.", "confirm:1", kind="confirmation")
+    menu = write(engine, CHATS[0], "Shortcode services", "tg-in:1")
+    sender = make_sender(engine, sim)
+    assert await send(sender, [code, menu]) == 0
+    assert await send(sender, [code, menu]) == 0
+    with engine.connect() as conn:
+        sms = conn.execute(select(Outbox.__table__)).all()
+    assert [(r.msisdn, r.text, r.kind, r.cause) for r in sms] == [
+        ("+8613800000001", "Booked. Code G77.", "confirmation", f"tg-fallback:{code}")]
+    assert sender.fell_back == [code]
+
+
+async def test_the_rq_job_hands_a_fallback_to_the_sms_sender_at_once(sim, engine, redis_url, settings, monkeypatch):
+    """On a real Redis and RQ worker: the SMS row written for a blocked chat's confirmation is queued by the
+    Telegram job itself, not left for the SMS re-scan."""
+    import redis
+    from rq import Queue
+
+    from jobs import process
+    from jobs.tables import Outbox
+    from jobs.worker import ThreadWorker
+
+    class SmsSender:  # the SMS gateway is tested elsewhere: here only what reaches it
+        def __init__(self):
+            self.ids = []
+
+        def send(self, ids):
+            self.ids += ids
+            return len(ids)
+
+    sms = SmsSender()
+    monkeypatch.setitem(process._LENT, "telegram sender", make_sender(engine, sim))
+    monkeypatch.setitem(process._LENT, "outbox sender", sms)
+    sim.telegram.block(sim.telegram.chats[CHATS[0]], True)
+    conn = redis.Redis.from_url(redis_url)
+    queue = Queue(f"tgfb-{settings.redis.prefix}", connection=conn)
+    outbound = TelegramOutbound(queue)
+    await outbound.hand_off([write(engine, CHATS[0], "Booked. Code G78.", "confirm:2", kind="confirmation")])
+    await outbound.drain()
+    await asyncio.to_thread(ThreadWorker([queue], connection=conn).work, burst=True)
+    with engine.connect() as db:
+        fallback = db.execute(select(Outbox.__table__.c.id)).scalar_one()
+    assert sms.ids == [fallback]

@@ -35,6 +35,7 @@ class MemoryInbox:
     """A channel's inbox kept in memory; opt-outs still go to the database in the mark's transaction."""
 
     channel = "chat"
+    wording: dict = {}
 
     def __init__(self, db) -> None:
         self.db = db

@@ -13,7 +13,7 @@ from integrations.telegram.simulator import Simulator, make_telegram_app
 from tests.conftest import ROOT
 
 TOKEN = "123456:TEST-token"
-NAMES = ["start", "menu", "lang", "help", "stop", "unlink"]
+NAMES = ["start", "menu", "lang", "help", "notify", "stop", "unlink"]
 
 
 @pytest.fixture

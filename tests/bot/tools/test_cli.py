@@ -281,6 +281,14 @@ def test_sim_telegram_chat_presses_buttons_by_number_and_links_with_as(tmp_path)
     assert "分享您的手机号" in out.stdout and "[share my phone number: /as NUMBER]" in out.stdout
 
 
+def test_sim_telegram_presses_a_button_that_is_no_menu_option_by_its_place(tmp_path):
+    """/notify's two buttons carry no menu input: they are shown [1] and [2] and pressed by those numbers."""
+    out = sim(tmp_path, "/notify\n1\n", "--telegram", "--as", "13800000011")
+    assert out.returncode == 0, out.stderr
+    assert "[1] Here in Telegram  [2] ✓ By SMS" in out.stdout
+    assert "will come to this chat" in out.stdout
+
+
 def test_sim_telegram_leaves_nothing_for_a_worker_to_send(tmp_path):
     """What the chat showed is marked sent in the configured database: `shortcode serve` never posts it to a
     chat that does not exist."""
