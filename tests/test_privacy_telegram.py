@@ -284,3 +284,44 @@ async def test_the_telegram_command_with_a_revoked_token_says_so_without_printin
         said = (out + err).decode()
         assert proc.returncode == 1 and "REVOKED" not in said, said
         assert "the Bot API refused the call (InvalidToken: The token `<token>` was rejected" in said
+
+
+@pytest.fixture
+async def processes(tmp_path, redis_url):
+    from tests.processes import Stack as Processes, bring_up_telegram, telegram_env
+
+    stack = Processes(tmp_path, redis_url, SHORTCODE_LOG_LEVEL="info", **telegram_env())
+    await bring_up_telegram(stack, 50)
+    yield stack
+    stack.stop()  # reads every process's log: the canary, a token or the user id in one fails here
+
+
+async def test_the_canary_through_the_real_processes_with_the_bot_api_failing(processes):
+    """`serve`, a worker and `telegram-api`, each logging at info: a stranger named by the canary writes
+    it, links, writes it again; then the Bot API answers 500 and the worker keeps the answer for a retry."""
+    from tests.processes import telegram_api
+
+    api, user = telegram_api(processes), 7000011  # a user id of the privacy check's list (another process)
+    async with ClientSession() as http:
+        async def act(action: str, **body) -> None:
+            async with http.post(f"{api}/control/{action}", json={"user_id": user, **body}) as r:
+                assert r.status == 200, await r.text()
+
+        async def stats() -> dict:
+            async with http.get(f"{api}/control/stats") as r:
+                return await r.json()
+
+        async def sent(n: int) -> bool:
+            return (await stats())["calls"].get("sendMessage", 0) >= n
+
+        await act("text", text=body("hello"), first_name=body(), username=CANARY.lower(), phone_number=EN)
+        await eventually(lambda: sent(1), timeout=30)
+        await act("contact")
+        await eventually(lambda: sent(3), timeout=30)  # linked, then the menu
+        await act("text", text=body("again"))
+        await eventually(lambda: sent(4), timeout=30)
+        async with http.post(f"{api}/control/faults", json={"error_rate": 1.0}) as r:
+            assert r.status == 200
+        await act("text", text=body("refused"))
+        await eventually(lambda: sent(5), timeout=30)
+        assert (await stats())["errors"].get("sendMessage 500")
