@@ -23,12 +23,20 @@ class ScrubbingFormatter(logging.Formatter):
         return scrub(super().format(record))
 
 
+# python-telegram-bot logs Bot API data itself: each call's parameters (chat id, text) at DEBUG, and at
+# CRITICAL a whole getUpdates batch it cannot parse (texts, names, numbers), at ERROR an answer that is not
+# JSON. The error reaches our code, which logs its type; PTB's own records are off at every level.
+SILENCED = ("telegram",)
+
+
 def configure(level: str = "info", stream: Any = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
+    root.setLevel(logging.WARNING)  # libraries' INFO and DEBUG (httpx logs each URL, the bot token in it) stay out
+    for name in SILENCED:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

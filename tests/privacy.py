@@ -9,9 +9,14 @@ Message bodies are found two ways, because neither is enough alone:
   USSD input down the happy and the failing paths, including other processes and RQ jobs; a canary
   found anywhere is a leak, with no false positive possible.
 - the bodies themselves: `record_bodies()` wraps the doors where bodies enter (the SMS webhook's and
-  USSD hop's form, `jobs.outbox.add`), so every test's distinctive bodies are looked for too, not only
-  the privacy tests'. Short or repetitive ones ("1", "GOLF", "x" * 10_000) would match by chance and are
-  skipped; a traceback's quoted source line is skipped for bodies, as tests quote bodies as literals.
+  USSD hop's form, `jobs.outbox.add`, and Telegram's: tests/privacy_telegram.py), so every test's
+  distinctive bodies are looked for too, not only the privacy tests'. Short or repetitive ones ("1",
+  "GOLF", "x" * 10_000) would match by chance and are skipped; a traceback's quoted source line is
+  skipped for bodies, as tests quote bodies as literals.
+Telegram adds who a user is: their user id (also their private chat's id) is found like a number, by
+value, among the ids the tests use and every id that entered by a door; their first and last names and
+username are found like bodies, by value (names shorter than MIN_NAME, "Li", are left out: any log
+could hold them by chance).
 """
 from __future__ import annotations
 
@@ -28,12 +33,21 @@ from bot.msisdn import scrub
 from tests.rq_records import records
 
 PHONE = re.compile(r"(?<![\d*])\+?86 ?1[3-9]\d{9}(?!\d)")
-# every secret the tests configure: the USSD keys, the SMS signing secrets, the gateway API key
+# every secret the tests configure: the USSD keys, the SMS signing secrets, the gateway API key, the
+# Telegram webhook's secret tokens and bot tokens (whole, and the part after the bot id, which is public)
 SECRETS = ("test-secret", "demo-secret", "demo-sms-secret", "new-secret", "old-secret", "dlr-secret",
            "console-secret", "demo-key", "hostile-secret", "openapi-secret", "s3cret", "privacy-db-password",
-           "e2e-sms-secret", "e2e-api-key", "tg-secret-1")
-# the Telegram user (= private chat) ids the tests use: like a number, never in a log in full
-TELEGRAM_USER = re.compile(r"(?<!\d)555000\d(?!\d)")
+           "e2e-sms-secret", "e2e-api-key", "tg-secret-1", "e2e-tg-secret", "tg-own", "TEST-token", "E2E-token",
+           "123456:wrong", "123456:other", "REVOKED-token")
+# the Telegram user (= private chat) ids the tests use, more by `remember_user`: like a number, never in a
+# log in full. The tests' bot id (the token's public part, a row's `bot`) is logged on purpose.
+TELEGRAM_USERS = {str(n) for n in (*range(5550000, 5550010), 7000011, *range(7100001, 7100041))}
+BOT_IDS = frozenset({"123456"})
+MIN_USER_ID = 100_000  # a smaller number is in logs by chance (a port, a count, a row id)
+_DIGITS = re.compile(r"\d+")
+MIN_NAME, MIN_NAME_DISTINCT = 5, 4
+_NAMES: set[str] = set()
+_names: list[re.Pattern | None] = [None]  # the names as one pattern, rebuilt when one is added
 LOG_LINE = re.compile(r'^(\{"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(,\d+)? (DEBUG|INFO|WARNING|ERROR|CRITICAL) )')
 
 CANARY = "Privbody" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
@@ -53,6 +67,39 @@ def remember(text: str) -> None:
         part = part.strip()
         if len(part) >= MIN_BODY and len(set(part)) >= MIN_DISTINCT:
             _BODIES.setdefault(part[:MIN_BODY], set()).add(part)
+
+
+def remember_user(user_id: object) -> None:
+    """Look for this Telegram user (or private chat) id in logs and records from now on."""
+    digits = str(user_id).lstrip("-")
+    if digits.isdigit() and int(digits) >= MIN_USER_ID and digits not in BOT_IDS:
+        TELEGRAM_USERS.add(digits)
+
+
+def remember_phone(number: object) -> None:
+    """A shared contact's number, as Telegram sends it (no "+", any country): found like a user id."""
+    digits = "".join(c for c in str(number) if c.isdigit())
+    if len(digits) >= 7:
+        TELEGRAM_USERS.update({digits, digits[2:]} if digits.startswith("86") else {digits})
+
+
+def remember_name(name: object) -> None:
+    """A user's first or last name or username: found as a whole word, as written."""
+    if isinstance(name, str) and len(name := name.strip().lstrip("@")) >= MIN_NAME and \
+            len(set(name)) >= MIN_NAME_DISTINCT and name not in _NAMES:
+        _NAMES.add(name)
+        _names[0] = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, sorted(_NAMES, key=len, reverse=True)))
+                               + r")(?!\w)")
+
+
+def telegram_user_in(text: str) -> str | None:
+    """A remembered user id or contact number standing alone (not part of a longer number) in `text`."""
+    return next((m.group() for m in _DIGITS.finditer(text) if m.group() in TELEGRAM_USERS), None)
+
+
+def name_in(text: str) -> str | None:
+    found = _names[0].search(text) if _names[0] else None
+    return found.group() if found else None
 
 
 def body_in(text: str) -> str | None:
@@ -86,12 +133,14 @@ def _quotes_source(frame: str, line: str) -> bool:
 
 
 def _carries(line: str, bodies: bool) -> bool:
-    if PHONE.search(line) or TELEGRAM_USER.search(line) or any(s in line for s in SECRETS):
+    if PHONE.search(line) or telegram_user_in(line) or any(s in line for s in SECRETS):
         return True
     if not bodies:
         return False
     decoded = _json_text(line)  # JSON escapes non-ASCII and newlines: read a JSON line decoded
-    return bool(leaks(decoded, all_lines=True)) if decoded is not None else body_in(line) is not None
+    if decoded is not None:
+        return bool(leaks(decoded, all_lines=True))
+    return body_in(line) is not None or name_in(line) is not None
 
 
 # the gateway's session id, logged on purpose: a fuzzer may send one equal to a body it also sends
@@ -128,13 +177,15 @@ def rq_leaks(client: redis.Redis) -> list[tuple[str, str]]:
 
 def record_bodies() -> None:
     """Remember every body that enters by the SMS webhook or a USSD hop (even one refused with a 400)
-    and every body written to the outbox, for the rest of this process."""
+    and every body written to the outbox, for the rest of this process; Telegram's doors too."""
     from bot.channels import sms, ussd
     from jobs import outbox
+    from tests.privacy_telegram import record_telegram
 
     sms.to_row = _remembering(sms.to_row, lambda form, *_: form.get("text", ""))
     ussd.to_inbound = _remembering(ussd.to_inbound, lambda form, *_: form.get("text", "").split("*")[-1])
     outbox.add = _remembering(outbox.add, lambda conn, msisdn, text, *_, **__: text)
+    record_telegram()
 
 
 def _remembering(function: Callable[..., Any], text_of: Callable[..., Any]) -> Callable[..., Any]:

@@ -29,7 +29,7 @@ from jobs import outbox, process
 from jobs.tables import Outbox
 from jobs.worker import ThreadWorker
 from tests.conftest import free_port
-from tests.privacy import CANARY, body, leaks, remember, rq_leaks
+from tests.privacy import CANARY, body, leaks, remember, remember_name, remember_phone, remember_user, rq_leaks
 from tests.processes import Stack, bring_up, eventually
 from tests.rq_records import records
 
@@ -52,6 +52,11 @@ def json_line(**event: object) -> str:
     json_line(event="sms_turn_failed", text=body("hello")),
     json_line(event="turn_failed", exception=f"Traceback:\n  File \"x.py\", line 1\nValueError: {body()}"),
     f"2026-11-23 02:00:00,123 ERROR rq.worker: job failed for {body().upper()}",
+    json_line(event="telegram_send_failed", chat=5550001),
+    json_line(event="telegram_update_stored", user=-7100007),
+    json_line(event="telegram_linked", username=body().lower()),
+    "2026-11-23 02:00:00,123 WARNING httpx: HTTP Request: POST http://127.0.0.1:8091/bot123456:TEST-token/getMe",
+    "2026-11-23 02:00:00,123 ERROR telegram.ext: token E2E-token refused",
 ])
 def test_a_log_line_with_a_number_a_secret_or_the_canary_is_a_leak(line):
     """Only log lines count: the first line (no timestamp, not JSON) is output a test printed."""
@@ -65,6 +70,23 @@ def test_a_body_the_suite_sent_is_found_in_a_log_line_escaped_or_masked():
     assert leaks(json_line(event="sms_answered", reply=sent))
     assert leaks(json_line(event="sms_answered", reply=sent.replace("13912345678", "139****5678")))
     assert leaks(f"2026-11-23 02:00:00 WARNING rq.worker: {sent.splitlines()[0]}")
+
+
+def test_a_telegram_user_id_name_or_shared_number_that_entered_by_a_door_is_found_alone():
+    """Ids, names and numbers are remembered by value: a user id inside a longer number, the bot's own id
+    (its token's public part), a name within a longer word, and names too short to tell are not leaks."""
+    user, name = 10_000_000 + secrets.randbelow(10 ** 7), f"li_{secrets.token_hex(4)}"
+    remember_user(user), remember_user(123456), remember_user(4242)
+    remember_name(name), remember_name("Li"), remember_name(f"Wei {name[3:]}")
+    remember_phone("447700900123")
+    assert leaks(json_line(event="telegram_send_failed", chat=user))
+    assert leaks(f"2026-11-23 02:00:00 WARNING x: chat -{user} blocked")
+    assert leaks(json_line(event="telegram_linked", who=f"@{name}"))
+    assert leaks(json_line(event="telegram_linked", who=f"Wei {name[3:]}"))
+    assert leaks(json_line(event="telegram_contact_refused", number="+447700900123"))
+    assert leaks(json_line(event="x", note=f"{user}0", session=f"123456:{user}")) == [json_line(
+        event="x", note=f"{user}0", session=f"123456:{user}")]  # the session names the user: a leak
+    assert leaks(json_line(event="x", note=f"{user}0 {name}x Li 4242", session="123456:7")) == []
 
 
 def test_a_session_id_equal_to_a_body_is_an_identifier_not_a_leak():

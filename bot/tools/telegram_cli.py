@@ -34,7 +34,20 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(_poll(settings, bot))
     except KeyboardInterrupt:  # Ctrl-C ends polling quietly: what was stored is answered on the next run
         pass
+    except telegram.error.TelegramError as exc:
+        print(f"shortcode telegram: {_refusal(exc, s.token)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _refusal(exc: Exception, token: str) -> str:
+    """The Bot API's refusal, the token left out: PTB's InvalidToken quotes it whole, and a traceback
+    on stderr ends up in the journal."""
+    import telegram
+
+    said = f"{type(exc).__name__}: {getattr(exc, 'message', '')}".replace(token, "<token>")
+    hint = "; check SHORTCODE_TELEGRAM_TOKEN" if isinstance(exc, telegram.error.InvalidToken) else ""
+    return f"the Bot API refused the call ({said}){hint}"
 
 
 async def _register(settings: Settings, bot, url: str | None) -> None:
