@@ -92,7 +92,7 @@ async def test_link_by_contact_and_book_golf_by_buttons_and_the_ussd_session_car
     assert "Choose a course" in courses["text"]
     dates = await user.press(courses, _first(courses))
     assert "Choose a date" in dates["text"]
-    times = await user.press(dates, _first(dates))
+    times = await user.press(dates, _option(dates, 2))  # tomorrow: today's tee times are over after 16:00
     assert "Tee times" in times["text"]
     players = await user.press(times, _first(times))
     assert "How many players?" in players["text"]
@@ -172,8 +172,13 @@ async def sms_confirmations(stack: Stack, msisdn: str) -> list[str]:
 
 def _first(message: dict) -> str:
     """The first option of a menu (its label without the number)."""
-    first = message["reply_markup"]["inline_keyboard"][0][0]["text"]
-    return first.split(". ", 1)[1]
+    return _option(message, 1)
+
+
+def _option(message: dict, number: int) -> str:
+    """Option `number` of a menu (its label without the number)."""
+    labels = [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    return next(t for t in labels if t.startswith(f"{number}. ")).split(". ", 1)[1]
 
 
 async def test_polling_answers_are_handed_to_the_worker_at_once(tmp_path, redis_url):
