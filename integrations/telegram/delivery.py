@@ -48,6 +48,7 @@ class Updates:
     attempts: Counter = field(default_factory=Counter)  # POSTs per update_id
     delivered: Counter = field(default_factory=Counter)  # 2xx answers per update_id
     dropped: list[int] = field(default_factory=list)  # given up after max_attempts
+    on_first_post: Callable[[dict], None] = lambda update: None  # an update's first POST to a webhook begins
 
     def __post_init__(self) -> None:
         self.changed = asyncio.Event()
@@ -174,6 +175,8 @@ class Updates:
         if self.http is None or self.http.closed:
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.delivery_timeout_s))
         headers = {SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}
+        if not self.attempts[update["update_id"]]:
+            self.on_first_post(update)
         self.attempts[update["update_id"]] += 1
         try:
             async with (self.slots or asyncio.Semaphore()):
