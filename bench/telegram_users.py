@@ -96,14 +96,29 @@ async def gather_limited(calls, limit: int = CONCURRENCY) -> list:
 
 
 async def link(api: Api, users: list[User], timeout: float = 600) -> None:
-    """Each user shares their own number; wait until the confirmation and the main menu were accepted in
-    every chat, then read the menu's first button for the users who will press it."""
+    """Each user shares their own number; wait for the confirmation and the main menu in every chat."""
+    await _acted(api, users, lambda u: api.act("contact", u, phone_number=u.phone), 2, timeout)
+    await _read_buttons(api, users)
+
+
+async def home(api: Api, users: list[User], timeout: float = 600) -> None:
+    """Each (linked) user sends /menu; wait for the main menu in every chat. Cheaper than new users."""
+    await _acted(api, users, lambda u: api.act("text", u, text="/menu"), 1, timeout)
+    await _read_buttons(api, users)
+
+
+async def _acted(api: Api, users: list[User], action, replies: int, timeout: float) -> None:
+    """Every user acts; wait until `replies` messages were accepted in each chat since."""
     start = (await api.follow()).seq
-    await gather_limited(api.act("contact", u, phone_number=u.phone) for u in users)
-    f = await api.until(lambda f: all(_count_after(f, u.user_id, start) >= 2 for u in users), timeout)
-    unlinked = [u for u in users if _count_after(f, u.user_id, start) < 2]
-    if unlinked:
-        raise RuntimeError(f"{len(unlinked)} of {len(users)} users were not linked (no menu) in time")
+    await gather_limited(action(u) for u in users)
+    f = await api.until(lambda f: all(_count_after(f, u.user_id, start) >= replies for u in users), timeout)
+    behind = [u for u in users if _count_after(f, u.user_id, start) < replies]
+    if behind:
+        raise RuntimeError(f"{len(behind)} of {len(users)} users got no main menu in time")
+
+
+async def _read_buttons(api: Api, users: list[User]) -> None:
+    """The main menu's first button, for the users who will press it."""
     pressing = [u for u in users if u.presses]
     for u, data in zip(pressing, await gather_limited(api.menu_button(u) for u in pressing)):
         u.data = data
