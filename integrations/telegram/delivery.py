@@ -54,6 +54,7 @@ class Updates:
         self.changed = asyncio.Event()
         self.poll = 0  # which getUpdates call is the live one
         self.sending: set[int] = set()
+        self.posted: set[int] = set()  # update_ids POSTed at least once
         self.tasks: set[asyncio.Task] = set()
         self.http: aiohttp.ClientSession | None = None
         self.slots: asyncio.Semaphore | None = None
@@ -175,11 +176,12 @@ class Updates:
         if self.http is None or self.http.closed:
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.delivery_timeout_s))
         headers = {SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}
-        if not self.attempts[update["update_id"]]:
-            self.on_first_post(update)
         self.attempts[update["update_id"]] += 1
         try:
             async with (self.slots or asyncio.Semaphore()):
+                if update["update_id"] not in self.posted:  # now, not while waiting for a connection slot
+                    self.posted.add(update["update_id"])
+                    self.on_first_post(update)
                 async with self.http.post(webhook.url, json=update, headers=headers) as response:
                     await response.read()
                     ok, error = 200 <= response.status < 300, f"Wrong response from the webhook: " \
