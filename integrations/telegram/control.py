@@ -1,5 +1,5 @@
 """The simulator's control API (JSON, not part of the Bot API): act as a user (type, press a button, share
-a contact, block the bot), read a chat's transcript and the stats, and set faults."""
+a contact, block the bot), read a chat's transcript, the stats and the timeline, and set faults."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -84,6 +84,19 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response(request.app[SIMULATOR].stats())
 
 
+async def timeline(request: web.Request) -> web.Response:
+    """`?after=SEQ&limit=N`: each update's first POST to the webhook ("delivery") and each message Telegram
+    accepted ("accepted", with its chat and message id), with wall-clock times; `next` is the `after` to
+    ask with next time."""
+    try:
+        after, limit = int(request.query.get("after", 0)), int(request.query.get("limit", 10_000))
+    except ValueError:
+        return _error(400, "after and limit are integers")
+    line = request.app[SIMULATOR].timeline
+    events = line.after(after, limit)
+    return web.json_response({"events": events, "next": events[-1]["seq"] if events else max(after, 0)})
+
+
 async def faults(request: web.Request) -> web.Response:
     """GET shows the faults; POST changes the keys it names (`flood` partly) and shows the result."""
     limits = request.app[SIMULATOR].limits
@@ -106,4 +119,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/control/chats", chats)
     router.add_get("/control/chats/{chat_id:-?\\d+}", chat)
     router.add_get("/control/stats", stats)
+    router.add_get("/control/timeline", timeline)
     router.add_route("*", "/control/faults", faults)

@@ -48,11 +48,13 @@ class Updates:
     attempts: Counter = field(default_factory=Counter)  # POSTs per update_id
     delivered: Counter = field(default_factory=Counter)  # 2xx answers per update_id
     dropped: list[int] = field(default_factory=list)  # given up after max_attempts
+    on_first_post: Callable[[dict], None] = lambda update: None  # an update's first POST to a webhook begins
 
     def __post_init__(self) -> None:
         self.changed = asyncio.Event()
         self.poll = 0  # which getUpdates call is the live one
         self.sending: set[int] = set()
+        self.posted: set[int] = set()  # update_ids POSTed at least once
         self.tasks: set[asyncio.Task] = set()
         self.http: aiohttp.ClientSession | None = None
         self.slots: asyncio.Semaphore | None = None
@@ -177,6 +179,9 @@ class Updates:
         self.attempts[update["update_id"]] += 1
         try:
             async with (self.slots or asyncio.Semaphore()):
+                if update["update_id"] not in self.posted:  # now, not while waiting for a connection slot
+                    self.posted.add(update["update_id"])
+                    self.on_first_post(update)
                 async with self.http.post(webhook.url, json=update, headers=headers) as response:
                     await response.read()
                     ok, error = 200 <= response.status < 300, f"Wrong response from the webhook: " \

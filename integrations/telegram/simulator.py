@@ -16,9 +16,10 @@ from aiohttp import web
 
 from integrations.telegram import ApiError
 from integrations.telegram.delivery import Updates
-from integrations.telegram.faults import Limits
+from integrations.telegram.faults import SENDING, Limits
 from integrations.telegram.methods import METHODS
 from integrations.telegram.state import Telegram
+from integrations.telegram.timeline import Timeline
 
 log = structlog.get_logger("telegram_api")
 
@@ -37,7 +38,9 @@ class Simulator:
 
     def __post_init__(self) -> None:
         self.limits = Limits(self.seed)
-        self.updates = Updates(faults=lambda: self.limits.faults, clock=self.clock, retry_base_s=self.retry_base_s)
+        self.timeline = Timeline(self.clock)
+        self.updates = Updates(faults=lambda: self.limits.faults, clock=self.clock, retry_base_s=self.retry_base_s,
+                               on_first_post=lambda u: self.timeline.add("delivery", update_id=u["update_id"]))
         self.telegram = Telegram(self.token, emit=self.updates.push, clock=self.clock)
 
     async def call(self, token: str, name: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -65,6 +68,8 @@ class Simulator:
         result = method(self, params)
         if inspect.isawaitable(result):
             result = await result
+        if name.lower() in SENDING:
+            self.timeline.add("accepted", method=name, chat_id=result["chat"]["id"], message_id=result["message_id"])
         hold = self.limits.hold(name)
         if hold:
             await asyncio.sleep(hold)  # done, but the client has given up before it hears so
