@@ -19,6 +19,8 @@ class Outbox(SQLModel, table=True):
     text: str = Field(max_length=1600)
     cause: str = Field(max_length=96, unique=True)
     kind: str = Field(default="reply", max_length=12)  # reply, confirmation, reminder, marketing
+    topic: str = Field(default="", max_length=32)  # a reminder's kind ("bill-ready"), "" for the rest
+    cap_class: str = Field(default="", max_length=16)  # the frequency-cap class of a reminder or marketing row
     status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, failed, suppressed
     attempts: int = 0
     claim: str | None = Field(default=None, max_length=32)
@@ -47,6 +49,8 @@ class TelegramOutbox(SQLModel, table=True):
     notice: str = Field(default="", max_length=200)
     cause: str = Field(max_length=96, unique=True)
     kind: str = Field(default="reply", max_length=12)  # reply, confirmation, reminder, marketing
+    topic: str = Field(default="", max_length=32)  # a reminder's kind ("bill-ready"), "" for the rest
+    cap_class: str = Field(default="", max_length=16)  # the frequency-cap class of a reminder or marketing row
     status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, failed, suppressed
     attempts: int = 0
     claim: str | None = Field(default=None, max_length=32)
@@ -55,6 +59,50 @@ class TelegramOutbox(SQLModel, table=True):
     telegram_message_id: int | None = None  # what Telegram answered: the message sent or edited
     error: str = Field(default="", max_length=128)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReminderRun(SQLModel, table=True):
+    """One run of a reminder kind for one period (`key` = kind:period): repeated, resumed or raced, it is one
+    run, and each subscriber's row is unique by cause (kind, period, subscriber). Its counts are reported."""
+
+    __tablename__ = "reminder_run"
+
+    key: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=32)
+    period: str = Field(max_length=32)
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    selected: int = 0
+    queued: int = 0
+    suppressed: int = 0
+    deferred: int = 0
+    capped: int = 0
+
+
+class SendCap(SQLModel, table=True):
+    """Frequency-cap counters: reminders sent to a subscriber in a class and window (a day or an ISO week
+    in the subscriber's time zone), raised by a conditional update so racing workers cannot pass the cap."""
+
+    __tablename__ = "send_cap"
+
+    msisdn: str = Field(primary_key=True, max_length=16)
+    cap_class: str = Field(primary_key=True, max_length=16)
+    window: str = Field(primary_key=True, max_length=16)
+    sent: int
+
+
+class ReminderGoto(SQLModel, table=True):
+    """The latest reminder a subscriber's reply may continue ("reply 1 to top up"): its flow state and the
+    values it read, until `expires_at`."""
+
+    __tablename__ = "reminder_goto"
+
+    msisdn: str = Field(primary_key=True, max_length=16)
+    kind: str = Field(max_length=32)
+    goto: str = Field(max_length=64)
+    params: str = Field(default="{}", max_length=1024)
+    cause: str = Field(max_length=96)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class DlrParked(SQLModel, table=True):

@@ -63,3 +63,22 @@ async def test_health_is_503_with_the_reason_while_the_schema_is_behind(settings
         upgrade(settings.database_url)
         async with http.get(base + "/healthz") as r:
             assert r.status == 200 and (await r.json())["status"] == "ok"
+
+
+def test_the_tables_the_code_declares_are_the_tables_the_migrations_make(tmp_path):
+    """A model changed without its migration (or the other way round) fails here, not on a user's database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlmodel import SQLModel
+
+    import bot.models  # noqa: F401
+    import integrations.boss.tables, integrations.golf.tables, integrations.hospital.tables  # noqa: F401, E401
+    import integrations.police.tables, jobs.tables  # noqa: F401, E401
+
+    url = f"sqlite:///{tmp_path}/schema.db"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    engine.dispose()
