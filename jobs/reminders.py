@@ -5,7 +5,7 @@ Quiet hours and caps are decided at send time; opt-outs are counted here and not
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from itertools import islice
 from typing import Any, Callable, Iterator, Mapping
 from zoneinfo import ZoneInfo
@@ -160,6 +160,7 @@ def run_reminder(kind: str, at: str | None = None) -> dict[str, Any]:
 
     setup = process.reminders()
     now = datetime.fromisoformat(at) if at else utcnow()
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)  # a moment without an offset is UTC
     job = get_current_job()
     enqueue = queue_sender(Queue(job.origin, connection=job.connection)) if job else None
     counts = run(setup.kinds[kind], now, process.engine(), process.services(), process.catalogs(), setup,

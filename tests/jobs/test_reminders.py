@@ -296,3 +296,15 @@ def test_one_subscriber_and_a_dry_run(engine):
     assert run_counts(engine, "holiday-greeting:2026-10-01") is None
     one = go(engine, "holiday-greeting", at_shanghai(2026, 10, 1), services(), msisdn=EN)
     assert (one.selected, list(texts(engine))) == (1, [EN])
+
+
+def test_the_rq_job_takes_plain_values_and_uses_what_the_worker_lends(engine, monkeypatch):
+    """`run_reminder(kind, at)`: the database, catalogs, partners and kinds come from `jobs.process`."""
+    from jobs import process
+    from jobs.reminders import run_reminder
+
+    monkeypatch.setattr(process, "_LENT", {})
+    process.use(engine, catalogs=CATALOGS, services=services(), reminders=SETUP)
+    counts = run_reminder("holiday-greeting", at="2026-10-01T02:00:00")  # no offset: UTC, 10:00 in Shanghai
+    assert (counts["key"], counts["queued"]) == ("holiday-greeting:2026-10-01", 2)
+    assert "sample" not in counts
