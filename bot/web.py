@@ -130,7 +130,9 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     s = app[CORE].settings
     worker = app[WORKER]
     if worker:
-        process.use(app[DB], outbox_sender(s, app[DB]), telegram_sender(s, app[DB]))
+        core = app[CORE]
+        process.use(app[DB], outbox_sender(s, app[DB]), telegram_sender(s, app[DB]), catalogs=core.catalogs,
+                    services=build_services(core, app[DB]), reminders=core.reminders)
         worker.start()
     yield
     if worker:

@@ -39,6 +39,7 @@ class Core:
     channels: dict[str, Channel]
     engines: dict[str, Engine]
     renderers: dict[str, Renderer]
+    reminders: "Reminders | None" = None  # the reminder kinds (menus/reminders.toml) and zones jobs run them in
 
 
 def build_core(settings: Settings, channels: dict[str, Channel] | None = None) -> Core:
@@ -51,7 +52,17 @@ def build_core(settings: Settings, channels: dict[str, Channel] | None = None) -
     flows = {**FLOWS, "menu": menus.flow()}
     engines = {name: Engine(flows, menus.root, c.policy) for name, c in channels.items()}
     renderers = {name: Renderer(catalogs, c.budget) for name, c in channels.items()}
-    return Core(settings, catalogs, dict(FLOWS), menus, channels, engines, renderers)
+    return Core(settings, catalogs, dict(FLOWS), menus, channels, engines, renderers, build_reminders(settings))
+
+
+def build_reminders(settings: Settings) -> "Reminders":
+    """The reminder kinds, validated (a bad file stops the process with one line: `KindError`)."""
+    from flows import FLOWS
+    from jobs.reminder_kinds import kinds_path, load_kinds
+    from jobs.reminders import Reminders
+
+    kinds = load_kinds(kinds_path(settings.path(settings.paths.menus)), FLOWS)
+    return Reminders(kinds, settings.service.timezone, settings.service.timezone)
 
 
 def build_services(core: Core, db: DbEngine, clock: Callable[[], datetime] = utcnow) -> Services:

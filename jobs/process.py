@@ -1,4 +1,5 @@
-"""What a worker process lends its jobs: the database, the outbox sender and the Telegram sender. Jobs take ids and plain
+"""What a worker process lends its jobs: the database, the outbox sender, the Telegram sender, the catalogs,
+the partners and the reminder kinds. Jobs take ids and plain
 values only (rq's rule): RQ keeps a job's arguments in Redis, a year when it fails, and prints them when
 it logs at INFO, so a database URL (its password) or a subscriber's number never goes there."""
 from __future__ import annotations
@@ -9,14 +10,18 @@ from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from jobs.outbox import Sender
+    from jobs.reminders import Reminders
     from jobs.telegram import TelegramSender
 
 _LENT: dict[str, Any] = {}
 
 
-def use(engine: Engine | None = None, sender: Sender | None = None, telegram: TelegramSender | None = None) -> None:
-    """Install this process's parts (`shortcode worker` and `serve` do it from the settings)."""
-    for what, thing in (("database", engine), ("outbox sender", sender), ("telegram sender", telegram)):
+def use(engine: Engine | None = None, sender: Sender | None = None, telegram: TelegramSender | None = None,
+        catalogs: Any = None, services: Any = None, reminders: Reminders | None = None) -> None:
+    """Install this process's parts (`shortcode worker` and `serve` do it from the settings). `catalogs` renders
+    text (`render(lang, T)`), `services` are the partners (integrations.services.Services)."""
+    for what, thing in (("database", engine), ("outbox sender", sender), ("telegram sender", telegram),
+                        ("catalogs", catalogs), ("partners", services), ("reminder kinds", reminders)):
         if thing is not None:
             _LENT[what] = thing
 
@@ -31,6 +36,18 @@ def sender() -> Sender:
 
 def telegram() -> TelegramSender:
     return _lent("telegram sender")
+
+
+def catalogs() -> Any:
+    return _lent("catalogs")
+
+
+def services() -> Any:
+    return _lent("partners")
+
+
+def reminders() -> Reminders:
+    return _lent("reminder kinds")
 
 
 def _lent(what: str) -> Any:

@@ -8,6 +8,7 @@ import json
 import sys
 
 from bot.settings import Settings, load_settings
+from bot.tools import remind_cli
 from bot.tools.telegram_cli import cmd_telegram
 
 
@@ -114,14 +115,18 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_lint(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.tools.lint import demo_services, lint
+    from bot.tools.lint import demo_services, lint, lint_reminders
 
     core = _core(settings)
     with demo_services() as services:
         found = lint(core.engines["ussd"], core.renderers, services)
+    unfit, notes = lint_reminders(core.catalogs, core.reminders.kinds)
+    found += unfit
+    print(*notes, sep="\n", end="\n\n" if notes else "")
     for overflow in found:
         print(overflow, end="\n\n")
-    print(f"{len(found)} screen(s) over budget" if found else "every screen fits its channel in every locale")
+    print(f"{len(found)} screen(s) or reminder(s) unfit" if found else
+          "every screen fits its channel in every locale, and every reminder its SMS")
     return 1 if found else 0
 
 
@@ -174,7 +179,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.db import make_engine
     from bot.logs import configure
-    from bot.wiring import outbox_sender, telegram_sender
+    from bot.wiring import build_services, outbox_sender, telegram_sender
     from jobs import process
     from jobs.worker import work_through_outages
 
@@ -183,8 +188,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
               "(SHORTCODE_REDIS_URL=redis://...) to run workers apart", file=sys.stderr)
         return 2
     configure(settings.log.level)
+    core = _core(settings)  # a bad menus or reminders file stops the worker here, with one line
     engine = make_engine(settings.database_url)
-    process.use(engine, outbox_sender(settings, engine), telegram_sender(settings, engine))
+    process.use(engine, outbox_sender(settings, engine), telegram_sender(settings, engine), catalogs=core.catalogs,
+                services=build_services(core, engine), reminders=core.reminders)
     connection = redis.Redis.from_url(settings.redis.url)
     print(f"worker on {settings.redis.url} queue {settings.jobs.queue}", flush=True)
     # an RQ SimpleWorker runs jobs in this process: no fork per job (~ms each) and no database connections
@@ -269,6 +276,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker", help="an RQ worker for outbound SMS and jobs (needs a real Redis)")
     s.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     s.set_defaults(func=cmd_worker)
+    remind_cli.register(sub)
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)
@@ -323,8 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # missing file, bad TOML, a value of the wrong type
         print(f"shortcode: {_config_error(exc)}", file=sys.stderr)
         return 2
+    from jobs.reminder_kinds import KindError
+
     try:
         return args.func(args, settings)
+    except KindError as exc:  # menus/reminders.toml is wrong: serve, worker, lint and remind stop here
+        print(f"shortcode {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130

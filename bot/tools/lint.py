@@ -178,3 +178,53 @@ def lint(engine: Engine, renderers: dict[str, Renderer], services: Any) -> list[
                         budget = renderer.budget.gsm7 if enc == "GSM-7" else renderer.budget.ucs2
                         found.append(Overflow(channel, flow, state, lang, page, sum(sizes), budget, rendered.text))
     return found
+
+
+@dataclass(frozen=True)
+class ReminderUnfit:
+    """A reminder template that is too long for SMS, or does not end with the opt-out hint, in one locale."""
+
+    kind: str
+    lang: str
+    reasons: tuple[str, ...]
+    text: str
+
+    def __str__(self) -> str:
+        return f"reminders: kind '{self.kind}' locale {self.lang}: " + "; ".join(self.reasons) + f"\n{self.text}"
+
+
+MAX_REMINDER_SEGMENTS = 2
+OPT_OUT_HINTS = {"zh_Hans": "回复TD退订", "en": "Reply STOP to opt out"}  # words bot/compliance.py honours
+
+
+def lint_reminders(catalogs: Any, kinds: dict) -> tuple[list["ReminderUnfit"], list[str]]:
+    """Each reminder template at sample values in every locale: never more than two SMS segments (and a note
+    where it takes two), ending with the opt-out hint. Returns (failures, notes)."""
+    from integrations.gsm import count
+    from jobs.reminder_values import message, sample_recipients, samples
+
+    found, notes = [], []
+    for kind in kinds.values():
+        for data in samples(kind):
+            for recipient in sample_recipients(kind):
+                for lang in LANGUAGES:
+                    text = catalogs.render(lang, message(kind, data, recipient))
+                    segments, reasons = count(text).segments, []
+                    if segments > MAX_REMINDER_SEGMENTS:
+                        reasons.append(f"{segments} SMS segments > {MAX_REMINDER_SEGMENTS}")
+                    if not text.rstrip(".。!！ ").endswith(OPT_OUT_HINTS[lang]):
+                        reasons.append(f"does not end with the opt-out hint '{OPT_OUT_HINTS[lang]}'")
+                    if reasons:
+                        found.append(ReminderUnfit(kind.name, lang, tuple(reasons), text))
+                    elif segments > 1:
+                        notes.append(f"reminders: kind '{kind.name}' locale {lang}: {segments} SMS segments")
+    return _unique(found), sorted(set(notes))
+
+
+def _unique(found: list) -> list:
+    seen, out = set(), []
+    for f in found:
+        if (f.kind, f.lang, f.reasons) not in seen:
+            seen.add((f.kind, f.lang, f.reasons))
+            out.append(f)
+    return out
