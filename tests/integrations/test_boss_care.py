@@ -101,8 +101,11 @@ def test_low_balances_span_pages_and_a_top_up_by_points_ends_a_crossing(boss, en
         boss.set_balance(number(i), 100 * i, T1 + timedelta(minutes=i))
     low = list(boss.low_balances(1_000))
     assert [(lb.msisdn, lb.crossed_at) for lb in low] == [(number(i), T1 + timedelta(minutes=i)) for i in range(1, 8)]
-    assert boss.spend_points(A, 500, "topup:1", "redeem", "topup10", topup_fen=1_000).ok
+    later = SimulatedBoss(engine, clock=lambda: T2, page=3)
+    assert later.spend_points(A, 500, "topup:1", "redeem", "topup10", topup_fen=1_000).ok  # ¥1.00 -> ¥11.00 at t2
     assert A not in {lb.msisdn for lb in boss.low_balances(1_000)}
+    later.set_balance(A, 200, T3)
+    assert [lb for lb in boss.low_balances(1_000) if lb.msisdn == A] == [LowBalance(A, 200, T3)]  # a new crossing
     accounts(engine, balance_fen=50)  # changed behind the BOSS's back: no logged crossing, no reminder for 8..12
     assert {lb.msisdn for lb in boss.low_balances(1_000)} == {number(i) for i in range(1, 8)}
 
