@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import time
 from datetime import datetime, timezone
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Select, event, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import create_engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -81,3 +81,24 @@ def upsert(conn: Connection, table, keys: list[str], values: dict, changes: dict
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     return dialect_insert(table).values(**values).on_conflict_do_update(index_elements=keys, set_=changes)
+
+
+PAGE = 5_000  # rows per keyset page: a million-row read never holds one list, nor one connection for long
+
+
+def pages(engine: Engine, query: Select, keys: tuple, size: int = PAGE) -> Iterator[list]:
+    """The rows of `query` in pages of `size`, ordered by `keys` (columns that together are unique), each page
+    read after the last one's keys (keyset, not OFFSET: every page costs the same), on a connection of its own,
+    so a caller that sends between pages holds nothing open."""
+    after = None
+    while True:
+        page = query.order_by(*keys).limit(size)
+        if after is not None:
+            page = page.where(tuple_(*keys) > tuple_(*after) if len(keys) > 1 else keys[0] > after[0])
+        with engine.connect() as conn:
+            rows = conn.execute(page).all()
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        after = tuple(rows[-1]._mapping[key] for key in keys)

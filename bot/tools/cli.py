@@ -8,7 +8,7 @@ import json
 import sys
 
 from bot.settings import Settings, load_settings
-from bot.tools import remind_cli
+from bot.tools import boss_cli, remind_cli
 from bot.tools.telegram_cli import cmd_telegram
 
 
@@ -280,6 +280,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)
+    boss_cli.register(sub, _finish)
     _finish(sub)
     _finish(dbsub)
     _finish(tgsub)

@@ -1,9 +1,10 @@
-"""The operator's BOSS (billing and points): bill, prepaid balance and the points ledger."""
+"""The operator's BOSS (billing and points): bill, prepaid balance and the points ledger, and what the
+care reminders read from it (bill cycles, balance crossings, birthdays, the roaming feed, arrears)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Iterator, Protocol
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,61 @@ class Subscription:
     status: str  # active, cancelled
 
 
+@dataclass(frozen=True)
+class Bill:
+    """A monthly statement: `period` is the month it covers ("2026-11"), issued on the 1st of the next
+    month and due on the 15th (the simulated cycle; a real BOSS says its own dates)."""
+
+    msisdn: str
+    period: str
+    amount_fen: int  # the bill
+    due_fen: int  # still unpaid
+    issued_on: date
+    due_on: date
+
+
+@dataclass(frozen=True)
+class LowBalance:
+    msisdn: str
+    balance_fen: int
+    crossed_at: datetime  # when the balance last went from >= threshold to < threshold: one reminder per crossing
+
+
+@dataclass(frozen=True)
+class Ending:
+    """A service package that ends (the simulated BOSS has no discounts yet)."""
+
+    msisdn: str
+    package: str  # the package key as flows/packages.py knows it
+    until: date
+
+
+@dataclass(frozen=True)
+class RoamingEvent:
+    id: int
+    msisdn: str
+    country: str  # ISO 3166 alpha-2, "JP"
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RoamingTariff:
+    country: str
+    day_fen: int  # the daily roaming package price
+    data_mb: int
+
+
+@dataclass(frozen=True)
+class Suspension:
+    msisdn: str
+    owed_fen: int  # every unpaid bill due by the one that triggers it
+    suspend_on: date
+
+
+class UnknownAccount(LookupError):
+    """A number the BOSS has no account for (the simulation's injections refuse it)."""
+
+
 class Boss(Protocol):
     def account(self, msisdn: str) -> Account | None: ...
 
@@ -68,3 +124,29 @@ class Boss(Protocol):
     def subscribe(self, msisdn: str, package: str, price_fen: int, points: int, until: date, key: str) -> Result: ...
 
     def unsubscribe(self, msisdn: str, package: str) -> Result: ...
+
+    # -- what the care reminders read; the many-row ones are read in keyset pages, never as one list --
+    def bills_issued(self, on: date) -> Iterator[Bill]: ...  # bills issued that day
+
+    def bills_due(self, on: date) -> Iterator[Bill]: ...  # bills with due_on == on and due_fen > 0
+
+    def low_balances(self, threshold_fen: int) -> Iterator[LowBalance]: ...  # prepaid balance < threshold now
+
+    def packages_ending(self, on: date) -> Iterator[Ending]: ...  # active subscriptions whose until == on
+
+    def points_expiring(self, cycle_end: date) -> Iterator[tuple[str, int]]: ...  # (msisdn, points lapsing) > 0
+
+    def birthdays(self, month: int, day: int, year: int | None = None) -> Iterator[str]: ...
+    # msisdns born that day; (2, 28) in a common `year` also yields Feb 29 birthdays. The caller decides the
+    # year (the birthday's date in the subscriber's zone); without one, the year of the BOSS's own clock.
+
+    def roaming_events(self, after_id: int, limit: int) -> list[RoamingEvent]: ...  # the feed, oldest first
+
+    def roaming_tariff(self, country: str) -> RoamingTariff | None: ...
+
+    def suspensions(self, on: date) -> Iterator[Suspension]: ...  # lines to be suspended for arrears on `on`
+
+    # -- the simulation's injections (a real BOSS feeds these from usage, top-ups and the network) --
+    def set_balance(self, msisdn: str, balance_fen: int, at: datetime) -> None: ...  # records crossings
+
+    def record_roaming(self, msisdn: str, country: str, at: datetime) -> int: ...  # a feed event; its id

@@ -1,4 +1,5 @@
-"""A simulated BOSS on our database: conditional updates, an append-only ledger, idempotency keys."""
+"""A simulated BOSS on our database: conditional updates, an append-only ledger, idempotency keys; what the
+care reminders read is in `integrations.boss.care`."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -9,9 +10,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from integrations.boss import Account, Entry, Result, Subscription
+from integrations.boss.care import SUSPEND_GRACE_DAYS, CareReads, log_balance
 from integrations.boss.tables import BillCharge, BossAccount, BossSubscription, PointsEntry
 from integrations.faults import Faults
-from integrations.sqltx import utc, utcnow, write
+from integrations.sqltx import PAGE, utc, utcnow, write
 
 A = BossAccount.__table__
 E = PointsEntry.__table__
@@ -20,13 +22,16 @@ S = BossSubscription.__table__
 CREDIT_LIMIT_FEN = 2_000_000  # ¥20,000: the most a month's bill may reach; a charge beyond it is declined
 
 
-class SimulatedBoss:
+class SimulatedBoss(CareReads):
     def __init__(self, engine: Engine, faults: Faults | None = None,
-                 clock: Callable[[], datetime] = utcnow, credit_limit_fen: int = CREDIT_LIMIT_FEN) -> None:
+                 clock: Callable[[], datetime] = utcnow, credit_limit_fen: int = CREDIT_LIMIT_FEN,
+                 page: int = PAGE, grace_days: int = SUSPEND_GRACE_DAYS) -> None:
         self.engine = engine
         self.faults = faults or Faults()
         self.clock = lambda: utc(clock())
         self.credit_limit_fen = credit_limit_fen
+        self.page = page  # rows per keyset page of the care reads
+        self.grace_days = grace_days  # days after an unpaid bill's due date before the line is suspended
 
     # -- reads ----------------------------------------------------------------------------------
     def account(self, msisdn: str) -> Account | None:
@@ -55,6 +60,7 @@ class SimulatedBoss:
             _entry(conn, msisdn, -points, kind, ref, key, self.clock())
             if topup_fen:
                 conn.execute(update(A).where(A.c.msisdn == msisdn).values(balance_fen=A.c.balance_fen + topup_fen))
+                log_balance(conn, msisdn, self.clock())  # a top-up can end a low-balance crossing
             return Result(True, points_left=_points(conn, msisdn))
 
         return self._once(key, msisdn, work)

@@ -1,9 +1,10 @@
-"""The simulated BOSS's own tables: accounts, the append-only points ledger, bill charges."""
+"""The simulated BOSS's own tables: accounts, the append-only points ledger, bill charges, and what the care
+reminders read: monthly bills, the prepaid balance's change log, the roaming feed and tariffs."""
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, text
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -18,6 +19,7 @@ class BossAccount(SQLModel, table=True):
     points: int = 0
     balance_fen: int = 0
     bill_fen: int = 0
+    birthday: date | None = None  # day of birth, when the subscriber gave it
 
 
 class PointsEntry(SQLModel, table=True):
@@ -48,7 +50,7 @@ class BossSubscription(SQLModel, table=True):
     points: int
     pay: str = Field(max_length=8)
     status: str = Field(max_length=10)
-    until: date
+    until: date = Field(index=True)  # packages ending on a day, for the reminder
     idem_key: str = Field(max_length=96, unique=True)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -62,3 +64,51 @@ class BillCharge(SQLModel, table=True):
     description: str = Field(max_length=64)
     idem_key: str = Field(max_length=96, unique=True)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class BossBill(SQLModel, table=True):
+    """A monthly statement, one per subscriber and period; the indexes serve a day's reads in keyset order."""
+
+    __tablename__ = "boss_bill"
+    __table_args__ = (UniqueConstraint("msisdn", "period", name="one_bill_per_period"),
+                      Index("ix_boss_bill_issued", "issued_on", "msisdn", "period"),
+                      Index("ix_boss_bill_due", "due_on", "msisdn", "period"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    msisdn: str = Field(max_length=16)
+    period: str = Field(max_length=7)  # the month it covers, "2026-11"
+    amount_fen: int
+    paid_fen: int = 0
+    issued_on: date
+    due_on: date
+
+
+class BalanceChange(SQLModel, table=True):
+    """Every value the prepaid balance took, when: a low-balance crossing is read from it."""
+
+    __tablename__ = "boss_balance_log"
+    __table_args__ = (Index("ix_boss_balance_log_msisdn_at", "msisdn", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    msisdn: str = Field(max_length=16)
+    balance_fen: int
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RoamingRegistration(SQLModel, table=True):
+    """The roaming feed: a subscriber registered on a network abroad; read in id order."""
+
+    __tablename__ = "boss_roaming_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    msisdn: str = Field(max_length=16)
+    country: str = Field(max_length=2)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RoamingPrice(SQLModel, table=True):
+    __tablename__ = "boss_roaming_tariff"
+
+    country: str = Field(primary_key=True, max_length=2)
+    day_fen: int
+    data_mb: int

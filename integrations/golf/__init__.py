@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Iterator, Protocol
 
 FIRST_SLOT = 6 * 60 + 30  # minutes after midnight
 LAST_SLOT = 16 * 60
@@ -63,6 +63,8 @@ class TeeSheets(Protocol):
     def booking(self, code: str, msisdn: str) -> Booking | None: ...
 
     def cancel(self, code: str, msisdn: str) -> Booking | None: ...
+
+    def bookings_on(self, day: date) -> Iterator[tuple[str, Booking]]: ...  # (msisdn, booked), for reminders
 
 
 def hhmm(slot: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from cachetools import TTLCache
 
@@ -38,6 +38,9 @@ class CachedTeeSheets:
                 if writes == self._writes:
                     self._cache[key] = found
         return list(found)
+
+    def bookings_on(self, day: date) -> Iterator[tuple[str, Booking]]:
+        return self.inner.bookings_on(day)  # never kept: a reminder reads the bookings as they are
 
     def hold(self, *args: Any, **kwargs: Any) -> HoldResult:
         return self._write(self.inner.hold, *args, **kwargs)

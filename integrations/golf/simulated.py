@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from integrations.faults import Faults
 from integrations.golf import SLOTS, Booking, Course, HoldResult
 from integrations.golf.tables import GolfCourse, TeeBooking
-from integrations.sqltx import utc, utcnow, write
+from integrations.sqltx import PAGE, pages, utc, utcnow, write
 
 C = GolfCourse.__table__
 TB = TeeBooking.__table__
@@ -38,10 +38,11 @@ def booking_code(key: str) -> str:
 
 class SimulatedTeeSheets:
     def __init__(self, engine: Engine, faults: Faults | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, page: int = PAGE) -> None:
         self.engine = engine
         self.faults = faults or Faults()
         self.clock = lambda: utc(clock())
+        self.page = page  # rows per keyset page of bookings_on
 
     def courses(self) -> list[Course]:
         self.faults.check("golf")
@@ -132,6 +133,14 @@ class SimulatedTeeSheets:
             TB.c.code == code, TB.c.msisdn == msisdn, TB.c.status == "booked").values(status="cancelled")))
         booking = self.booking(code, msisdn)
         return booking if booking and booking.status == "cancelled" else None
+
+    def bookings_on(self, day: date) -> Iterator[tuple[str, Booking]]:
+        """Every booked tee time of a day with the golfer's number (held ones are no booking yet), in keyset
+        pages (the reminder the day before)."""
+        self.faults.check("golf")
+        for rows in pages(self.engine, select(TB).where(TB.c.day == day, TB.c.status == "booked"), (TB.c.id,),
+                          self.page):
+            yield from ((r.msisdn, _booking(r)) for r in rows)
 
     def _by_key(self, key: str) -> Booking | None:
         with self.engine.connect() as conn:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Iterator, Protocol
 
 HALVES = ("am", "pm")
 DAYS_AHEAD = 7
@@ -73,3 +73,7 @@ class Registration(Protocol):
     def appointment(self, code: str, msisdn: str) -> Appointment | None: ...
 
     def cancel(self, code: str, msisdn: str) -> Appointment | None: ...
+
+    def appointments_on(self, day: date) -> Iterator[tuple[str, Appointment]]: ...  # (msisdn, booked), for reminders
+
+    def location(self, doctor_id: int) -> tuple[Place, Place] | None: ...  # the doctor's (hospital, department)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from integrations.faults import Faults
 from integrations.hospital import Appointment, Doctor, HoldResult, Place
 from integrations.hospital.tables import Hospital, HospitalAppointment, HospitalDepartment, HospitalDoctor
-from integrations.sqltx import utc, utcnow, write
+from integrations.sqltx import PAGE, pages, utc, utcnow, write
 
 H, DEP, DOC, AP = (Hospital.__table__, HospitalDepartment.__table__, HospitalDoctor.__table__,
                    HospitalAppointment.__table__)
@@ -55,10 +55,11 @@ def _code(key: str) -> str:
 
 class SimulatedRegistration:
     def __init__(self, engine: Engine, faults: Faults | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, page: int = PAGE) -> None:
         self.engine = engine
         self.faults = faults or Faults()
         self.clock = lambda: utc(clock())
+        self.page = page  # rows per keyset page of appointments_on
 
     def hospitals(self) -> list[Place]:
         return self._places(select(H.c.id, H.c.name_en, H.c.name_zh).order_by(H.c.id))
@@ -169,6 +170,23 @@ class SimulatedRegistration:
             AP.c.code == code, AP.c.msisdn == msisdn, AP.c.status == "booked").values(status="cancelled")))
         found = self.appointment(code, msisdn)
         return found if found and found.status == "cancelled" else None
+
+    def appointments_on(self, day: date) -> Iterator[tuple[str, Appointment]]:
+        """Every booked appointment of a day with the patient's number, in keyset pages (the reminder the
+        day before)."""
+        self.faults.check("hospital")
+        for rows in pages(self.engine, select(AP).where(AP.c.day == day, AP.c.status == "booked"), (AP.c.id,),
+                          self.page):
+            yield from ((r.msisdn, _appointment(r)) for r in rows)
+
+    def location(self, doctor_id: int) -> tuple[Place, Place] | None:
+        """Where a doctor sees patients: the hospital and the department, by name in both languages."""
+        self.faults.check("hospital")
+        with self.engine.connect() as conn:
+            row = conn.execute(select(H.c.id, H.c.name_en, H.c.name_zh, DEP.c.id, DEP.c.name_en, DEP.c.name_zh)
+                               .join(DEP, DEP.c.hospital_id == H.c.id).join(DOC, DOC.c.department_id == DEP.c.id)
+                               .where(DOC.c.id == doctor_id)).first()
+        return (Place(*row[:3]), Place(*row[3:])) if row else None
 
     def _places(self, query) -> list[Place]:
         self.faults.check("hospital")

@@ -5,7 +5,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Iterator, Protocol
 
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _LETTER = "A-HJ-NP-Z"  # plates use no I or O
@@ -53,3 +53,5 @@ class TrafficPolice(Protocol):
     def violations(self, msisdn: str, plate: str) -> list[Violation]: ...  # unpaid, of a plate bound to msisdn
 
     def pay(self, msisdn: str, violation_id: int, key: str) -> PayResult: ...
+
+    def inspections_due(self, on: date) -> Iterator[tuple[str, Vehicle]]: ...  # (msisdn, bound vehicle due on `on`)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from integrations.faults import Faults
 from integrations.police import PayResult, Vehicle, Violation
 from integrations.police.tables import PoliceBinding, PoliceVehicle, PoliceViolation
-from integrations.sqltx import utcnow, write
+from integrations.sqltx import PAGE, pages, utcnow, write
 
 V, BD, VI = PoliceVehicle.__table__, PoliceBinding.__table__, PoliceViolation.__table__
 
@@ -39,10 +39,11 @@ def seed_demo(engine: Engine) -> None:
 
 class SimulatedTrafficPolice:
     def __init__(self, engine: Engine, faults: Faults | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, page: int = PAGE) -> None:
         self.engine = engine
         self.faults = faults or Faults()
         self.clock = clock
+        self.page = page  # rows per keyset page of inspections_due
 
     def bind(self, msisdn: str, plate: str, vin_last6: str) -> str:
         """Bind a plate to a number with the last 6 of its VIN as proof; binding twice is fine."""
@@ -69,6 +70,15 @@ class SimulatedTrafficPolice:
             rows = conn.execute(select(V.c.plate, V.c.inspection_due).join(BD, BD.c.plate == V.c.plate)
                                 .where(BD.c.msisdn == msisdn).order_by(V.c.plate)).all()
         return [Vehicle(r.plate, r.inspection_due) for r in rows]
+
+    def inspections_due(self, on: date) -> Iterator[tuple[str, Vehicle]]:
+        """Each binding of a vehicle whose annual inspection is due on `on`: a plate bound to two numbers
+        reaches both."""
+        self.faults.check("police")
+        due = select(BD.c.id, BD.c.msisdn, V.c.plate, V.c.inspection_due).join(V, V.c.plate == BD.c.plate).where(
+            V.c.inspection_due == on)
+        for rows in pages(self.engine, due, (BD.c.id,), self.page):
+            yield from ((r.msisdn, Vehicle(r.plate, r.inspection_due)) for r in rows)
 
     def violations(self, msisdn: str, plate: str) -> list[Violation]:
         self.faults.check("police")

@@ -298,3 +298,47 @@ def test_sim_telegram_leaves_nothing_for_a_worker_to_send(tmp_path):
     with sqlite3.connect(tmp_path / "cli.db") as db:
         statuses = [r[0] for r in db.execute("SELECT status FROM telegram_outbox")]
     assert statuses and set(statuses) == {"sent"}
+
+
+def test_boss_roam_and_balance_reach_the_feed_and_the_crossings(tmp_path):
+    """A tester's injections land where the reminders read them: the roaming feed, a low-balance crossing."""
+    from bot.db import make_engine
+    from integrations.boss.simulated import SimulatedBoss
+
+    shortcode("seed", "--demo", "--subscribers", "5", tmp_path=tmp_path)
+    out = shortcode("boss", "roam", "13800000002", "jp", tmp_path=tmp_path)
+    assert out.stdout.strip() == "roaming event 1: +86138****0002 registered in JP; tariff ¥25.00 a day for 1,024 MB"
+    assert "no roaming tariff" in shortcode("boss", "roam", "+8613800000003", "IS", tmp_path=tmp_path).stdout
+    out = shortcode("boss", "balance", "13800000002", "8.5", tmp_path=tmp_path)
+    assert out.stdout.strip() == "+86138****0002: prepaid balance set to ¥8.50"
+    engine = make_engine(f"sqlite:///{tmp_path}/cli.db")
+    boss = SimulatedBoss(engine)
+    assert [(e.msisdn, e.country) for e in boss.roaming_events(0, 10)] == [("+8613800000002", "JP"),
+                                                                          ("+8613800000003", "IS")]
+    assert [(low.msisdn, low.balance_fen) for low in boss.low_balances(1_000) if low.msisdn == "+8613800000002"] == [
+        ("+8613800000002", 850)]
+    engine.dispose()
+
+
+@pytest.mark.parametrize("args,reason", [
+    (("roam", "13899999999", "JP"), "+86138****9999 has no account in the simulated BOSS"),
+    (("roam", "12345", "JP"), "12345: not a valid phone number for region CN"),
+    (("roam", "13800000001", "XX"), "not a country abroad (ISO 3166 alpha-2, e.g. JP): 'XX'"),
+    (("roam", "13800000001", "CN"), "not a country abroad"),
+    (("roam", "13800000001", "Japan"), "not a country abroad"),
+    (("balance", "13800000001", "-3"), "a balance cannot be negative: -3"),
+    (("balance", "13800000001", "abc"), "not an amount in yuan: 'abc'"),
+    (("balance", "13800000001", "nan"), "not an amount in yuan: 'nan'"),
+    (("balance", "13800000001", "1.234"), "two decimals"),
+    (("balance", "13899999999", "5"), "has no account"),
+])
+def test_boss_refuses_bad_input_in_one_line_with_exit_2(tmp_path, args, reason):
+    shortcode("seed", "--demo", "--subscribers", "3", tmp_path=tmp_path)
+    out = shortcode("boss", *args, tmp_path=tmp_path, check=False)
+    assert out.returncode == 2 and out.stdout == "" and reason in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(f"shortcode boss {args[0]}: ")
+
+
+def test_boss_on_a_database_never_migrated_says_what_to_run(tmp_path):
+    out = shortcode("boss", "balance", "13800000001", "5", tmp_path=tmp_path, check=False)
+    assert out.returncode == 2 and "run `shortcode db upgrade`" in out.stderr and out.stderr.count("\n") == 1
