@@ -1,12 +1,15 @@
 """Settings: config.toml, overridden per key by SHORTCODE_<SECTION>_<KEY> environment variables."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
@@ -99,6 +102,51 @@ class Jobs(_Section):
     claim_seconds: float = 60
 
 
+class Cap(_Section):
+    """One class's frequency cap: at most `day` a day and `week` an ISO week per subscriber (in their time zone);
+    a window left out has no limit, and a class with neither is exempt."""
+
+    day: int | None = Field(default=None, ge=0)
+    week: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _day_within_week(self) -> Cap:
+        if self.day is not None and self.week is not None and self.day > self.week:
+            raise ValueError(f"day cap ({self.day}) is above the week cap ({self.week})")
+        return self
+
+
+CAP_CLASS = re.compile(r"^[a-z][a-z0-9-]{0,15}$")  # fits outbox.cap_class (16)
+
+
+class Reminders(_Section):
+    quiet_start: str = "21:00"
+    quiet_end: str = "08:00"
+    caps: dict[str, Cap] = {"care": Cap(day=2, week=5), "marketing": Cap(day=1, week=3), "service": Cap()}
+
+    @field_validator("quiet_start", "quiet_end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if not re.fullmatch(r"\d\d:\d\d", value):
+            raise ValueError(f"{value!r} is not a time of day as HH:MM")
+        time.fromisoformat(value)  # 24:00 or 08:61 is refused here
+        return value
+
+    @field_validator("caps", mode="before")
+    @classmethod
+    def _caps_from_env(cls, value):
+        """SHORTCODE_REMINDERS_CAPS is JSON: {"care": {"day": 2, "week": 5}, "service": {}}."""
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("caps")
+    @classmethod
+    def _class_names(cls, value: dict[str, Cap]) -> dict[str, Cap]:
+        bad = [name for name in value if not CAP_CLASS.match(name)]
+        if bad:
+            raise ValueError(f"cap classes must be lower-case words of at most 16 characters: {bad}")
+        return value
+
+
 class Paths(_Section):
     menus: Path = Path("menus")
     locale: Path = Path("locale")
@@ -119,6 +167,7 @@ class Settings(_Section):
     telegram: Telegram = Telegram()
     partners: Partners = Partners()
     jobs: Jobs = Jobs()
+    reminders: Reminders = Reminders()
     paths: Paths = Paths()
     log: Log = Log()
     base_dir: Path = PROJECT_ROOT

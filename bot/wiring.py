@@ -118,11 +118,13 @@ def telegram_chat(core: Core, dispatcher: Dispatcher, db: DbEngine, outbound: "T
 def outbox_sender(settings: Settings, db: DbEngine) -> "Sender":
     """The sender RQ jobs of this process use (jobs carry ids only)."""
     from integrations.smsgateway.client import GatewayClient
+    from jobs.gate import Gate
     from jobs.outbox import Sender
 
     s = settings.sms
     return Sender(db, GatewayClient(s.gateway_url, s.username, s.api_key), sender_id=s.short_code,
-                  claim_s=settings.jobs.claim_seconds)
+                  claim_s=settings.jobs.claim_seconds,
+                  gate=Gate.from_settings(settings.reminders, settings.service.timezone))
 
 
 def telegram_sender(settings: Settings, db: DbEngine) -> "TelegramSender | None":
@@ -130,10 +132,12 @@ def telegram_sender(settings: Settings, db: DbEngine) -> "TelegramSender | None"
     paced to Telegram's limits; None without a token (no Telegram channel)."""
     import telegram
 
+    from jobs.gate import Gate
     from jobs.telegram import Pace, TelegramSender
 
     t = settings.telegram
     if not t.token:
         return None
     return TelegramSender(db, telegram.Bot(t.token, base_url=t.api_url), Pace(t.max_per_second, t.per_chat_seconds),
-                          claim_s=settings.jobs.claim_seconds)
+                          claim_s=settings.jobs.claim_seconds,
+                          gate=Gate.from_settings(settings.reminders, settings.service.timezone))

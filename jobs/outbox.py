@@ -9,33 +9,35 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from jobs import process
-from jobs.tables import OptOut, Outbox
+from jobs import gate, process
+from jobs.tables import Outbox
 from jobs.delivery import apply_parked_many
 from integrations.smsgateway.client import GatewayClient, GatewayError
 from integrations.sqltx import utcnow, write
 
-O, OPT = Outbox.__table__, OptOut.__table__
-OPTIONAL = frozenset({"reminder", "marketing"})  # what an opt-out stops; replies and confirmations still go
+O = Outbox.__table__
+OPTIONAL = gate.GATED  # what an opt-out, quiet hours and caps hold back; replies and confirmations still go
 BACKOFF_S = (10, 60, 300)  # waits after the 1st, 2nd and 3rd failed attempt; the 4th failure is final
 CLAIM_S = 60
 BATCH = 200  # rows per RQ job: one job costs ~3 ms, so a job per message would cap a worker
 CHUNK = 100  # rows per gateway request
 
 
-def add(conn: Connection, msisdn: str, text: str, cause: str, now: datetime, kind: str = "reply") -> None:
+def add(conn: Connection, msisdn: str, text: str, cause: str, now: datetime, kind: str = "reply",
+        topic: str = "", cap_class: str = "") -> None:
     """Write a message in the caller's transaction; the same cause twice is one message."""
     exists = conn.execute(select(O.c.id).where(O.c.cause == cause)).first()
     if not exists:
-        conn.execute(insert(O).values(msisdn=msisdn, text=text, cause=cause, kind=kind, status="pending",
-                                      attempts=0, next_attempt_at=now, error="", created_at=now))
+        conn.execute(insert(O).values(msisdn=msisdn, text=text, cause=cause, kind=kind, topic=topic,
+                                      cap_class=cap_class, status="pending", attempts=0, next_attempt_at=now,
+                                      error="", created_at=now))
 
 
 @dataclass
@@ -47,6 +49,8 @@ class Sender:
     sender_id: str = ""
     claim_s: float = CLAIM_S  # how long a claim holds before another job may take the row
     chunk: int = CHUNK  # messages per gateway request
+    gate: gate.Gate = field(default_factory=gate.Gate)  # quiet hours and caps ([reminders])
+    deferred: dict[datetime, list[int]] = field(default_factory=dict)  # rows held for quiet hours, by when
 
     def send(self, ids: Iterable[int]) -> int:
         """Claim and submit these rows, a chunk per gateway request; returns how many were accepted."""
@@ -65,7 +69,7 @@ class Sender:
 
         write(self.engine, claim)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind)
+            rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind, O.c.cap_class, O.c.error)
                                 .where(O.c.claim == token, O.c.status == "sending").order_by(O.c.id)).all()
         sent, renew_at = 0, time.monotonic() + self.claim_s / 2
         for start in range(0, len(rows), self.chunk):
@@ -76,11 +80,15 @@ class Sender:
         return sent
 
     def _submit(self, rows: list, token: str) -> int:
-        """One gateway request. The opt-out is read right before it, so a STOP in the middle of a
-        batch stops every later request: a reminder queued before STOP does not leave."""
-        stopped = self._opted_out({r.msisdn for r in rows if r.kind in OPTIONAL})
-        done = [_Done(r.id, "suppressed", error="opted out") for r in rows if r.kind in OPTIONAL and r.msisdn in stopped]
-        rows = [r for r in rows if not (r.kind in OPTIONAL and r.msisdn in stopped)]
+        """One gateway request. The gate (opt-out, quiet hours, caps) is passed right before it, so a STOP
+        in the middle of a batch stops every later request: a reminder queued before STOP does not leave."""
+        verdict = self.gate.screen(self.engine, O, rows, token, self.clock())
+        gate.logged("sms", verdict)
+        done = [_Done(h.row_id, h.status, h.error, next_attempt_at=h.next_attempt_at, back=h.status == "pending")
+                for h in verdict.held]
+        self._defer(verdict)
+        held = {h.row_id for h in verdict.held}
+        rows = [r for r in rows if r.id not in held]
         accepted = 0
         if rows:
             try:
@@ -95,8 +103,14 @@ class Sender:
                         done.append(_Done(r.id, "sent", gateway_message_id=result.message_id))
                     else:
                         done.append(_Done(r.id, "failed", error=f"gateway status {result.status_code}"))
-        self._finish(token, done)
+        self._finish(token, done, verdict.slots)
         return accepted
+
+    def _defer(self, verdict: gate.Verdict) -> None:
+        """Remember the rows held for quiet hours, by the moment they may go (the job schedules them)."""
+        for h in verdict.held:
+            if h.status == "pending" and h.next_attempt_at is not None:
+                self.deferred.setdefault(h.next_attempt_at, []).append(h.row_id)
 
     def _retry_or_fail(self, row, error: str) -> "_Done":
         if row.attempts > len(self.backoff):
@@ -104,29 +118,27 @@ class Sender:
         wait = timedelta(seconds=self.backoff[row.attempts - 1])
         return _Done(row.id, "pending", error=error, next_attempt_at=self.clock() + wait)
 
-    def _finish(self, token: str, done: list["_Done"]) -> None:
-        """Every row of a request in one statement (executemany) and one transaction."""
+    def _finish(self, token: str, done: list["_Done"], slots: dict[int, gate.Slot] | None = None) -> None:
+        """Every row of a request in one statement (executemany) and one transaction; a row that took a cap
+        slot and was not sent gives it back in it."""
         if not done:
             return
         stmt = update(O).where(O.c.id == bindparam("rid"), O.c.claim == token).values(
             status=bindparam("st"), error=bindparam("err"), claim=None, claimed_until=None,
             gateway_message_id=func.coalesce(bindparam("gid"), O.c.gateway_message_id),
-            next_attempt_at=func.coalesce(bindparam("nxt"), O.c.next_attempt_at))
+            next_attempt_at=func.coalesce(bindparam("nxt"), O.c.next_attempt_at),
+            attempts=O.c.attempts - bindparam("back"))
         params = [{"rid": d.row_id, "st": d.status, "err": d.error[:128], "gid": d.gateway_message_id,
-                   "nxt": d.next_attempt_at} for d in done]
+                   "nxt": d.next_attempt_at, "back": int(d.back)} for d in done]
         message_ids = [d.gateway_message_id for d in done if d.gateway_message_id]
+        unused = [slots[d.row_id] for d in done if slots and d.row_id in slots and d.status != "sent"]
 
         def work(conn: Connection) -> None:
             conn.execute(stmt, params)
+            gate.give_back(conn, unused)
             apply_parked_many(conn, message_ids)  # reports that beat us here
 
         write(self.engine, work)
-
-    def _opted_out(self, numbers: set[str]) -> set[str]:
-        if not numbers:
-            return set()
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(OPT.c.msisdn).where(OPT.c.msisdn.in_(numbers), OPT.c.opted_out)).scalars())
 
     def _renew(self, token: str) -> None:
         until = self.clock() + timedelta(seconds=self.claim_s)
@@ -151,6 +163,7 @@ class _Done:
     error: str = ""
     gateway_message_id: str | None = None
     next_attempt_at: datetime | None = None
+    back: bool = False  # deferred for quiet hours: the attempt does not count
 
 
 def batches(ids: list[int], size: int = BATCH) -> list[list[int]]:
@@ -158,8 +171,26 @@ def batches(ids: list[int], size: int = BATCH) -> list[list[int]]:
 
 
 def send_outbox(ids: list[int]) -> int:
-    """RQ job: send these outbox rows."""
-    return process.sender().send(ids)
+    """RQ job: send these outbox rows; those held for quiet hours are scheduled for their morning."""
+    sender = process.sender()
+    sent = sender.send(ids)
+    schedule_deferred(sender.deferred, send_outbox)
+    return sent
+
+
+def schedule_deferred(deferred: dict[datetime, list[int]], job) -> None:
+    """Queue rows held for quiet hours to run `job` at the moment they may go, with RQ's `enqueue_at`
+    (workers must run RQ's scheduler); the re-scan finds them then too, should Redis lose these."""
+    from rq import Queue, get_current_job
+
+    pending, current = dict(deferred), get_current_job()
+    deferred.clear()
+    if current is None or not pending:
+        return
+    queue = Queue(current.origin, connection=current.connection)
+    for when, ids in sorted(pending.items()):
+        for batch in batches(ids):
+            queue.enqueue_at(when, job, batch)
 
 
 def enqueue(queue, ids: list[int]) -> None:

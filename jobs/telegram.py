@@ -24,17 +24,16 @@ from sqlalchemy import and_, column, insert, or_, select, table, update
 from sqlalchemy.engine import Connection, Engine
 
 from integrations.sqltx import utcnow, write
-from jobs import outbox, process
-from jobs.tables import OptOut, TelegramOutbox
+from jobs import gate, outbox, process
+from jobs.tables import TelegramOutbox
 
 log = structlog.get_logger()
-TO, OPT = TelegramOutbox.__table__, OptOut.__table__
+TO = TelegramOutbox.__table__
 # the link tables belong to the runtime (bot/models.py); a job names only the columns it touches
 LINK = table("telegram_link", column("user_id"), column("msisdn"), column("chat_id"), column("active"),
              column("notify"))
 LINK_EVENT = table("telegram_link_event", column("user_id"), column("msisdn"), column("event"),
                    column("update_id"), column("at"))
-OPTIONAL = frozenset({"reminder", "marketing"})  # what an opt-out stops; replies and confirmations still go
 # what must reach the subscriber somehow: when Telegram will not take it (blocked, refused, out of attempts),
 # it goes by SMS instead, in the transaction that fails the row
 FALLBACK = frozenset({"confirmation", "reminder"})
@@ -103,6 +102,7 @@ class _Done:
     message_id: int | None = None
     next_attempt_at: datetime | None = None
     refund: bool = False  # a 429: the attempt does not count
+    back: bool = False  # deferred for quiet hours: the attempt does not count either
 
 
 @dataclass
@@ -116,6 +116,8 @@ class TelegramSender:
     max_wait_s: float = MAX_WAIT_S
     loop: Loop | None = None
     fell_back: list[int] = field(default_factory=list)  # rows of this process sent on by SMS instead
+    gate: gate.Gate = field(default_factory=gate.Gate)  # quiet hours and caps ([reminders])
+    deferred: dict[datetime, list[int]] = field(default_factory=dict)  # rows held for quiet hours, by when
 
     def send(self, ids: Iterable[int]) -> int:
         """Claim and send these rows, paced; returns how many Telegram accepted."""
@@ -124,6 +126,7 @@ class TelegramSender:
         token = secrets.token_hex(8)
         self._claim(list(ids), token)
         rows, blocked, sent = self._claimed(token), set(), 0
+        slots: dict[int, gate.Slot] = {}  # cap slots taken in this job: a row retried here keeps its own
         renew_at = time.monotonic() + self.claim_s / 2
         while rows:
             row = min(rows, key=lambda r: self.pace.ready_at(r.chat_id))
@@ -131,23 +134,33 @@ class TelegramSender:
             if time.monotonic() >= renew_at:
                 self._renew(token)
                 renew_at = time.monotonic() + self.claim_s / 2
-            done = self._one(row, blocked, calls)
+            held = None if row.id in slots else self._screen(row, token, slots)
+            done = held or self._one(row, blocked, calls)
             if done.status == "pending" and done.refund and done.next_attempt_at is None:
                 rows.append(row)  # a short 429: waited by the pace, tried again in this job
                 continue
             if done.refund:  # a long 429: the rest waits too, rescheduled for the re-scan
                 self._finish(token, [done] + [_Done(r.id, "pending", "flood", None, done.next_attempt_at, True)
-                                              for r in rows])
+                                              for r in rows], slots)
                 return sent
             sent += done.status == "sent"
-            self._finish(token, [done])
+            self._finish(token, [done], slots)
         return sent
+
+    def _screen(self, row, token: str, slots: dict[int, gate.Slot]) -> _Done | None:
+        """The gate, right before the send (opt-out, quiet hours, caps): how it held the row, if it did."""
+        verdict = self.gate.screen(self.engine, TO, [row], token, self.clock())
+        slots.update(verdict.slots)
+        gate.logged("telegram", verdict)
+        for h in verdict.held:
+            if h.status == "pending" and h.next_attempt_at is not None:
+                self.deferred.setdefault(h.next_attempt_at, []).append(h.row_id)
+            return _Done(h.row_id, h.status, h.error, next_attempt_at=h.next_attempt_at, back=h.status == "pending")
+        return None
 
     def _one(self, row, blocked: set[int], calls) -> _Done:
         if row.chat_id in blocked:
             return _Done(row.id, "failed", "blocked by the user")
-        if row.kind in OPTIONAL and row.msisdn and self._opted_out(row.msisdn):
-            return _Done(row.id, "suppressed", "opted out")
         self.pace.wait(row.chat_id)
         try:
             message_id = self._loop().run(calls.deliver(self.bot, row))
@@ -206,8 +219,10 @@ class TelegramSender:
             return list(conn.execute(select(TO).where(TO.c.claim == token, TO.c.status == "sending")
                                      .order_by(TO.c.id)).all())
 
-    def _finish(self, token: str, done: list[_Done]) -> None:
+    def _finish(self, token: str, done: list[_Done], slots: dict[int, gate.Slot] | None = None) -> None:
+        """A row that took a cap slot and was not sent gives it back here (a fallback to SMS counts there)."""
         def work(conn: Connection) -> None:
+            gate.give_back(conn, [slots[d.row_id] for d in done if slots and d.row_id in slots and d.status != "sent"])
             self._fall_back(conn, token, [d.row_id for d in done if d.status == "failed"])
             for d in done:
                 values: dict[str, Any] = dict(status=d.status, error=d.error[:128], claim=None, claimed_until=None)
@@ -215,7 +230,7 @@ class TelegramSender:
                     values["telegram_message_id"] = d.message_id
                 if d.next_attempt_at is not None:
                     values["next_attempt_at"] = d.next_attempt_at
-                if d.refund:
+                if d.refund or d.back:
                     values["attempts"] = TO.c.attempts - 1
                 conn.execute(update(TO).where(TO.c.id == d.row_id, TO.c.claim == token).values(**values))
 
@@ -226,10 +241,11 @@ class TelegramSender:
         is this row's), so a booking code never stays behind a blocked bot."""
         if not failed:
             return
-        rows = conn.execute(select(TO.c.id, TO.c.msisdn, TO.c.text, TO.c.kind).where(
+        rows = conn.execute(select(TO.c.id, TO.c.msisdn, TO.c.text, TO.c.kind, TO.c.topic, TO.c.cap_class).where(
             TO.c.id.in_(failed), TO.c.claim == token, TO.c.kind.in_(FALLBACK), TO.c.msisdn != "")).all()
-        for row in rows:
-            outbox.add(conn, row.msisdn, row.text, f"tg-fallback:{row.id}", self.clock(), row.kind)
+        for row in rows:  # a reminder keeps its kind and class: the SMS sender gates it as it is
+            outbox.add(conn, row.msisdn, row.text, f"tg-fallback:{row.id}", self.clock(), row.kind, row.topic,
+                       row.cap_class)
             self.fell_back.append(row.id)
         if rows:
             log.info("telegram_fell_back_to_sms", rows=len(rows))
@@ -247,10 +263,6 @@ class TelegramSender:
                                                        update_id=None, at=now))
 
         write(self.engine, work)
-
-    def _opted_out(self, msisdn: str) -> bool:
-        with self.engine.connect() as conn:
-            return bool(conn.execute(select(OPT.c.opted_out).where(OPT.c.msisdn == msisdn)).scalar())
 
     def _renew(self, token: str) -> None:
         until = self.clock() + timedelta(seconds=self.claim_s)
@@ -277,6 +289,7 @@ def send_telegram(ids: list[int]) -> int:
     """RQ job: send these telegram_outbox rows; what fell back to SMS is queued for the SMS sender at once."""
     sender = process.telegram()
     sent = sender.send(ids)
+    outbox.schedule_deferred(sender.deferred, send_telegram)
     if sender.fell_back:
         _queue_fallbacks(sender)
     return sent

@@ -20,6 +20,12 @@ SECRETS = {"SHORTCODE_USSD_SECRET": "test-secret", "SHORTCODE_SMS_SECRETS": "e2e
            "SHORTCODE_SMS_API_KEY": "e2e-api-key"}
 
 
+# for tests of the outbox's mechanics with reminder rows on the wall clock: no quiet hours, no caps (the gate
+# itself is tested with fixed clocks in tests/jobs/test_gate.py)
+UNGATED = {"SHORTCODE_REMINDERS_QUIET_START": "00:00", "SHORTCODE_REMINDERS_QUIET_END": "00:00",
+           "SHORTCODE_REMINDERS_CAPS": "{}"}
+
+
 class Stack:
     """Settings shared by every process of one test, through SHORTCODE_* variables."""
 

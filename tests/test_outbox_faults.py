@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, func, select
 
 from jobs import outbox
 from jobs.tables import OptOut, Outbox
-from tests.processes import Stack, bring_up, eventually
+from tests.processes import UNGATED, Stack, bring_up, eventually
 
 O = Outbox.__table__
 STOPPER = "+8613800000011"
@@ -21,7 +21,7 @@ STOPPER = "+8613800000011"
 
 @pytest.fixture
 async def stack(tmp_path, redis_url):
-    stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_CLAIM_SECONDS="2", SHORTCODE_JOBS_RESCAN_EVERY="1")
+    stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_CLAIM_SECONDS="2", SHORTCODE_JOBS_RESCAN_EVERY="1", **UNGATED)
     await bring_up(stack, 50, worker=False)
     stack.db = create_engine(stack.env["SHORTCODE_DATABASE_URL"])
     stack.queue = Queue(stack.env["SHORTCODE_JOBS_QUEUE"], connection=redis.Redis.from_url(redis_url))

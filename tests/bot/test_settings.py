@@ -28,8 +28,8 @@ def test_every_setting_is_in_config_toml_with_a_comment():
         if section == "base_dir":
             continue
         assert f"[{section}]" in text
-        for key in field.annotation.model_fields:
-            line = next(l for l in text.splitlines() if l.startswith(f"{key} ="))
+        for key in field.annotation.model_fields:  # a key, or a table of its own ([reminders.caps])
+            line = next(l for l in text.splitlines() if l.startswith((f"{key} =", f"[{section}.{key}]")))
             before = text.splitlines()[text.splitlines().index(line) - 1]
             assert before.startswith("#"), f"{section}.{key} has no comment"
 
@@ -92,3 +92,22 @@ def test_the_default_session_lock_lives_just_past_the_longest_turn_deadline():
     s = load_settings(ROOT / "config.toml", environ={})
     deadline_ms = 1000 * max(s.ussd.reply_timeout, getattr(s.sms, "turn_timeout", 0))
     assert deadline_ms <= s.session.lock_ttl_ms <= deadline_ms + 2000
+
+
+@pytest.mark.parametrize("env", [
+    {"SHORTCODE_REMINDERS_CAPS": '{"Care": {"day": 1}}'},  # not a lower-case class name
+    {"SHORTCODE_REMINDERS_CAPS": '{"care": {"day": 3, "week": 2}}'},  # a day above the week
+    {"SHORTCODE_REMINDERS_CAPS": '{"care": {"day": -1}}'},
+    {"SHORTCODE_REMINDERS_CAPS": '{"care": {"daily": 1}}'},
+    {"SHORTCODE_REMINDERS_QUIET_START": "24:00"},
+    {"SHORTCODE_REMINDERS_QUIET_END": "8am"},
+])
+def test_reminder_caps_and_quiet_hours_are_validated_at_start(env):
+    with pytest.raises(ValidationError):
+        load_settings(environ=env)
+
+
+def test_reminder_caps_are_read_from_the_file_and_the_environment():
+    assert load_settings(environ={}).reminders.caps["marketing"].model_dump() == {"day": 1, "week": 3}
+    caps = load_settings(environ={"SHORTCODE_REMINDERS_CAPS": '{"care": {"week": 4}}'}).reminders.caps
+    assert list(caps) == ["care"] and caps["care"].day is None and caps["care"].week == 4

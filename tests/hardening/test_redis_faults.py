@@ -24,7 +24,7 @@ from bot.wiring import build_core
 from integrations.boss.tables import BossAccount
 from jobs import outbox
 from jobs.tables import Outbox
-from tests.processes import Stack, eventually, wait_http
+from tests.processes import UNGATED, Stack, eventually, wait_http
 
 SECRET = "test-secret"
 O = Outbox.__table__
@@ -153,7 +153,8 @@ async def gateway(stack: Stack, path: str, body: dict | None = None) -> dict:
 
 @pytest.fixture
 async def outbox_stack(tmp_path, own_redis):
-    stack = Stack(tmp_path, own_redis.url, SHORTCODE_JOBS_CLAIM_SECONDS="2", SHORTCODE_JOBS_RESCAN_EVERY="1")
+    stack = Stack(tmp_path, own_redis.url, SHORTCODE_JOBS_CLAIM_SECONDS="2", SHORTCODE_JOBS_RESCAN_EVERY="1",
+                  **UNGATED)
     upgrade(stack.env["SHORTCODE_DATABASE_URL"])
     stack.db = create_engine(stack.env["SHORTCODE_DATABASE_URL"])
     try:

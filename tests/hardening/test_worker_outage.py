@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, select
 from bot.db import upgrade
 from jobs import outbox
 from jobs.tables import Outbox
-from tests.processes import Stack, bring_up, eventually, wait_http
+from tests.processes import UNGATED, Stack, bring_up, eventually, wait_http
 
 HANG = 10
 OUTAGE = 3  # seconds Redis stays down (the issue saw a 6 s restart stop every outbound SMS)
@@ -89,7 +89,7 @@ async def test_health_answers_503_while_the_inprocess_worker_cannot_work_and_200
 async def test_standalone_worker_waits_for_redis_and_outlives_its_restart(tmp_path, own_redis):
     """`shortcode worker` started while Redis is down, then Redis restarted under it: each batch queued
     while Redis is up is sent, by the one worker process."""
-    stack = Stack(tmp_path, own_redis.url)
+    stack = Stack(tmp_path, own_redis.url, **UNGATED)
     upgrade(stack.env["SHORTCODE_DATABASE_URL"])
     db = create_engine(stack.env["SHORTCODE_DATABASE_URL"])
     queue = stack.env["SHORTCODE_JOBS_QUEUE"]
