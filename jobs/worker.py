@@ -28,8 +28,9 @@ class Outage:
     """A run of failures: logged when it starts and when it ends (not once per try), with a bounded
     exponential back-off between tries. Only type names are logged: no URL, no password."""
 
-    def __init__(self, worker: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, worker: str, clock: Callable[[], float] = time.monotonic, role: str = "worker") -> None:
         self.worker = worker
+        self.role = role  # names the events: worker_redis_unavailable, scheduler_redis_unavailable...
         self.clock = clock
         self.since: float | None = None
         self.error = ""
@@ -42,13 +43,15 @@ class Outage:
             return self._delay
         self.since, self.error, self._delay = self.clock(), type(exc).__name__, FIRST_DELAY_S
         outage = isinstance(exc, redis.RedisError)
-        log.warning("worker_redis_unavailable" if outage else "worker_failing", worker=self.worker,
-                    error=self.error, exc_info=not isinstance(exc, (redis.RedisError, LoopEnded)))
+        event = f"{self.role}_redis_unavailable" if outage else f"{self.role}_failing"
+        log.warning(event, **{self.role: self.worker}, error=self.error,
+                    exc_info=not isinstance(exc, (redis.RedisError, LoopEnded)))
         return self._delay
 
     def recovered(self) -> None:
         if self.since is not None:
-            log.info("worker_recovered", worker=self.worker, after_s=round(self.clock() - self.since, 1))
+            after_s = round(self.clock() - self.since, 1)
+            log.info(f"{self.role}_recovered", **{self.role: self.worker}, after_s=after_s)
             self.since = None
 
     def failing_for(self) -> float:
@@ -154,9 +157,11 @@ class InprocessWorker:
             self._wake.clear()
 
     def _drain(self) -> None:
-        if self.queue.count:
+        """A burst when jobs wait, or deferred ones (`enqueue_at`/`enqueue_in`) are due: RQ's scheduler,
+        run in the burst, moves those to the queue first (in this thread: no fork, the store is here)."""
+        if self.queue.count or self.queue.scheduled_job_registry.get_jobs_to_schedule(chunk_size=1):
             worker = ThreadWorker([self.queue], connection=self.queue.connection)
-            worker.work(burst=True, logging_level="WARNING")
+            worker.work(burst=True, logging_level="WARNING", with_scheduler=True)
             if worker.lost is not None:
                 raise worker.lost
 
@@ -190,7 +195,9 @@ def _work_once(queue: Queue, burst: bool, outage: Outage) -> bool:
         queue.connection.ping()
         outage.recovered()
         worker = StandaloneWorker([queue], connection=queue.connection)
-        worker.work(burst=burst, logging_level="WARNING")
+        # with RQ's scheduler (a process of its own, one per queue across workers by a lock in Redis): jobs
+        # deferred with `enqueue_at`/`enqueue_in` are queued when due
+        worker.work(burst=burst, logging_level="WARNING", with_scheduler=True)
         if worker.lost is not None:
             raise worker.lost
         if worker.stopped or (burst and not queue.count):

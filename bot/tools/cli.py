@@ -8,6 +8,7 @@ import json
 import sys
 
 from bot.settings import Settings, load_settings
+from bot.tools import scheduler_cli
 from bot.tools.telegram_cli import cmd_telegram
 
 
@@ -269,6 +270,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker", help="an RQ worker for outbound SMS and jobs (needs a real Redis)")
     s.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     s.set_defaults(func=cmd_worker)
+    scheduler_cli.add_parser(sub)
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)
