@@ -11,6 +11,7 @@ import redis
 import structlog
 from rq import Queue, SimpleWorker
 from rq.exceptions import DequeueTimeout, StopRequested
+from rq.scheduler import RQScheduler
 from rq.worker import WorkerStatus
 from rq.timeouts import TimerDeathPenalty
 
@@ -59,6 +60,18 @@ class Outage:
         return 0.0 if since is None else self.clock() - since
 
 
+class QuietScheduler(RQScheduler):
+    """RQ's scheduler of deferred jobs (`enqueue_at`, `enqueue_in`), a process the worker forks. Redis
+    lost, it ends without a traceback: its worker logs the outage once and starts a new one when Redis is
+    back (each `work()` does, and RQ's maintenance restarts one that died)."""
+
+    def work(self) -> None:
+        try:
+            super().work()
+        except redis.RedisError:
+            pass
+
+
 class OwnerRetries(SimpleWorker):
     """A worker whose run ends at the first Redis error, leaving the retry to its owner. RQ's own
     `dequeue_job_and_maintain_ttl` retries a lost connection itself, sleeping up to a minute between tries
@@ -81,6 +94,24 @@ class OwnerRetries(SimpleWorker):
             except redis.RedisError as exc:  # ends the run: RQ's loop stops on None
                 self.lost = exc
                 return None
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args, **kwargs) -> None:
+        """RQ's own, with `QuietScheduler`: in burst mode due deferred jobs are queued here, else a
+        process of its own keeps queueing them (one per queue, by a lock in Redis)."""
+        self.scheduler = QuietScheduler(self.queues, connection=self.connection, logging_level=logging_level or "INFO",
+                                        serializer=self.serializer)
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
 
     def teardown(self) -> None:
         """Unregistering fails while Redis is away: the pubsub thread must stop all the same, or each outage
