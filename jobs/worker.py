@@ -190,9 +190,11 @@ class InprocessWorker:
     def _drain(self) -> None:
         """A burst when jobs wait, or deferred ones (`enqueue_at`/`enqueue_in`) are due: RQ's scheduler,
         run in the burst, moves those to the queue first (in this thread: no fork, the store is here)."""
-        if self.queue.count or self.queue.scheduled_job_registry.get_jobs_to_schedule(chunk_size=1):
+        deferred = bool(self.queue.scheduled_job_registry.get_jobs_to_schedule(chunk_size=1))
+        if self.queue.count or deferred:
             worker = ThreadWorker([self.queue], connection=self.queue.connection)
-            worker.work(burst=True, logging_level="WARNING", with_scheduler=True)
+            # RQ's scheduler only when something is due: the burst of an SMS reply stays as short as it was
+            worker.work(burst=True, logging_level="WARNING", with_scheduler=deferred)
             if worker.lost is not None:
                 raise worker.lost
 

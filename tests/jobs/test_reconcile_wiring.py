@@ -33,7 +33,8 @@ async def test_served_app_refunds_a_payment_whose_hold_lapsed(store, settings, s
 async def test_serve_with_a_real_redis_leaves_the_periodic_jobs_to_shortcode_scheduler(settings, settings_with,
                                                                                       serve, db):
     """Two `serve` processes would each queue the same jobs; production runs one scheduler instead."""
-    s = settings_with(jobs_inprocess_worker="true", schedule_reconcile="every 1s", jobs_queue=f"q{settings.redis.prefix}")
+    s = settings_with(jobs_inprocess_worker="true", schedule_reconcile="every 1s",
+                      jobs_queue=f"q{settings.redis.prefix}")
     services = simulated(db)
     services.golf.hold(1, date.today() + timedelta(days=2), 398, A, 1, "w1", utcnow() - timedelta(hours=1))
     services.boss.spend_points(A, 10_000, "w1:pay", "payment", "golf")

@@ -16,7 +16,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def test_the_table_has_the_rescans_the_reconciler_and_points_expiry(settings_with):
     entries = {e.name: e for e in periodic(settings_with())}
     assert set(entries) == {"outbox-rescan", "reconcile", "points-expiry"}
-    assert entries["outbox-rescan"].func.__module__ + "." + entries["outbox-rescan"].func.__name__ == "jobs.outbox.rescan"
+    rescan = entries["outbox-rescan"].func
+    assert f"{rescan.__module__}.{rescan.__name__}" == "jobs.outbox.rescan"
     assert entries["reconcile"].func.__name__ == "reconcile_job" and entries["reconcile"].when == "every 5m"
     assert entries["points-expiry"].when == "5 0 1 12 *"
 
