@@ -11,6 +11,8 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from jobs.schedule import parse_when
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
 # Secrets the embedded demo generates per install (`bot/startup.py`), next to its SQLite file; never tracked.
@@ -97,7 +99,6 @@ class Partners(_Section):
 class Jobs(_Section):
     inprocess_worker: bool = True
     queue: str = "shortcode"
-    reconcile_every: float = 300
     rescan_every: float = 30
     claim_seconds: float = 60
 
@@ -147,6 +148,24 @@ class Reminders(_Section):
         return value
 
 
+class Schedule(_Section):
+    """When each periodic job runs (`jobs/schedule.py`): five cron fields in [service] timezone, or
+    "every N s|m|h"."""
+
+    inprocess: bool = False
+    catch_up: float = 3600
+    outbox_rescan: str = "every 30s"
+    telegram_rescan: str = "every 30s"
+    reconcile: str = "every 5m"
+    points_expiry: str = "5 0 1 12 *"
+
+    @field_validator("outbox_rescan", "telegram_rescan", "reconcile", "points_expiry")
+    @classmethod
+    def _a_schedule(cls, value: str) -> str:
+        parse_when(value)
+        return value
+
+
 class Paths(_Section):
     menus: Path = Path("menus")
     locale: Path = Path("locale")
@@ -168,6 +187,7 @@ class Settings(_Section):
     partners: Partners = Partners()
     jobs: Jobs = Jobs()
     reminders: Reminders = Reminders()
+    schedule: Schedule = Schedule()
     paths: Paths = Paths()
     log: Log = Log()
     base_dir: Path = PROJECT_ROOT

@@ -23,9 +23,8 @@ from bot.outbound import Confirmations, Outbound
 from bot.redisconn import RedisPair, connect
 from bot.wiring import (Core, build_dispatcher, build_services, outbox_sender, sms_conversation, telegram_chat,
                         telegram_sender)
-from jobs import outbox, process
-from jobs import telegram as telegram_jobs
-from jobs.reconcile import reconcile_job
+from jobs import process
+from jobs.scheduler import SchedulerThread, scheduler_for
 from jobs.worker import InprocessWorker
 from rq import Queue
 
@@ -140,34 +139,32 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _rescanner(app: web.Application) -> AsyncIterator[None]:
-    """Every few seconds: answer inbound SMS that were stored but never answered (the process died after
-    the 200), and queue the outbox re-scan (Redis lost a job, a worker died holding rows)."""
+    """Every few seconds: answer inbound messages that were stored but never answered (the process died
+    after the 200). Only this stays in the web process: it needs the conversations; every periodic job
+    that only queues a job is on the scheduler (`jobs/schedule.py`)."""
     s = app[CORE].settings
-    queue = Queue(s.jobs.queue, connection=app[REDIS].sync)
     every = timedelta(seconds=s.jobs.rescan_every)
 
     async def rescan() -> None:
         await _rescan_inbox(app[CONVERSATIONS], every)
         if TELEGRAM_CHAT in app:
             await _rescan_inbox(app[TELEGRAM_CHAT], every)
-        await asyncio.to_thread(queue.enqueue, outbox.rescan)
-        if s.telegram.token:  # the Telegram outbox too (jobs/telegram.py)
-            await asyncio.to_thread(queue.enqueue, telegram_jobs.rescan)
 
     async with _periodic("rescan", s.jobs.rescan_every, rescan):
         yield
 
 
-async def _reconciler(app: web.Application) -> AsyncIterator[None]:
-    """Every few minutes, queue the job that pays back payments whose booking never happened."""
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    """RQ's cron scheduler in a thread of this process: always in embedded mode (nothing else reaches
+    its store), with a real Redis only where `[schedule] inprocess` asks (else `shortcode scheduler`)."""
     s = app[CORE].settings
-    queue = Queue(s.jobs.queue, connection=app[REDIS].sync)
-
-    async def reconcile() -> None:
-        await asyncio.to_thread(queue.enqueue, reconcile_job)  # a sync client: never on the event loop
-
-    async with _periodic("reconcile", s.jobs.reconcile_every, reconcile):
-        yield
+    runner = None
+    if app[REDIS].embedded or s.schedule.inprocess:
+        runner = SchedulerThread(scheduler_for(app[REDIS].sync, s))
+        runner.start()
+    yield
+    if runner is not None:
+        await asyncio.to_thread(runner.stop)
 
 
 @asynccontextmanager
@@ -248,7 +245,7 @@ def make_app(core: Core) -> web.Application:
     app = web.Application(client_max_size=core.settings.http.max_body_bytes,
                           middlewares=[admission(core.settings.http.max_in_flight), fresh_log_context])
     app[CORE] = core
-    app.cleanup_ctx.extend([_redis, _db, _channels, _worker, _reconciler, _rescanner])
+    app.cleanup_ctx.extend([_redis, _db, _channels, _worker, _scheduler, _rescanner])
     app.router.add_get("/healthz", health)
     app.router.add_post("/ussd/africastalking", ussd_hop)
     app.router.add_post("/ussd/africastalking/end", ussd_end)

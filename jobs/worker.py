@@ -11,6 +11,7 @@ import redis
 import structlog
 from rq import Queue, SimpleWorker
 from rq.exceptions import DequeueTimeout, StopRequested
+from rq.scheduler import RQScheduler
 from rq.worker import WorkerStatus
 from rq.timeouts import TimerDeathPenalty
 
@@ -28,8 +29,9 @@ class Outage:
     """A run of failures: logged when it starts and when it ends (not once per try), with a bounded
     exponential back-off between tries. Only type names are logged: no URL, no password."""
 
-    def __init__(self, worker: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, worker: str, clock: Callable[[], float] = time.monotonic, role: str = "worker") -> None:
         self.worker = worker
+        self.role = role  # names the events: worker_redis_unavailable, scheduler_redis_unavailable...
         self.clock = clock
         self.since: float | None = None
         self.error = ""
@@ -42,18 +44,32 @@ class Outage:
             return self._delay
         self.since, self.error, self._delay = self.clock(), type(exc).__name__, FIRST_DELAY_S
         outage = isinstance(exc, redis.RedisError)
-        log.warning("worker_redis_unavailable" if outage else "worker_failing", worker=self.worker,
-                    error=self.error, exc_info=not isinstance(exc, (redis.RedisError, LoopEnded)))
+        event = f"{self.role}_redis_unavailable" if outage else f"{self.role}_failing"
+        log.warning(event, **{self.role: self.worker}, error=self.error,
+                    exc_info=not isinstance(exc, (redis.RedisError, LoopEnded)))
         return self._delay
 
     def recovered(self) -> None:
         if self.since is not None:
-            log.info("worker_recovered", worker=self.worker, after_s=round(self.clock() - self.since, 1))
+            after_s = round(self.clock() - self.since, 1)
+            log.info(f"{self.role}_recovered", **{self.role: self.worker}, after_s=after_s)
             self.since = None
 
     def failing_for(self) -> float:
         since = self.since
         return 0.0 if since is None else self.clock() - since
+
+
+class QuietScheduler(RQScheduler):
+    """RQ's scheduler of deferred jobs (`enqueue_at`, `enqueue_in`), a process the worker forks. Redis
+    lost, it ends without a traceback: its worker logs the outage once and starts a new one when Redis is
+    back (each `work()` does, and RQ's maintenance restarts one that died)."""
+
+    def work(self) -> None:
+        try:
+            super().work()
+        except redis.RedisError:
+            pass
 
 
 class OwnerRetries(SimpleWorker):
@@ -78,6 +94,24 @@ class OwnerRetries(SimpleWorker):
             except redis.RedisError as exc:  # ends the run: RQ's loop stops on None
                 self.lost = exc
                 return None
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args, **kwargs) -> None:
+        """RQ's own, with `QuietScheduler`: in burst mode due deferred jobs are queued here, else a
+        process of its own keeps queueing them (one per queue, by a lock in Redis)."""
+        self.scheduler = QuietScheduler(self.queues, connection=self.connection, logging_level=logging_level or "INFO",
+                                        serializer=self.serializer)
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
 
     def teardown(self) -> None:
         """Unregistering fails while Redis is away: the pubsub thread must stop all the same, or each outage
@@ -154,9 +188,13 @@ class InprocessWorker:
             self._wake.clear()
 
     def _drain(self) -> None:
-        if self.queue.count:
+        """A burst when jobs wait, or deferred ones (`enqueue_at`/`enqueue_in`) are due: RQ's scheduler,
+        run in the burst, moves those to the queue first (in this thread: no fork, the store is here)."""
+        deferred = bool(self.queue.scheduled_job_registry.get_jobs_to_schedule(chunk_size=1))
+        if self.queue.count or deferred:
             worker = ThreadWorker([self.queue], connection=self.queue.connection)
-            worker.work(burst=True, logging_level="WARNING")
+            # RQ's scheduler only when something is due: the burst of an SMS reply stays as short as it was
+            worker.work(burst=True, logging_level="WARNING", with_scheduler=deferred)
             if worker.lost is not None:
                 raise worker.lost
 
@@ -190,7 +228,9 @@ def _work_once(queue: Queue, burst: bool, outage: Outage) -> bool:
         queue.connection.ping()
         outage.recovered()
         worker = StandaloneWorker([queue], connection=queue.connection)
-        worker.work(burst=burst, logging_level="WARNING")
+        # with RQ's scheduler (a process of its own, one per queue across workers by a lock in Redis): jobs
+        # deferred with `enqueue_at`/`enqueue_in` are queued when due
+        worker.work(burst=burst, logging_level="WARNING", with_scheduler=True)
         if worker.lost is not None:
             raise worker.lost
         if worker.stopped or (burst and not queue.count):

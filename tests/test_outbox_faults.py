@@ -21,8 +21,10 @@ STOPPER = "+8613800000011"
 
 @pytest.fixture
 async def stack(tmp_path, redis_url):
-    stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_CLAIM_SECONDS="2", SHORTCODE_JOBS_RESCAN_EVERY="1", **UNGATED)
+    stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_CLAIM_SECONDS="2", SHORTCODE_JOBS_RESCAN_EVERY="1",
+                  SHORTCODE_SCHEDULE_OUTBOX_RESCAN="every 1s", **UNGATED)
     await bring_up(stack, 50, worker=False)
+    stack.start("scheduler", "scheduler")  # queues the outbox re-scan
     stack.db = create_engine(stack.env["SHORTCODE_DATABASE_URL"])
     stack.queue = Queue(stack.env["SHORTCODE_JOBS_QUEUE"], connection=redis.Redis.from_url(redis_url))
     yield stack

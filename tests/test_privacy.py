@@ -354,7 +354,8 @@ def test_the_points_expiry_chain_leaves_no_number_in_its_rq_records(db, private_
 async def test_the_reconciliation_job_leaves_no_database_password_in_its_rq_records(settings_with, redis_url,
                                                                                     private_redis):
     settings = settings_with(database_url=f"postgresql+psycopg://shortcode:{DB_PASSWORD}@127.0.0.1:1/shortcode",
-                             redis_url=private(redis_url), jobs_reconcile_every=0.05)
+                             redis_url=private(redis_url), schedule_inprocess="true",
+                             schedule_reconcile="every 1s")
     server = TestServer(make_app(build_core(settings)), host="127.0.0.1")
     await server.start_server()
     await eventually(lambda: private_redis.keys("rq:job:*"), timeout=5)

@@ -1,34 +1,59 @@
-"""The periodic work of `serve` (reconciliation, re-scans) outlives a round that fails: Redis killed, a round
-fails and is logged, Redis back, the next rounds queue their jobs again."""
+"""The reconciler outlives a Redis outage: a real `shortcode scheduler` and `shortcode worker`, the
+redis-server SIGKILLed and started again (empty) under them, nothing restarting either. A lapsed paid
+hold is refunded before the outage and another one after it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 
-from rq import Queue
-from structlog.testing import capture_logs
+from sqlalchemy import create_engine
 
-from tests.processes import eventually
+from bot.db import upgrade
+from bot.tools.seed import seed_demo
+from integrations.services import simulated
+from integrations.sqltx import utcnow
+from tests.processes import Stack, eventually
+
+OUTAGE = 3  # seconds Redis stays down
 
 
-def queued(server, queue: str) -> set[str]:
-    """The functions of the jobs waiting in the queue."""
-    with server.client() as client:
-        return {job.func_name for job in Queue(queue, connection=client).jobs if job is not None}
+def lapsed_paid_hold(services, msisdn: str, key: str) -> None:
+    """A golf hold paid with 10,000 points that lapsed an hour ago, never booked."""
+    services.golf.hold(1, date.today() + timedelta(days=2), 398, msisdn, 1, key, utcnow() - timedelta(hours=1))
+    services.boss.spend_points(msisdn, 10_000, key + ":pay", "payment", "golf")
 
 
-async def test_reconciliation_and_rescan_are_queued_again_after_a_round_failed_on_redis(
-        own_redis, settings_with, serve, db):
-    """No in-process worker, so queued jobs stay visible; rounds every 0.2 s."""
-    queue = "periodic"
-    s = settings_with(redis_url=own_redis.url, jobs_queue=queue, jobs_reconcile_every=0.2, jobs_rescan_every=0.2)
-    wanted = {"jobs.reconcile.reconcile_job", "jobs.outbox.rescan"}
-    with capture_logs() as logs:
-        await serve(s)
-        await eventually(lambda: queued(own_redis, queue) >= wanted, timeout=10)
+async def test_the_reconciler_survives_a_redis_outage_and_resumes(tmp_path, own_redis):
+    stack = Stack(tmp_path, own_redis.url, SHORTCODE_SCHEDULE_RECONCILE="every 1s", SHORTCODE_LOG_LEVEL="info")
+    url = stack.env["SHORTCODE_DATABASE_URL"]
+    upgrade(url)
+    db = create_engine(url)
+    seed_demo(db, 5)
+    services = simulated(db)
+    first, second = "+8613800000001", "+8613800000002"
+    before = {msisdn: services.boss.account(msisdn).points for msisdn in (first, second)}
+
+    def refunded(msisdn: str):
+        def check() -> bool:
+            for name in ("scheduler", "worker"):
+                assert stack.procs[name].poll() is None, f"{name} died: " + stack.log(name)[-2000:]
+            return services.boss.account(msisdn).points == before[msisdn]
+        return check
+
+    try:
+        stack.start("scheduler", "scheduler")
+        stack.start("worker", "worker")
+        lapsed_paid_hold(services, first, "w1")
+        await eventually(refunded(first), timeout=30, every=0.2)
 
         own_redis.kill()
-        await asyncio.sleep(1)  # five rounds of each meet a dead Redis
-        own_redis.start()  # empty: what is queued from now on was queued by a later round
-        await eventually(lambda: queued(own_redis, queue) >= wanted, timeout=10)
-    failed = {e.get("task") for e in logs if e["event"] == "periodic_round_failed"}
-    assert failed >= {"reconcile", "rescan"}, "a failed round must be logged"
+        await asyncio.sleep(OUTAGE)  # a few slots meet a dead Redis
+        own_redis.start()  # empty: whatever is queued from now on, the scheduler queued after the outage
+
+        lapsed_paid_hold(services, second, "w2")
+        await eventually(refunded(second), timeout=30, every=0.2)
+        log = stack.log("scheduler")
+        assert log.count('"scheduler_redis_unavailable"') == 1 and '"scheduler_recovered"' in log, log[-3000:]
+    finally:
+        stack.stop()
+        db.dispose()

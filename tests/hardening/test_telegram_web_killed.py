@@ -21,8 +21,10 @@ MENUS = 5  # "/menu" per user: 200 updates
 
 @pytest.fixture
 async def stack(tmp_path, redis_url):
-    stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_RESCAN_EVERY="1", **telegram_env())
+    stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_RESCAN_EVERY="1", SHORTCODE_SCHEDULE_OUTBOX_RESCAN="every 1s",
+                  SHORTCODE_SCHEDULE_TELEGRAM_RESCAN="every 1s", **telegram_env())
     await bring_up_telegram(stack, 100)
+    stack.start("scheduler", "scheduler")  # queues the outbox re-scans: rows a killed serve never queued
     stack.db = create_engine(stack.env["SHORTCODE_DATABASE_URL"])
     yield stack
     stack.stop()

@@ -17,8 +17,9 @@ I, O = SmsInbox.__table__, Outbox.__table__
 
 @pytest.fixture
 async def stack(tmp_path, redis_url):
-    stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_RESCAN_EVERY="1")
+    stack = Stack(tmp_path, redis_url, SHORTCODE_JOBS_RESCAN_EVERY="1", SHORTCODE_SCHEDULE_OUTBOX_RESCAN="every 1s")
     await bring_up(stack, 300)
+    stack.start("scheduler", "scheduler")  # queues the outbox re-scan: rows a killed serve never queued
     stack.db = create_engine(stack.env["SHORTCODE_DATABASE_URL"])
     yield stack
     stack.stop()
