@@ -81,7 +81,7 @@ class Periodic:
 
 Provider = Callable[[Any], list[Periodic]]
 PROVIDERS: list[Provider] = []
-ENTRY_MODULES: tuple[str, ...] = ()  # modules whose import adds providers (the reminders' kinds)
+ENTRY_MODULES: tuple[str, ...] = ("jobs.reminder_schedule",)  # modules whose import adds providers (the reminders' kinds)
 
 
 def provide(provider: Provider) -> Provider:

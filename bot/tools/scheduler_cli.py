@@ -40,7 +40,7 @@ def _list(scheduler, settings: Settings) -> int:
 
     tz = ZoneInfo(settings.service.timezone)
     for job in scheduler.get_jobs():
-        print(f"{job.name:24} {job.entry.when:16} next {job.next_enqueue_time.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}")
+        print(f"{job.name:26} {job.entry.when:16} next {job.next_enqueue_time.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}")
     return 0
 
 

@@ -1,0 +1,24 @@
+"""The reminder kinds on the scheduler: one periodic entry per kind of `menus/reminders.toml`, at its cron in
+the operator's time zone. Each run is handed its slot as `at`, so a slot caught up after a scheduler restart
+selects and keys its reminders as of the slot, not of the moment it ran."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jobs.reminder_kinds import kinds_path, load_kinds, reminder_entries
+from jobs.schedule import Periodic, provide
+
+
+def _at(slot: datetime) -> dict[str, Any]:
+    return {"at": slot.isoformat()}
+
+
+@provide
+def reminder_entries_of(settings: Any) -> list[Periodic]:
+    """One entry per kind, named `reminder-<kind>`."""
+    from flows import FLOWS
+
+    kinds = load_kinds(kinds_path(settings.path(settings.paths.menus)), FLOWS)
+    return [Periodic(name.replace(":", "-"), func, cron, kwargs, per_slot=_at)
+            for name, func, cron, kwargs in reminder_entries(kinds)]
