@@ -158,6 +158,7 @@ class Schedule(_Section):
     telegram_rescan: str = "every 30s"
     reconcile: str = "every 5m"
     points_expiry: str = "5 0 1 12 *"
+    reminders: bool = True
 
     @field_validator("outbox_rescan", "telegram_rescan", "reconcile", "points_expiry")
     @classmethod

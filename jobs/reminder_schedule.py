@@ -16,9 +16,11 @@ def _at(slot: datetime) -> dict[str, Any]:
 
 @provide
 def reminder_entries_of(settings: Any) -> list[Periodic]:
-    """One entry per kind, named `reminder-<kind>`."""
+    """One entry per kind, named `reminder-<kind>`; none where `[schedule] reminders` is off."""
     from flows import FLOWS
 
+    if not settings.schedule.reminders:
+        return []
     kinds = load_kinds(kinds_path(settings.path(settings.paths.menus)), FLOWS)
     return [Periodic(name.replace(":", "-"), func, cron, kwargs, per_slot=_at)
             for name, func, cron, kwargs in reminder_entries(kinds)]

@@ -40,7 +40,9 @@ class Stack:
                     "SHORTCODE_JOBS_INPROCESS_WORKER": "false",
                     "SHORTCODE_HTTP_PORT": str(self.web_port),
                     "SHORTCODE_SMS_GATEWAY_URL": f"http://127.0.0.1:{self.gateway_port}",
-                    "SHORTCODE_LOG_LEVEL": "warning", **SECRETS, **extra}
+                    "SHORTCODE_LOG_LEVEL": "warning",
+                    # the demo data's low balances would be reminded every ten minutes: off unless a test asks
+                    "SHORTCODE_SCHEDULE_REMINDERS": "false", **SECRETS, **extra}
         self.procs: dict[str, subprocess.Popen] = {}
 
     @property

@@ -51,6 +51,11 @@ def test_every_reminder_kind_runs_at_its_cron_with_its_slot_as_the_moment(settin
         assert entry.arguments(slot) == {"kind": kind.name, "at": "2026-12-01T10:00:00+08:00"}
 
 
+def test_reminders_off_takes_every_reminder_kind_off_the_schedule(settings_with):
+    names = {e.name for e in periodic(settings_with(schedule_reminders="false"))}
+    assert names and not any(n.startswith("reminder-") for n in names)
+
+
 def test_two_entries_of_one_name_are_refused(settings_with, monkeypatch):
     monkeypatch.setattr(schedule, "PROVIDERS", [lambda s: [Periodic("reconcile", print, "every 1m")]])
     with pytest.raises(ValueError, match="unique"):
