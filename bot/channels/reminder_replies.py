@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -67,7 +68,7 @@ class ReminderReplies:
 
     async def find(self, msisdn: str, text: str, now: datetime) -> Goto | None:
         """The reminder this text continues, or None when it is ordinary input."""
-        if text.strip() != REPLY:
+        if unicodedata.normalize("NFKC", text).strip() != REPLY:  # "１" from a Chinese keyboard too
             return None
         goto = await asyncio.to_thread(self.pending, msisdn, now)
         if goto is None:

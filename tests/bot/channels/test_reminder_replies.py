@@ -63,7 +63,7 @@ async def test_reply_1_to_a_low_balance_reminder_confirms_the_top_up_once(app, d
 
 async def test_a_chinese_subscriber_replies_1_in_chinese(app, db):
     low_balance(db, ZH)
-    assert (await sms.text(app, db, ZH, "1")).startswith("用2,500积分兑换50元话费？")
+    assert (await sms.text(app, db, ZH, "１")).startswith("用2,500积分兑换50元话费？")  # a full-width one
 
 
 async def test_an_expired_reminder_leaves_1_to_the_main_menu(app, db):
