@@ -122,7 +122,7 @@ def _renewed_until(view: View) -> date:
 
 
 def _renewal_title(view: View) -> T:
-    return T("Renew {name} until {day}. Pay by", name=_package(view).name, day=Day(_renewed_until(view)))
+    return T("Renew {name}. Pay by", name=_package(view).name)  # the new end is on the confirm: USSD pages are short
 
 
 def _renew_confirm(view: View) -> T:
