@@ -45,6 +45,7 @@ class Inbound:
     start: str = ""  # SMS: where to begin (a keyword's goto) when the text does not continue a live session
     notice: T | None = None  # SMS: a line on top when beginning at the main menu (the help for unknown text)
     expect_hop: int | None = None  # a button press: the session's hops when its menu was drawn
+    values: tuple[tuple[str, Any], ...] = ()  # with `start`: the new session's first values (a reminder's)
 
 
 class Confirmations(Protocol):
@@ -174,7 +175,7 @@ class Dispatcher:
         if inbound.text is None or session is None or session.ref != inbound.ref or idle:
             notice = inbound.notice if inbound.text is not None else None
             turn = self.engine.begin(session, inbound.msisdn, inbound.ref, now, ctx, inbound.service_code,
-                                     inbound.start, notice)
+                                     inbound.start, notice, dict(inbound.values))
         else:
             turn = self.engine.step(session, inbound.text, now, ctx)
         for _ in range(MAX_CALLS_PER_TURN):

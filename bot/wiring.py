@@ -94,7 +94,15 @@ def sms_conversation(core: Core, dispatcher: Dispatcher, db: DbEngine, outbound:
     speech = Speech(Subscribers(db, s.service.timezone).profile, core.catalogs.render, s.service.language)
     return TextConversation(SmsMailbox(db, outbound, clock), dispatcher, core.menus,
                             MinuteCounter(redis, f"{s.redis.prefix}rate:"), speech, s.sms.short_code, clock,
-                            max_per_minute=s.sms.max_per_minute, turn_timeout=s.sms.turn_timeout)
+                            max_per_minute=s.sms.max_per_minute, turn_timeout=s.sms.turn_timeout,
+                            reminders=reminder_replies(dispatcher, db))
+
+
+def reminder_replies(dispatcher: Dispatcher, db: DbEngine) -> "ReminderReplies":
+    """What a "1" continues: the reminders' gotos, against this channel's sessions and session window."""
+    from bot.channels.reminder_replies import ReminderReplies
+
+    return ReminderReplies(db, dispatcher.store, dispatcher.channel, dispatcher.engine)
 
 
 def telegram_chat(core: Core, dispatcher: Dispatcher, db: DbEngine, outbound: "TelegramOutbound", redis: Redis,
@@ -110,7 +118,7 @@ def telegram_chat(core: Core, dispatcher: Dispatcher, db: DbEngine, outbound: "T
     mailbox = TelegramMailbox(db, outbound, core.catalogs, core.menus.root, s.service.language, clock)
     conversation = TextConversation(mailbox, dispatcher, core.menus, MinuteCounter(redis, f"{s.redis.prefix}tgrate:"),
                                     speech, s.sms.short_code, clock, max_per_minute=s.sms.max_per_minute,
-                                    turn_timeout=s.sms.turn_timeout)
+                                    turn_timeout=s.sms.turn_timeout, reminders=reminder_replies(dispatcher, db))
     return TelegramChat(db, outbound, conversation, subscribers, core.catalogs, s.service.operator, s.service.region,
                         s.service.language, clock)
 

@@ -99,6 +99,48 @@ def _unsubscribe_call(view: View) -> Call:
                 (("msisdn", view.profile.msisdn), ("package", view.values["package"])))
 
 
+# -- renewal (a package-expiring reminder's "1") -------------------------------------------------
+def _held(view: View):
+    """The subscription being renewed, as the BOSS has it now (read once per screen)."""
+    mine = view.once("subscriptions", lambda: view.services.boss.subscriptions(view.profile.msisdn))
+    return next((s for s in mine if s.package == view.values.get("package")), None)
+
+
+def _renew(view: View) -> str:
+    """Enter a renewal only for a package still held and still sold at the subscriber's tier now; one that
+    lapsed is subscribed anew, one no longer sold leads to the offers (the reminder's values are not trusted)."""
+    package = PACKAGES.get(str(view.values.get("package")))
+    if package is None or package.price(view.profile.tier) is None:
+        return "offers"
+    return "renewal" if _held(view) else "package"
+
+
+def _renewed_until(view: View) -> date:
+    """One more period after the current end (not after today): renewing early loses nothing."""
+    held = _held(view)
+    return _package(view).until(held.until if held else view.now.date())
+
+
+def _renewal_title(view: View) -> T:
+    return T("Renew {name}. Pay by", name=_package(view).name)  # the new end is on the confirm: USSD pages are short
+
+
+def _renew_confirm(view: View) -> T:
+    return T("Renew {name} until {day}: {paid}?", name=_package(view).name, day=Day(_renewed_until(view)),
+             paid=paid(int(view.values["price"]), view))
+
+
+def _renewed(view: View) -> T:
+    held = _held(view)
+    return T("Renewed {name} until {day}.", name=_package(view).name, day=Day(held.until if held else view.now.date()))
+
+
+def _renew_call(view: View) -> Call:
+    return Call("packages.renew", view.op_key("renew"), (
+        ("msisdn", view.profile.msisdn), ("package", view.values["package"]), ("price_fen", int(view.values["price"])),
+        ("pay", view.values["pay"]), ("until", _renewed_until(view).isoformat())))
+
+
 def subscribe(services, call: Call) -> Outcome:
     """The BOSS takes the payment and subscribes in one transaction, so there is nothing to pay back;
     a refusal routes like any product's (`refused`), a package already held as "already"."""
@@ -111,16 +153,28 @@ def subscribe(services, call: Call) -> Outcome:
     return refused(result)
 
 
+def renew(services, call: Call) -> Outcome:
+    """Like `subscribe`: the BOSS pays and moves the end in one transaction; "already" when another
+    renewal got there first, "lapsed" when the package ended meanwhile."""
+    a = call.kwargs
+    payment = Payment.of(str(a["pay"]), int(a["price_fen"]))
+    result = services.boss.renew(str(a["msisdn"]), str(a["package"]), int(a["price_fen"]), payment.points,
+                                 date.fromisoformat(str(a["until"])), call.key)
+    if result.ok or result.reason in ("already", "lapsed"):
+        return Outcome("ok" if result.ok else result.reason)
+    return refused(result)
+
+
 def unsubscribe(services, call: Call) -> Outcome:
     a = call.kwargs
     services.boss.unsubscribe(str(a["msisdn"]), str(a["package"]))
     return Outcome("ok")
 
 
-OPERATIONS = {"packages.subscribe": subscribe, "packages.unsubscribe": unsubscribe}
+OPERATIONS = {"packages.subscribe": subscribe, "packages.renew": renew, "packages.unsubscribe": unsubscribe}
 SAMPLES = tuple({"package": key, "pay": pay, "price": 28_000} for key in PACKAGES for pay in ("bill", "points"))
 
-FLOW = Flow(name="packages", start="home", samples=SAMPLES, states={
+FLOW = Flow(name="packages", start="home", samples=SAMPLES, entries=("renew",), states={
     "home": Menu(lambda v: T("Service packages"), lambda v: [Choice(T("Subscribe"), "offers"),
                                                               Choice(T("My packages"), "mine")],
                  exits=("offers", "mine")),
@@ -133,6 +187,13 @@ FLOW = Flow(name="packages", start="home", samples=SAMPLES, states={
     "short": Show(lambda v: T("Not enough points. Nothing was charged.")),
     "declined": Show(lambda v: T("The charge to your phone bill was declined. Nothing was subscribed.")),
     "already": Show(lambda v: T("You already have {name}. Nothing was charged.", name=_package(v).name)),
+    "renew": Route(_renew, exits=("renewal", "package", "offers")),  # a package-expiring reminder's "1"
+    "renewal": Menu(_renewal_title, lambda v: pay_choices(v, _price(v), "renew_confirm"),
+                    exits=("renew_confirm", "short")),
+    "renew_confirm": Menu(_renew_confirm, yes_no("do_renew"), exits=("do_renew", "home")),
+    "do_renew": Act(_renew_call, {"ok": "renewed", "insufficient": "short", "declined": "declined",
+                                  "already": "already", "lapsed": "offers"}),
+    "renewed": Show(_renewed, confirms=True),
     "mine": Route(lambda v: "list" if _mine(v) else "none", exits=("list", "none")),
     "none": Show(lambda v: T("You have no service packages.")),
     "list": Menu(lambda v: T("My packages"), _mine, exits=("cancel_confirm",)),

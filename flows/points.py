@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
-from bot.engine.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Show, View
+from bot.engine.flow import Act, Ask, Call, Choice, Flow, Invalid, Menu, Outcome, Route, Show, View
 from bot.msisdn import BadNumber, mask, normalise
 from bot.engine.text import Day, Money, Number, T, Verbatim
 from flows.common import POINTS_PER_YUAN, held_points, yes_no
@@ -92,6 +92,12 @@ def _confirm_redeem(view: View) -> T:
     return T("Redeem {points} points for {item}?", points=Number(reward.points), item=reward.label)
 
 
+def _topup(view: View) -> str:
+    """A reminder's reply enters here with the reward it offered: confirm it while it is still offered,
+    else the list of rewards (a value from outside the flow is checked, never trusted)."""
+    return "confirm_redeem" if str(view.values.get("reward")) in REWARDS else "redeem"
+
+
 def _redeemed(view: View) -> T:
     reward = REWARDS[str(view.values["reward"])]
     return T("Done: {item}. Points left: {left}.", item=reward.label, left=Number(int(view.values["left"])))
@@ -163,11 +169,12 @@ OPERATIONS = {"points.redeem": redeem, "points.transfer": transfer}
 
 SAMPLES = tuple({"reward": key, "left": 9_999_999, "amount": 10_000, "to": "+8613899999999"} for key in REWARDS)
 
-FLOW = Flow(name="points", start="home", samples=SAMPLES, states={
+FLOW = Flow(name="points", start="home", samples=SAMPLES, entries=("topup",), states={
     "home": Menu(_home_title, _home, exits=("balance", "history", "redeem", "recipient")),
     "balance": Show(_balance),
     "history": Show(_history_title, items=_history),
     "redeem": Menu(lambda v: T("Redeem points"), _rewards, exits=("confirm_redeem", "packages.offers")),
+    "topup": Route(_topup, exits=("confirm_redeem", "redeem")),  # a low-balance reminder's "1"
     "confirm_redeem": Menu(_confirm_redeem, yes_no("do_redeem"), exits=("do_redeem", "home")),
     "do_redeem": Act(_redeem_call, {"ok": "redeemed", "insufficient": "short"}),
     "redeemed": Show(_redeemed, confirms=True),

@@ -1,14 +1,16 @@
 """A conversation by text messages, whatever channel carries them (SMS, Telegram): from a stored inbound
 message to a reply. Compliance words first (STOP, START, HELP), then the flood limit, then keywords, then
 the subscriber's session. The reply and the inbox row's "processed" mark are one transaction, so a message
-processed twice (a retry, a re-scan) is answered once. The channel lends its inbox (`Inbox`); the rest
+processed twice (a retry, a re-scan) is answered once. A "1" may continue a reminder instead ("Reply 1 to
+top up", `reminder_replies`): it starts the reminder's flow state, and the goto is consumed with the reply's
+mark. The channel lends its inbox (`Inbox`); the rest
 comes through narrow collaborators, never a dispatcher's internals."""
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
 import structlog
 from sqlalchemy.engine import Connection
@@ -20,6 +22,9 @@ from bot.engine.text import T
 from bot.menus import MenuTree
 from bot.msisdn import mask
 from bot.rates import MinuteCounter
+
+if TYPE_CHECKING:
+    from bot.channels.reminder_replies import Goto, ReminderReplies
 from flows import golf
 from integrations.sqltx import upsert, utcnow
 from jobs.tables import OptOut
@@ -103,7 +108,7 @@ class Speech:
 class TextConversation:
     def __init__(self, inbox: Inbox, turns: Turns, menus: MenuTree, rate: MinuteCounter, speech: Speech,
                  short_code: str, clock: Callable[[], datetime] = utcnow, max_per_minute: int = 20,
-                 turn_timeout: float = 10.0) -> None:
+                 turn_timeout: float = 10.0, reminders: "ReminderReplies | None" = None) -> None:
         self.inbox = inbox
         self.turns = turns
         self.menus = menus
@@ -113,6 +118,7 @@ class TextConversation:
         self.clock = clock
         self.max_per_minute = max_per_minute  # more in one minute get one notice, then nothing
         self.turn_timeout = turn_timeout  # the session lock outlives it ([session] lock_ttl_ms)
+        self.reminders = reminders  # what a "1" continues, when a reminder asked for it
         self._draining: dict[str, int] = {}  # subscriber -> highest inbox id the running task must reach
 
     async def process(self, inbox_id: int) -> bool:
@@ -147,6 +153,7 @@ class TextConversation:
     async def _answer(self, row: InboxRow) -> bool:
         structlog.contextvars.bind_contextvars(channel=self.inbox.channel, session=row.ref, msisdn=mask(row.msisdn))
         word = compliance.classify(row.text)
+        also = self._choice(row, word)
         try:
             if word:  # compliance words are always honoured, however fast they come
                 reply = await asyncio.to_thread(self._compliance, row, word)
@@ -154,14 +161,16 @@ class TextConversation:
                 return await self._throttled(row, first=place == self.max_per_minute + 1)
             else:
                 async with asyncio.timeout(self.turn_timeout):  # a slow partner: given up, tried again later
-                    reply = await self.turns.reply(await self._inbound(row))
+                    goto = await self._reminder(row)
+                    reply = await self.turns.reply(self._continued(row, goto) if goto else await self._inbound(row))
+                also = self.reminders.used(goto) if goto and self.reminders else None
         except Exception as exc:  # Redis, a lock held too long, the database: try again on the re-scan
             log.warning(f"{self.inbox.channel}_turn_failed", error=type(exc).__name__, exc_info=True)
             if self.clock() - row.received_at < GIVE_UP:
                 return False
             reply = self.turns.apology(await asyncio.to_thread(self._lang, row.msisdn))
         kind = "confirmation" if word in ("stop", "start") else "reply"
-        out = await asyncio.to_thread(self.inbox.settle, row, reply, kind, self._choice(row, word))
+        out = await asyncio.to_thread(self.inbox.settle, row, reply, kind, also)
         log.info(f"{self.inbox.channel}_answered", word=word, outbox=out)
         await self.inbox.hand_off([out] if out else [])
         return True
@@ -174,6 +183,20 @@ class TextConversation:
         await self.inbox.hand_off([out] if out else [])
         log.info(f"{self.inbox.channel}_throttled", notice=first)
         return True
+
+    async def _reminder(self, row: InboxRow) -> "Goto | None":
+        """The reminder this text continues; never for a command (/menu) or a press on a drawn menu."""
+        if self.reminders is None or row.start or row.expect_hop is not None:
+            return None
+        goto = await self.reminders.find(row.msisdn, row.text, self.clock())
+        if goto:
+            log.info("reminder_reply", goto=goto.goto)
+        return goto
+
+    def _continued(self, row: InboxRow, goto: "Goto") -> Inbound:
+        """Begin at the reminder's flow state with its values, like a keyword begins its flow."""
+        channel = self.inbox.channel
+        return Inbound(channel, row.msisdn, channel, None, row.id, start=goto.goto, values=goto.values)
 
     async def _inbound(self, row: InboxRow) -> Inbound:
         """A keyword begins its flow; other text continues a live session, or gets the main menu with help."""

@@ -15,7 +15,7 @@ from bot.engine import events as ev
 from bot.engine.flow import (Act, Ask, Call, Choice, End, Flow, Invalid, Menu, Outcome, Profile, Route, Screen, Show,
                       State, View, target)
 from bot.engine.render import Renderer
-from bot.engine.session import Session
+from bot.engine.session import Session, Value
 from bot.engine.text import T
 
 MENU_FLOW = "menu"
@@ -71,11 +71,13 @@ class Engine:
 
     # -- entry points -------------------------------------------------------------------------
     def begin(self, previous: Session | None, msisdn: str, ref: str, now: datetime, ctx: Context,
-              service_code: str = "", start: str = "", notice: T | None = None) -> Turn:
+              service_code: str = "", start: str = "", notice: T | None = None,
+              values: Mapping[str, Value] | None = None) -> Turn:
         """A new dial: offer to resume a recent unfinished session, else start at the main menu.
 
         `start` (an SMS keyword's goto) begins there instead, never offering a resume; `notice` is a
-        line shown on top of the main menu (the SMS help for a text that is no keyword)."""
+        line shown on top of the main menu (the SMS help for a text that is no keyword); `values` are the
+        new session's first values (a reminder's, for the state its reply continues)."""
         ts = now.timestamp()
         if previous and not start and self._resumable(previous, ts):
             session = previous.evolve(ref=ref, hops=0, resume=True, page=0, error=None, errors=0, updated=ts)
@@ -83,7 +85,7 @@ class Engine:
         session = Session(msisdn=msisdn, ref=ref, flow=self.root[0], state=self.root[1],
                           lang=ctx.profile.lang, updated=ts, started=ts, tier=ctx.profile.tier,
                           tz=ctx.profile.timezone if ctx.profile.timezone != self.policy.default_timezone else "",
-                          version=previous.version if previous else 0)
+                          version=previous.version if previous else 0, values=dict(values or {}))
         events = (ev.SessionStarted(service_code),)
         to = target(start, MENU_FLOW) if start else self.root
         if to != self.root:

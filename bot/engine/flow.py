@@ -179,6 +179,7 @@ class Flow:
     start: str
     states: Mapping[str, State] = field(default_factory=dict)
     samples: tuple[Mapping[str, Value], ...] = ({},)  # collected values `shortcode lint` renders with
+    entries: tuple[str, ...] = ()  # states entered from outside the flow (a reminder's reply), reachable too
 
 
 def target(goto: str, flow: str) -> tuple[str, str]:

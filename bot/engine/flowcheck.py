@@ -29,7 +29,10 @@ def _check(flow: Flow, flows: Mapping[str, Flow]) -> None:
                 raise FlowError(flow.name, name, f"goes to unknown flow '{other}'")
             if dest and dest not in flows[other].states:
                 raise FlowError(flow.name, name, f"goes to unknown state '{goto}'")
-    seen, todo = {flow.start}, [flow.start]
+    for name in flow.entries:
+        if name not in flow.states:
+            raise FlowError(flow.name, name, "the entry state does not exist")
+    seen, todo = {flow.start, *flow.entries}, [flow.start, *flow.entries]
     while todo:
         for goto in flow.states[todo.pop()].exits:
             other, dest = target(goto, flow.name)

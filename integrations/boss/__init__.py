@@ -123,6 +123,10 @@ class Boss(Protocol):
 
     def subscribe(self, msisdn: str, package: str, price_fen: int, points: int, until: date, key: str) -> Result: ...
 
+    def renew(self, msisdn: str, package: str, price_fen: int, points: int, until: date, key: str) -> Result:
+        """Pay and move an active package's end to `until`; once per key. "already" when it already ends
+        then or later (renewed by another key), "lapsed" when it is no longer active."""
+
     def unsubscribe(self, msisdn: str, package: str) -> Result: ...
 
     # -- what the care reminders read; the many-row ones are read in keyset pages, never as one list --

@@ -208,6 +208,33 @@ class SimulatedBoss(CareReads):
                     return Result(False, "already", _points(conn, msisdn))
             raise  # anything else is a fault, never a subscription
 
+    def renew(self, msisdn: str, package: str, price_fen: int, points: int, until: date, key: str) -> Result:
+        """A renewal paid like a subscription; the row keeps its id and takes the renewal's key."""
+        self.faults.check("boss")
+
+        def work(conn: Connection) -> Result:
+            _lock(conn, msisdn)
+            if conn.execute(select(S.c.id).where(S.c.idem_key == key)).first():
+                return Result(True, points_left=_points(conn, msisdn))
+            held = conn.execute(select(S.c.id, S.c.until).where(
+                S.c.msisdn == msisdn, S.c.package == package, S.c.status == "active",
+                S.c.until >= self.clock().date())).first()
+            if held is None or held.until >= until:
+                return Result(False, "lapsed" if held is None else "already", _points(conn, msisdn))
+            if points:
+                if not _debit(conn, msisdn, points):
+                    return Result(False, "insufficient", _points(conn, msisdn))
+                _entry(conn, msisdn, -points, "redeem", package, key + ":pay", self.clock())
+            else:
+                charged = self._charge(conn, msisdn, price_fen, key + ":pay", package)
+                if not charged.ok:
+                    return Result(False, charged.reason, _points(conn, msisdn))
+            conn.execute(update(S).where(S.c.id == held.id).values(
+                until=until, price_fen=price_fen, points=points, pay="points" if points else "bill", idem_key=key))
+            return Result(True, points_left=_points(conn, msisdn))
+
+        return write(self.engine, work)
+
     def unsubscribe(self, msisdn: str, package: str) -> Result:
         self.faults.check("boss")
         write(self.engine, lambda conn: conn.execute(update(S).where(

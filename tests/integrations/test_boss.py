@@ -242,3 +242,28 @@ def test_daily_limit_counts_from_local_midnight_whatever_the_zone(boss):
     assert boss.transfer_points(A, B, 10_000, "d1", 10_000, since).ok
     boss.clock = lambda: datetime(2026, 11, 23, 0, 1, tzinfo=timezone.utc)  # 08:01, the same local day
     assert boss.transfer_points(A, B, 10, "d2", 10_000, since).reason == "daily_limit"
+
+
+def test_a_renewal_pays_once_and_moves_the_end_of_the_package_held(boss, engine):
+    """Once per key; a second renewal to the same end is "already"; a package no longer held is "lapsed"."""
+    from datetime import date
+    assert boss.subscribe(A, "golf", 20_000, 10_000, date(2027, 11, 23), "p1").ok
+    assert boss.renew(A, "golf", 20_000, 0, date(2028, 11, 22), "r1").ok
+    assert boss.renew(A, "golf", 20_000, 0, date(2028, 11, 22), "r1").ok  # a retry: the first answer
+    again = boss.renew(A, "golf", 20_000, 0, date(2028, 11, 22), "r2")
+    assert not again.ok and again.reason == "already"
+    assert [(s.package, s.until) for s in boss.subscriptions(A)] == [("golf", date(2028, 11, 22))]
+    assert boss.account(A).bill_fen == 18_850 + 20_000
+    boss.unsubscribe(A, "golf")
+    gone = boss.renew(A, "golf", 20_000, 0, date(2029, 11, 22), "r3")
+    assert not gone.ok and gone.reason == "lapsed" and boss.account(A).bill_fen == 18_850 + 20_000
+
+
+def test_concurrent_renewals_of_one_package_charge_once(pg_boss):
+    from datetime import date
+    boss, engine = pg_boss
+    assert boss.subscribe(A, "health", 6_000, 0, date(2027, 11, 23), "s1").ok
+    with ThreadPoolExecutor(30) as pool:
+        results = list(pool.map(lambda n: boss.renew(A, "health", 6_000, 0, date(2028, 11, 22), f"c{n}"),
+                                range(30)))
+    assert sum(r.ok for r in results) == 1 and boss.account(A).bill_fen == 18_850 + 2 * 6_000

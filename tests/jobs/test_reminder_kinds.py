@@ -32,7 +32,7 @@ def test_the_shipped_kinds_cover_every_trigger_and_class():
     assert {k.trigger for k in kinds.values()} == set(TRIGGERS)
     assert {k.cap_class for k in kinds.values()} == set(CLASSES)
     assert {k.name for k in kinds.values() if k.cap_class == "service"} == {"bill-due", "suspension-care"}
-    assert kinds["low-balance"].goto == "points.confirm_redeem"
+    assert kinds["low-balance"].goto == "points.topup"
     assert kinds["holiday-greeting"].outbox_kind == "marketing" and kinds["bill-due"].outbox_kind == "reminder"
 
 

@@ -90,7 +90,7 @@ def test_low_balance_once_per_crossing_with_its_reply(engine):
     assert texts(engine) == {EN: "Your balance is ¥8.50, below ¥10.00. Reply 1 to top up ¥50.00 with 2,500 points. "
                                  "Reply STOP to opt out."}
     [goto] = rows(engine, ReminderGoto)
-    assert (goto.kind, goto.goto, goto.cause) == ("low-balance", "points.confirm_redeem",
+    assert (goto.kind, goto.goto, goto.cause) == ("low-balance", "points.topup",
                                                   f"rem:low-balance:20261202T010000:{EN}")
     assert json.loads(goto.params)["reward"] == "topup50" and json.loads(goto.params)["balance_fen"] == 850
     assert goto.expires_at.replace(tzinfo=UTC) == now + timedelta(hours=48)
@@ -109,7 +109,7 @@ def test_package_expiring_offers_the_tier_price_or_nothing(engine):
     assert texts(engine) == {ZH: "您的车主全能包将于12月31日到期，回复1续订（¥200.00/年）。回复TD退订"}
     go(engine, "package-expiring", at_shanghai(2026, 12, 25), services(boss=boss))
     assert texts(engine)[EN] == "Health tips ends Jan 1. Reply 1 to renew for ¥5.00/month. Reply STOP to opt out."
-    assert {g.goto for g in rows(engine, ReminderGoto)} == {"packages.package"}
+    assert {g.goto for g in rows(engine, ReminderGoto)} == {"packages.renew"}
 
 
 def test_points_expiring_on_the_chosen_november_days_for_the_nov_30_cycle_end(engine):
