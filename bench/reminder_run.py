@@ -153,8 +153,10 @@ def profiled(procs: list, folder: Path | None) -> Iterator[None]:
             spy.wait(30)
 
 
-def measure(db_url: str, redis_url: str, n_workers: int, tmp: Path, timeout: float, pg=None,
+def measure(db_url: str, redis: tuple, n_workers: int, tmp: Path, timeout: float, pg=None,
             profile: Path | None = None) -> dict:
+    """One measurement: fresh outbox and counters, a fresh gateway, n workers waiting; the trigger; the wait."""
+    redis_url, redis_proc = redis
     reset(db_url)
     gport = free_port()
     gateway = f"http://127.0.0.1:{gport}"
@@ -165,14 +167,14 @@ def measure(db_url: str, redis_url: str, n_workers: int, tmp: Path, timeout: flo
     with started("gateway", [PY, "-m", "bot.tools.cli", "gateway"], "0,1", env, tmp, gport) as gw, \
             workers(n_workers, env, tmp, redis_url) as procs:
         control(gateway, "/control/faults", {"dlr": False})
-        cpu0 = {p.name: p.cpu_seconds() for p in (gw, *procs)}
+        cpu0 = {p.name: p.cpu_seconds() for p in (gw, redis_proc, *procs)}
         pg0 = pg.cpu_seconds() if pg else 0.0
         load0 = os.getloadavg()
         t0 = time.time()
         with profiled(procs, profile):
             job = trigger(redis_url)
             counts = wait(job, gateway, timeout)
-        cpu = {p.name: round(p.cpu_seconds() - cpu0[p.name], 1) for p in (gw, *procs)}
+        cpu = {p.name: round(p.cpu_seconds() - cpu0[p.name], 1) for p in (gw, redis_proc, *procs)}
         if pg:
             cpu["postgres"] = round(pg.cpu_seconds() - pg0, 1)
         load1 = os.getloadavg()
@@ -202,7 +204,8 @@ def baseline(redis_url: str, n: int, n_workers: int) -> dict:
     return {"workers": n_workers, "seconds": round(t, 1), "messages_per_s": round(n / t)}
 
 
-def backend(name: str, args, tmp: Path, redis_url: str) -> dict:
+def backend(name: str, args, tmp: Path, redis: tuple) -> dict:
+    redis_url = redis[0]
     with (postgres_server(tmp) if name == "postgresql" else nullcontext()) as pg:
         db_url = pg.url if pg else f"sqlite:///{tmp}/reminders.db"
         seconds = seed(db_url, args.subscribers)
@@ -215,7 +218,7 @@ def backend(name: str, args, tmp: Path, redis_url: str) -> dict:
             if args.profile:
                 folder = Path(args.profile) / f"{name}-{n}"
                 folder.mkdir(parents=True, exist_ok=True)
-            out["runs"].append(measure(db_url, redis_url, n, tmp, args.timeout, pg, folder))
+            out["runs"].append(measure(db_url, redis, n, tmp, args.timeout, pg, folder))
             print(f"  reminder run {n} worker(s): {json.dumps(out['runs'][-1])}", flush=True)
     return out
 
@@ -244,9 +247,9 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-reminders-"))
     results = {}
-    with redis_server(tmp) as (redis_url, _redis):
+    with redis_server(tmp) as redis:
         for name in args.backends.split(","):
-            results[name] = backend(name, args, tmp, redis_url)
+            results[name] = backend(name, args, tmp, redis)
     report(results, args.subscribers)
     path = save("reminder_run", {"command": " ".join(sys.argv), "subscribers": args.subscribers, "kind": KIND,
                                  "at": AT.isoformat(), "results": results})
