@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -250,6 +251,7 @@ def main() -> None:
     with redis_server(tmp) as redis:
         for name in args.backends.split(","):
             results[name] = backend(name, args, tmp, redis)
+    shutil.rmtree(tmp, ignore_errors=True)  # a million-row SQLite file is over a gigabyte; logs stay on failure
     report(results, args.subscribers)
     path = save("reminder_run", {"command": " ".join(sys.argv), "subscribers": args.subscribers, "kind": KIND,
                                  "at": AT.isoformat(), "results": results})
