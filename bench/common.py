@@ -12,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -142,3 +143,59 @@ def save(name: str, data: dict) -> Path:
     path = RESULTS / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps({"machine": machine(), **data}, indent=2, ensure_ascii=False))
     return path
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: drop to the postgres user when we are root (as tests/conftest.py)."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@dataclass
+class Postgres:
+    """A private PostgreSQL cluster on a free loopback port; `cpu_seconds` counts the postmaster and every
+    backend, those that exited included (the postmaster's reaped children's time)."""
+
+    url: str
+    data: Path
+
+    def pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def cpu_seconds(self) -> float:
+        tick, root, total = os.sysconf("SC_CLK_TCK"), self.pid(), 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid = int(stat.parent.name)
+            if pid == root:
+                total += sum(int(f) for f in fields[11:15]) / tick  # its own time and its reaped children's
+            elif int(fields[1]) == root:
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+
+@contextmanager
+def postgres_server(tmp: Path) -> Iterator[Postgres]:
+    """initdb and pg_ctl as the test suite does (fsync off: a benchmark's cluster is thrown away)."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    bindir, base = bins[-1].parent, Path(tempfile.mkdtemp(prefix="bench-pg-"))  # not under `tmp`: postgres must enter it
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    data, port = base / "data", free_port()
+    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                                 "-E", "UTF8", "--locale=C"]), check=True, stdout=subprocess.DEVNULL)
+    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l",
+                                 str(base / "log"), "start"]), check=True, stdout=subprocess.DEVNULL)
+    try:
+        subprocess.run(_as_postgres([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                                     "postgres", "bench"]), check=True)
+        yield Postgres(f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench", data)
+    finally:
+        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+                       stdout=subprocess.DEVNULL)
+        shutil.rmtree(base, ignore_errors=True)

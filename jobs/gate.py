@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
-from sqlalchemy import Table, and_, column, select, table, update
+from sqlalchemy import Table, and_, bindparam, column, select, table, update
 from sqlalchemy.engine import Connection, Engine
 
 from integrations.sqltx import write
@@ -178,10 +178,12 @@ class Gate:
         conn.execute(_insert_missing(conn), [dict(msisdn=m, cap_class=c, window=w, sent=0) for m, c, w in keys])
         for batch in _rounds(wanted):
             self._round(conn, batch, verdict)
-        for r, _ in wanted:  # marked in the same transaction: a worker dying now cannot count it twice
-            if (slot := verdict.slots.get(r.id)) is not None:
-                conn.execute(update(outbox).where(outbox.c.id == r.id, outbox.c.claim == token)
-                             .values(error=COUNTED + slot.day))
+        # marked in the same transaction, so a worker dying now cannot count it twice; one executemany for
+        # the batch (a statement per row cost a fifth of a million-reminder send, bench/reminder_run.py)
+        marks = [{"rid": r.id, "mark": COUNTED + verdict.slots[r.id].day} for r, _ in wanted if r.id in verdict.slots]
+        if marks:
+            conn.execute(update(outbox).where(outbox.c.id == bindparam("rid"), outbox.c.claim == token)
+                         .values(error=bindparam("mark")), marks)
 
     def _round(self, conn: Connection, batch: list[tuple[Any, date]], verdict: Verdict) -> None:
         day_ok = self._bump(conn, batch, 0, +1)

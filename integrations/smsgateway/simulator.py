@@ -68,6 +68,8 @@ class Gateway:
     blacklist: set[str] = field(default_factory=set)
     submits: int = 0  # send requests received, whatever became of them
     accepted: int = 0  # messages accepted (a repeated reference is not accepted again)
+    first_accepted_at: float = 0.0  # wall clock of the first and the latest accept (0: none yet)
+    last_accepted_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -102,6 +104,8 @@ class Gateway:
         if key:
             self.by_reference[key] = message.id
         self.accepted += 1
+        self.first_accepted_at = self.first_accepted_at or message.accepted_at
+        self.last_accepted_at = message.accepted_at
         if self.faults.dlr and self.callback_url:
             self._later(self._report(message))
         return _recipient(number, SENT, message)
@@ -231,6 +235,14 @@ async def stats(request: web.Request) -> web.Response:
                               "messages": [asdict(m) for m in gw.messages.values()]})
 
 
+async def counts(request: web.Request) -> web.Response:
+    """Control API: the counters and the first and latest accept times, in constant time: a benchmark polls
+    it while a million messages arrive, where `/control/stats` would list every one of them."""
+    gw = request.app[GATEWAY]
+    return web.json_response({"submits": gw.submits, "accepted": gw.accepted,
+                              "first_accepted_at": gw.first_accepted_at, "last_accepted_at": gw.last_accepted_at})
+
+
 async def handset(request: web.Request) -> web.Response:
     """Control API: what a handset received, in order (`?to=NUMBER`); the console's SMS mode reads it."""
     to = request.query.get("to", "")
@@ -270,6 +282,7 @@ def make_gateway_app(gateway: Gateway) -> web.Application:
     app.router.add_post(SEND_PATH, send)
     app.router.add_post(BULK_PATH, send_bulk)
     app.router.add_get("/control/stats", stats)
+    app.router.add_get("/control/counts", counts)
     app.router.add_get("/control/handset", handset)
     app.router.add_post("/control/faults", set_faults)
     app.router.add_post("/control/inbound", inject)
