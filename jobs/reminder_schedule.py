@@ -9,6 +9,8 @@ from typing import Any
 from jobs.reminder_kinds import kinds_path, load_kinds, reminder_entries
 from jobs.schedule import Periodic, provide
 
+RUN_TIMEOUT_S = 3600  # a run over a million subscribers takes minutes (docs/benchmarks.md §8): RQ's 180 s would kill it
+
 
 def _at(slot: datetime) -> dict[str, Any]:
     return {"at": slot.isoformat()}
@@ -22,5 +24,5 @@ def reminder_entries_of(settings: Any) -> list[Periodic]:
     if not settings.schedule.reminders:
         return []
     kinds = load_kinds(kinds_path(settings.path(settings.paths.menus)), FLOWS)
-    return [Periodic(name.replace(":", "-"), func, cron, kwargs, per_slot=_at)
+    return [Periodic(name.replace(":", "-"), func, cron, kwargs, per_slot=_at, timeout=RUN_TIMEOUT_S)
             for name, func, cron, kwargs in reminder_entries(kinds)]

@@ -48,6 +48,7 @@ def test_every_reminder_kind_runs_at_its_cron_with_its_slot_as_the_moment(settin
     for kind in kinds.values():
         entry = entries[f"reminder-{kind.name}"]
         assert entry.when == kind.cron and entry.func.__name__ == "run_reminder"
+        assert entry.timeout == 3600  # not RQ's 180 s: a million subscribers take minutes
         assert entry.arguments(slot) == {"kind": kind.name, "at": "2026-12-01T10:00:00+08:00"}
 
 
