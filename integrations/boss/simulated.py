@@ -184,14 +184,9 @@ class SimulatedBoss(CareReads):
             if conn.execute(select(S.c.id).where(S.c.msisdn == msisdn, S.c.package == package,
                                                  S.c.status == "active")).first():
                 return Result(False, "already", _points(conn, msisdn))
-            if points:
-                if not _debit(conn, msisdn, points):
-                    return Result(False, "insufficient", _points(conn, msisdn))
-                _entry(conn, msisdn, -points, "redeem", package, key + ":pay", self.clock())
-            else:
-                charged = self._charge(conn, msisdn, price_fen, key + ":pay", package)
-                if not charged.ok:
-                    return Result(False, charged.reason, _points(conn, msisdn))
+            refused = self._pay(conn, msisdn, package, price_fen, points, key)
+            if refused is not None:
+                return refused
             conn.execute(insert(S).values(msisdn=msisdn, package=package, price_fen=price_fen, points=points,
                                           pay="points" if points else "bill", status="active", until=until,
                                           idem_key=key, created_at=self.clock()))
@@ -208,6 +203,17 @@ class SimulatedBoss(CareReads):
                     return Result(False, "already", _points(conn, msisdn))
             raise  # anything else is a fault, never a subscription
 
+    def _pay(self, conn: Connection, msisdn: str, package: str, price_fen: int, points: int,
+             key: str) -> Result | None:
+        """A package's price, in points or on the bill, in the caller's transaction; the refusal, or None."""
+        if points:
+            if not _debit(conn, msisdn, points):
+                return Result(False, "insufficient", _points(conn, msisdn))
+            _entry(conn, msisdn, -points, "redeem", package, key + ":pay", self.clock())
+            return None
+        charged = self._charge(conn, msisdn, price_fen, key + ":pay", package)
+        return None if charged.ok else Result(False, charged.reason, _points(conn, msisdn))
+
     def renew(self, msisdn: str, package: str, price_fen: int, points: int, until: date, key: str) -> Result:
         """A renewal paid like a subscription; the row keeps its id and takes the renewal's key."""
         self.faults.check("boss")
@@ -221,14 +227,9 @@ class SimulatedBoss(CareReads):
                 S.c.until >= self.clock().date())).first()
             if held is None or held.until >= until:
                 return Result(False, "lapsed" if held is None else "already", _points(conn, msisdn))
-            if points:
-                if not _debit(conn, msisdn, points):
-                    return Result(False, "insufficient", _points(conn, msisdn))
-                _entry(conn, msisdn, -points, "redeem", package, key + ":pay", self.clock())
-            else:
-                charged = self._charge(conn, msisdn, price_fen, key + ":pay", package)
-                if not charged.ok:
-                    return Result(False, charged.reason, _points(conn, msisdn))
+            refused = self._pay(conn, msisdn, package, price_fen, points, key)
+            if refused is not None:
+                return refused
             conn.execute(update(S).where(S.c.id == held.id).values(
                 until=until, price_fen=price_fen, points=points, pay="points" if points else "bill", idem_key=key))
             return Result(True, points_left=_points(conn, msisdn))
