@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from jobs.tables import DlrParked, Outbox
 from integrations.smsgateway import DLR_ORDER, FINAL
+from integrations import sqlrows
 from integrations.sqltx import utcnow, write
 
 O, P = Outbox.__table__, DlrParked.__table__
@@ -52,6 +53,8 @@ def apply_parked_many(conn: Connection, message_ids: list[str]) -> None:
     """`apply_parked` for a whole request's message ids: one query when nothing is parked (the usual case)."""
     if not message_ids:
         return
-    waiting = set(conn.execute(select(P.c.gateway_message_id).where(P.c.gateway_message_id.in_(message_ids))).scalars())
+    waiting = set(conn.execute(select(P.c.gateway_message_id).where(
+        sqlrows.among(conn, f"{P.name}.gateway_message_id", "ids", "text")), {"ids": sqlrows.values(conn, message_ids)})
+        .scalars())
     for message_id in waiting:
         apply_parked(conn, message_id)

@@ -16,9 +16,10 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
-from sqlalchemy import Table, and_, bindparam, column, select, table, update
+from sqlalchemy import Table, TextClause, column, select, table, text, update
 from sqlalchemy.engine import Connection, Engine
 
+from integrations import sqlrows
 from integrations.sqltx import write
 from jobs.tables import OptOut, SendCap
 
@@ -134,14 +135,23 @@ class Gate:
 
     def screen(self, engine: Engine, outbox: Table, rows: Iterable[Any], token: str, now: datetime) -> Verdict:
         """Decide every gated row of a claimed batch (rows with id, msisdn, kind, cap_class, error): opt-out,
-        then quiet hours, then caps. What passes is sent; its cap slot, if any, is in `slots`."""
+        then quiet hours, then caps. What passes is sent; its cap slot, if any, is in `slots`, and the row is
+        marked as counted in the same transaction."""
+        rows = list(rows)
+        if not any(r.kind in GATED for r in rows):
+            return Verdict()
+        return write(engine, lambda conn: self.decide(conn, rows, now, (outbox, token)))
+
+    def decide(self, conn: Connection, rows: Iterable[Any], now: datetime,
+               mark: tuple[Table, str] | None = None) -> Verdict:
+        """`screen` in the caller's write transaction. Without `mark` the caller writes each new slot's
+        `counted(slot)` into its row itself (the SMS sender, in the statement that claims the rows)."""
         gated = [r for r in rows if r.kind in GATED]
         verdict = Verdict()
         if not gated:
             return verdict
-        with engine.connect() as conn:
-            stopped = _opted_out(conn, {r.msisdn for r in gated if r.msisdn})
-            zones = self._zones(conn, {r.msisdn for r in gated if r.msisdn})
+        stopped = _opted_out(conn, {r.msisdn for r in gated if r.msisdn})
+        zones = self._zones(conn, {r.msisdn for r in gated if r.msisdn})
         capped: list[tuple[Any, date]] = []
         for r in gated:
             local = now.astimezone(zones.get(r.msisdn) or zone("", self.default_zone))
@@ -154,7 +164,9 @@ class Gate:
             elif r.msisdn and r.id not in verdict.slots and self._capped(cap_class(r)):
                 capped.append((r, local.date()))
         if capped:
-            write(engine, lambda conn: self._take(conn, outbox, capped, token, verdict))
+            self._take(conn, capped, verdict)
+            if mark:
+                _mark(conn, *mark, [(r.id, counted(verdict.slots[r.id])) for r, _ in capped if r.id in verdict.slots])
         return verdict
 
     def _capped(self, name: str) -> bool:
@@ -165,31 +177,23 @@ class Gate:
         if not numbers:
             return {}
         found = conn.execute(select(SUBSCRIBER.c.msisdn, SUBSCRIBER.c.timezone)
-                             .where(SUBSCRIBER.c.msisdn.in_(numbers))).all()
+                             .where(sqlrows.among(conn, "subscriber.msisdn", "numbers", "text")),
+                             {"numbers": sqlrows.values(conn, numbers)}).all()
         return {m: zone(tz or "", self.default_zone) for m, tz in found}
 
     # -- the counters ------------------------------------------------------------------------------------
 
-    def _take(self, conn: Connection, outbox: Table, wanted: list[tuple[Any, date]], token: str,
-              verdict: Verdict) -> None:
-        """Take a slot in the day and the week window of each row, or cap it: in one transaction, one
-        round per row of the same subscriber and class, so each round is two set-based conditional updates."""
-        keys = sorted({(r.msisdn, cap_class(r), w) for r, d in wanted for w in windows(d)})
-        conn.execute(_insert_missing(conn), [dict(msisdn=m, cap_class=c, window=w, sent=0) for m, c, w in keys])
+    def _take(self, conn: Connection, wanted: list[tuple[Any, date]], verdict: Verdict) -> None:
+        """Take a slot in the day and the week window of each row, or cap it: one round per row of the same
+        subscriber and class, so each round is a set-based upsert per window."""
         for batch in _rounds(wanted):
             self._round(conn, batch, verdict)
-        # marked in the same transaction, so a worker dying now cannot count it twice; one executemany for
-        # the batch (a statement per row cost a fifth of a million-reminder send, bench/reminder_run.py)
-        marks = [{"rid": r.id, "mark": COUNTED + verdict.slots[r.id].day} for r, _ in wanted if r.id in verdict.slots]
-        if marks:
-            conn.execute(update(outbox).where(outbox.c.id == bindparam("rid"), outbox.c.claim == token)
-                         .values(error=bindparam("mark")), marks)
 
     def _round(self, conn: Connection, batch: list[tuple[Any, date]], verdict: Verdict) -> None:
-        day_ok = self._bump(conn, batch, 0, +1)
+        day_ok = self._bump(conn, batch, 0)
         got = [(r, d) for r, d in batch if r.id in day_ok]
-        week_ok = self._bump(conn, got, 1, +1)
-        self._bump(conn, [(r, d) for r, d in got if r.id not in week_ok], 0, -1)  # the week refused: undo the day
+        week_ok = self._bump(conn, got, 1)
+        _undo(conn, [(r, d) for r, d in got if r.id not in week_ok], 0)  # the week refused: undo the day
         for r, d in batch:
             name = cap_class(r)
             if r.id in week_ok:
@@ -198,24 +202,59 @@ class Gate:
                 window = windows(d)[0 if r.id not in day_ok else 1]
                 verdict.held.append(Held(r.id, "capped", f"capped: {name} {window}"))
 
-    def _bump(self, conn: Connection, batch: list[tuple[Any, date]], which: int, by: int) -> set[int]:
-        """sent += by for the window `which` (0 day, 1 week) of each row, where that stays within the cap;
-        returns the rows whose counter moved. One UPDATE per class and window; a subscriber is once in it."""
+    def _bump(self, conn: Connection, batch: list[tuple[Any, date]], which: int) -> set[int]:
+        """sent += 1 for the window `which` (0 day, 1 week) of each row, where that stays within the cap, the
+        counter made at 1 where there is none; returns the rows that got their slot. One upsert per class and
+        window: a conditional update cannot pass the cap, whichever worker runs it first."""
         groups: dict[tuple[str, str], dict[str, int]] = {}
         for r, d in batch:
             groups.setdefault((cap_class(r), windows(d)[which]), {})[r.msisdn] = r.id
         moved: set[int] = set()
         for (name, window), rows in sorted(groups.items()):
             limit = self.caps[name].limit(window)
-            where = [CAP.c.cap_class == name, CAP.c.window == window, CAP.c.msisdn.in_(sorted(rows))]
-            if by > 0 and limit is not None:
-                where.append(CAP.c.sent < limit)
-            if by < 0:
-                where.append(CAP.c.sent > 0)
-            done = conn.execute(update(CAP).where(and_(*where)).values(sent=CAP.c.sent + by)
-                                .returning(CAP.c.msisdn)).scalars()
+            if limit is not None and limit < 1:
+                continue
+            done = conn.execute(_upsert(conn, limit is not None), {
+                "numbers": sqlrows.values(conn, sorted(rows)), "cls": name, "win": window, "limit": limit}).scalars()
             moved |= {rows[m] for m in done}
         return moved
+
+
+def _upsert(conn: Connection, limited: bool) -> TextClause:
+    """Counters for a list of numbers in one class and window: made at 1, or raised by 1 below the limit.
+    RETURNING names the numbers that got a slot (a conflicting row the WHERE refuses is not returned). The
+    `WHERE true` is SQLite's rule for an upsert from a SELECT."""
+    if conn.dialect.name == "postgresql":
+        numbers = "SELECT n FROM unnest(CAST(:numbers AS text[])) AS v(n)"
+    else:
+        numbers = "SELECT value FROM json_each(:numbers)"
+    below = " WHERE send_cap.sent < :limit" if limited else ""
+    return text(f'INSERT INTO send_cap (msisdn, cap_class, "window", sent) SELECT m.*, :cls, :win, 1 FROM ({numbers}) '
+                f'AS m WHERE true ON CONFLICT (msisdn, cap_class, "window") DO UPDATE SET sent = send_cap.sent + 1{below} '
+                'RETURNING msisdn')
+
+
+def _undo(conn: Connection, batch: list[tuple[Any, date]], which: int) -> None:
+    """Give back the slot of the window `which` that these rows took (their other window refused them)."""
+    for r, d in batch:
+        conn.execute(update(CAP).where(CAP.c.msisdn == r.msisdn, CAP.c.cap_class == cap_class(r),
+                                       CAP.c.window == windows(d)[which], CAP.c.sent > 0).values(sent=CAP.c.sent - 1))
+
+
+def counted(slot: Slot) -> str:
+    """The error a row carries while its cap slot is taken and its outcome unknown."""
+    return COUNTED + slot.day
+
+
+def _mark(conn: Connection, outbox: Table, token: str, marks: list[tuple[int, str]]) -> None:
+    """Marked in the slots' transaction, so a worker dying now cannot count a row twice; one statement per
+    day (a statement per row cost a fifth of a million-reminder send, bench/reminder_run.py)."""
+    by_mark: dict[str, list[int]] = {}
+    for row_id, mark in marks:
+        by_mark.setdefault(mark, []).append(row_id)
+    for mark, ids in by_mark.items():
+        conn.execute(update(outbox).where(sqlrows.among(conn, f"{outbox.name}.id", "ids"), outbox.c.claim == token)
+                     .values(error=mark), {"ids": sqlrows.values(conn, ids)})
 
 
 def give_back(conn: Connection, slots: Iterable[Slot]) -> None:
@@ -240,20 +279,12 @@ def _rounds(wanted: list[tuple[Any, date]]) -> list[list[tuple[Any, date]]]:
     return rounds
 
 
-def _insert_missing(conn: Connection):
-    """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL): a counter another worker created is left
-    as it is, never reset or counted twice."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(CAP).on_conflict_do_nothing(index_elements=["msisdn", "cap_class", "window"])
-
-
 def _opted_out(conn: Connection, numbers: set[str]) -> set[str]:
     if not numbers:
         return set()
-    return set(conn.execute(select(OPT.c.msisdn).where(OPT.c.msisdn.in_(numbers), OPT.c.opted_out)).scalars())
+    return set(conn.execute(select(OPT.c.msisdn).where(sqlrows.among(conn, "opt_out.msisdn", "numbers", "text"),
+                                                        OPT.c.opted_out), {"numbers": sqlrows.values(conn, numbers)})
+               .scalars())
 
 
 def logged(channel: str, verdict: Verdict) -> None:

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from jobs import gate, process
 from jobs.tables import Outbox
 from jobs.delivery import apply_parked_many
+from integrations.smsgateway import BULK_MAX
 from integrations.smsgateway.client import GatewayClient, GatewayError
+from integrations import sqlrows
 from integrations.sqltx import utcnow, write
 
 O = Outbox.__table__
 OPTIONAL = gate.GATED  # what an opt-out, quiet hours and caps hold back; replies and confirmations still go
 BACKOFF_S = (10, 60, 300)  # waits after the 1st, 2nd and 3rd failed attempt; the 4th failure is final
 CLAIM_S = 60
-BATCH = 200  # rows per RQ job: one job costs ~3 ms, so a job per message would cap a worker
-CHUNK = 100  # rows per gateway request
+BATCH = 500  # rows per RQ job: one job costs ~3 ms, and each statement of a job is paid once per batch
+CHUNK = BULK_MAX  # rows per gateway request (500): one request, one claim and one gate pass per job
 
 
 def add(conn: Connection, msisdn: str, text: str, cause: str, now: datetime, kind: str = "reply",
@@ -54,35 +56,52 @@ class Sender:
 
     def send(self, ids: Iterable[int]) -> int:
         """Claim and submit these rows, a chunk per gateway request; returns how many were accepted."""
-        ids, token, now = list(ids), secrets.token_hex(8), self.clock()
-        limit = len(self.backoff) + 1
-        lapsed = and_(O.c.status == "sending", O.c.claimed_until < now)
-
-        def claim(conn: Connection) -> None:
-            # a row whose every attempt died with its worker is given up, not claimed forever
-            conn.execute(update(O).where(O.c.id.in_(ids), lapsed, O.c.attempts >= limit).values(
-                status="failed", claim=None, claimed_until=None, error="no answer after the last attempt"))
-            conn.execute(update(O).where(O.c.id.in_(ids), or_(
-                and_(O.c.status == "pending", O.c.next_attempt_at <= now), lapsed)).values(
-                status="sending", claim=token, claimed_until=now + timedelta(seconds=self.claim_s),
-                attempts=O.c.attempts + 1))
-
-        write(self.engine, claim)
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind, O.c.cap_class, O.c.error)
-                                .where(O.c.claim == token, O.c.status == "sending").order_by(O.c.id)).all()
+        ids, token = sorted(set(ids)), secrets.token_hex(8)
+        rows, first = write(self.engine, lambda conn: self._claim(conn, ids, token, self.clock()))
         sent, renew_at = 0, time.monotonic() + self.claim_s / 2
         for start in range(0, len(rows), self.chunk):
             if time.monotonic() >= renew_at:  # a slow gateway: keep the rest of the batch ours
                 self._renew(token)
                 renew_at = time.monotonic() + self.claim_s / 2
-            sent += self._submit(rows[start:start + self.chunk], token)
+            sent += self._submit(rows[start:start + self.chunk], token, first if start == 0 else None)
         return sent
 
-    def _submit(self, rows: list, token: str) -> int:
-        """One gateway request. The gate (opt-out, quiet hours, caps) is passed right before it, so a STOP
-        in the middle of a batch stops every later request: a reminder queued before STOP does not leave."""
-        verdict = self.gate.screen(self.engine, O, rows, token, self.clock())
+    def _claim(self, conn: Connection, ids: list[int], token: str, now: datetime) -> tuple[list[Claimed], gate.Verdict]:
+        """Read the rows by id (locked: FOR UPDATE on PostgreSQL, the write lock on SQLite), take those pending
+        and due or whose claim lapsed, and pass the first request's rows through the gate, all in one
+        transaction: the claim writes each row's cap mark itself, so a row is updated once here.
+        Only the primary key finds the rows: a condition on `status` let PostgreSQL's planner, with statistics
+        older than a bulk insert, scan every pending row for each batch."""
+        if not ids:
+            return [], gate.Verdict()
+        due = and_(O.c.status == "pending", O.c.next_attempt_at <= now)
+        lapsed = and_(O.c.status == "sending", O.c.claimed_until < now)
+        state = case((due, 1), (lapsed, 2), else_=0).label("state")
+        found = conn.execute(select(O.c.id, O.c.msisdn, O.c.text, O.c.attempts, O.c.kind, O.c.cap_class, O.c.error,
+                                    state).where(sqlrows.among(conn, "outbox.id", "ids")).order_by(O.c.id)
+                             .with_for_update(), {"ids": sqlrows.values(conn, ids)}).all()
+        limit = len(self.backoff) + 1
+        dead = [r.id for r in found if r.state == 2 and r.attempts >= limit]  # every attempt died with its worker
+        taken = [Claimed(r.id, r.msisdn, r.text, r.attempts + 1, r.kind, r.cap_class, r.error)
+                 for r in found if r.state == 1 or (r.state == 2 and r.attempts < limit)]
+        if dead:
+            conn.execute(update(O).where(sqlrows.among(conn, "outbox.id", "ids")).values(
+                status="failed", claim=None, claimed_until=None, error="no answer after the last attempt"),
+                {"ids": sqlrows.values(conn, dead)})
+        verdict = self.gate.decide(conn, taken[:self.chunk], now)
+        marks = {row_id: gate.counted(slot) for row_id, slot in verdict.slots.items()}
+        taken = [replace(r, error=marks.get(r.id, r.error)) for r in taken]
+        if taken:
+            cols = {"id": "int", "err": "text"}
+            conn.execute(_claim_statement(conn), {**sqlrows.table_params(conn, "v", cols, [(r.id, r.error) for r in taken]),
+                                                  "token": token, "until": now + timedelta(seconds=self.claim_s)})
+        return taken, verdict
+
+    def _submit(self, rows: list, token: str, verdict: gate.Verdict | None = None) -> int:
+        """One gateway request. The gate (opt-out, quiet hours, caps) is passed right before it (the first
+        request's in the claim), so a STOP in the middle of a batch stops every later request: a reminder
+        queued before STOP does not leave."""
+        verdict = verdict or self.gate.screen(self.engine, O, rows, token, self.clock())
         gate.logged("sms", verdict)
         done = [_Done(h.row_id, h.status, h.error, next_attempt_at=h.next_attempt_at, back=h.status == "pending")
                 for h in verdict.held]
@@ -119,22 +138,22 @@ class Sender:
         return _Done(row.id, "pending", error=error, next_attempt_at=self.clock() + wait)
 
     def _finish(self, token: str, done: list["_Done"], slots: dict[int, gate.Slot] | None = None) -> None:
-        """Every row of a request in one statement (executemany) and one transaction; a row that took a cap
-        slot and was not sent gives it back in it."""
+        """Every row of a request in one transaction: the sent ones in one set-based statement, the rest (retried,
+        failed, held) by an executemany; a row that took a cap slot and was not sent gives it back in it."""
         if not done:
             return
-        stmt = update(O).where(O.c.id == bindparam("rid"), O.c.claim == token).values(
-            status=bindparam("st"), error=bindparam("err"), claim=None, claimed_until=None,
-            gateway_message_id=func.coalesce(bindparam("gid"), O.c.gateway_message_id),
-            next_attempt_at=func.coalesce(bindparam("nxt"), O.c.next_attempt_at),
-            attempts=O.c.attempts - bindparam("back"))
+        sent = [(d.row_id, d.gateway_message_id) for d in done if d.status == "sent" and not d.back]
+        rest = [d for d in done if d.status != "sent" or d.back]
         params = [{"rid": d.row_id, "st": d.status, "err": d.error[:128], "gid": d.gateway_message_id,
-                   "nxt": d.next_attempt_at, "back": int(d.back)} for d in done]
+                   "nxt": d.next_attempt_at, "back": int(d.back), "token": token} for d in rest]
         message_ids = [d.gateway_message_id for d in done if d.gateway_message_id]
         unused = [slots[d.row_id] for d in done if slots and d.row_id in slots and d.status != "sent"]
 
         def work(conn: Connection) -> None:
-            conn.execute(stmt, params)
+            if sent:
+                mark_sent(conn, sent, token)
+            if params:
+                conn.execute(FINISH, params)
             gate.give_back(conn, unused)
             apply_parked_many(conn, message_ids)  # reports that beat us here
 
@@ -155,6 +174,19 @@ class Sender:
 
 
 @dataclass(frozen=True)
+class Claimed:
+    """A row this job took, as the gate and the gateway request need it (attempts: this one included)."""
+
+    id: int
+    msisdn: str
+    text: str
+    attempts: int
+    kind: str
+    cap_class: str
+    error: str
+
+
+@dataclass(frozen=True)
 class _Done:
     """How one row of a request ended."""
 
@@ -164,6 +196,30 @@ class _Done:
     gateway_message_id: str | None = None
     next_attempt_at: datetime | None = None
     back: bool = False  # deferred for quiet hours: the attempt does not count
+
+
+FINISH = update(O).where(O.c.id == bindparam("rid"), O.c.claim == bindparam("token")).values(
+    status=bindparam("st"), error=bindparam("err"), claim=None, claimed_until=None,
+    gateway_message_id=func.coalesce(bindparam("gid"), O.c.gateway_message_id),
+    next_attempt_at=func.coalesce(bindparam("nxt"), O.c.next_attempt_at), attempts=O.c.attempts - bindparam("back"))
+
+
+def _claim_statement(conn: Connection):
+    """Take the listed rows for this job, each with its error (its cap mark, when the gate counted it)."""
+    cols = {"id": "int", "err": "text"}
+    return text("UPDATE outbox SET status = 'sending', claim = :token, claimed_until = :until, "
+                "attempts = outbox.attempts + 1, error = v.err "
+                f"FROM {sqlrows.table(conn, 'v', cols)} WHERE outbox.id = v.id").bindparams(
+        bindparam("until", type_=O.c.claimed_until.type))
+
+
+def mark_sent(conn: Connection, sent: list[tuple[int, str | None]], token: str) -> None:
+    """Rows the gateway took, with their message ids, in one UPDATE ... FROM the list (SQLite 3.33+)."""
+    cols = {"id": "int", "gid": "text"}
+    conn.execute(text("UPDATE outbox SET status = 'sent', error = '', claim = NULL, claimed_until = NULL, "
+                      "gateway_message_id = COALESCE(v.gid, outbox.gateway_message_id) "
+                      f"FROM {sqlrows.table(conn, 'v', cols)} WHERE outbox.id = v.id AND outbox.claim = :token"),
+                 {**sqlrows.table_params(conn, "v", cols, sent), "token": token})
 
 
 def batches(ids: list[int], size: int = BATCH) -> list[list[int]]:

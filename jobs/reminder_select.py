@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import column, select, table
 from sqlalchemy.engine import Engine
 
+from integrations.sqlrows import among, values
 from jobs.reminder_kinds import Kind
 from jobs.reminder_values import Recipient
 
@@ -53,7 +54,8 @@ def recipients(engine: Engine, msisdns: Iterable[str], default_timezone: str) ->
     if not numbers:
         return {}
     with engine.connect() as conn:
-        rows = conn.execute(select(SUBSCRIBER).where(SUBSCRIBER.c.msisdn.in_(numbers))).all()
+        rows = conn.execute(select(SUBSCRIBER).where(among(conn, "subscriber.msisdn", "numbers", "text")),
+                            {"numbers": values(conn, numbers)}).all()
     return {r.msisdn: Recipient(r.msisdn, r.name, r.tier, r.language, r.timezone or default_timezone) for r in rows}
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
+from integrations.sqlrows import among, values
 from integrations.sqltx import utc, write
 from jobs.reminder_kinds import Kind
 from jobs.tables import OptOut, Outbox, ReminderGoto, ReminderRun, TelegramOutbox
@@ -42,20 +43,24 @@ def _insert(conn: Connection, tbl):
 
 
 def opted_out(conn: Connection, msisdns: Iterable[str]) -> set[str]:
-    return set(conn.execute(select(OPT.c.msisdn).where(OPT.c.msisdn.in_(list(msisdns)), OPT.c.opted_out)).scalars())
+    return set(conn.execute(select(OPT.c.msisdn).where(among(conn, "opt_out.msisdn", "numbers", "text"), OPT.c.opted_out),
+                            {"numbers": values(conn, msisdns)}).scalars())
 
 
 def chats_for(conn: Connection, msisdns: Iterable[str]) -> dict[str, int]:
     """`jobs.telegram.chat_for` for a batch: the chats subscribers chose for reminders, active links only."""
     rows = conn.execute(select(LINK.c.msisdn, LINK.c.chat_id).where(
-        LINK.c.msisdn.in_(list(msisdns)), LINK.c.active == True, LINK.c.notify == True))  # noqa: E712
+        among(conn, "telegram_link.msisdn", "numbers", "text"), LINK.c.active == True, LINK.c.notify == True),  # noqa: E712
+        {"numbers": values(conn, msisdns)})
     return {r.msisdn: r.chat_id for r in rows}
 
 
 def written(conn: Connection, causes: list[str]) -> set[str]:
     """Causes already in either outbox: a subscriber who changed channel since gets no second copy."""
-    found = set(conn.execute(select(O.c.cause).where(O.c.cause.in_(causes))).scalars())
-    return found | set(conn.execute(select(TO.c.cause).where(TO.c.cause.in_(causes))).scalars())
+    found = set(conn.execute(select(O.c.cause).where(among(conn, "outbox.cause", "causes", "text")),
+                             {"causes": values(conn, causes)}).scalars())
+    return found | set(conn.execute(select(TO.c.cause).where(among(conn, "telegram_outbox.cause", "causes", "text")),
+                                    {"causes": values(conn, causes)}).scalars())
 
 
 def write_rows(engine: Engine, kind: Kind, rows: list[Row], now: datetime) -> tuple[list[int], list[int]]:

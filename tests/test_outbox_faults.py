@@ -56,23 +56,24 @@ def statuses(stack: Stack) -> dict[str, int]:
 
 
 async def test_worker_killed_mid_send_each_message_is_accepted_exactly_once(stack):
-    """SIGKILL the worker with part of 1,000 messages sent; after a restart the gateway's own count
+    """SIGKILL the worker with part of 2,000 messages sent; after a restart the gateway's own count
     shows every message accepted once under its row id, and none missing."""
-    await control(stack, "/control/faults", {"latency_ms": 150})  # 10 requests of 100: room to land a kill
-    ids = fill(stack, [f"+86139{n:08d}" for n in range(1000)])
+    await control(stack, "/control/faults", {"latency_ms": 300})  # 4 requests of 500: room to land a kill
+    ids = fill(stack, [f"+86139{n:08d}" for n in range(2000)])
     outbox.enqueue(stack.queue, ids)
     stack.start("worker", "worker")
-    await eventually(lambda: _accepted_at_least(stack, 100), timeout=60)
+    await eventually(lambda: _accepted_at_least(stack, 500), timeout=60)
+    await asyncio.sleep(0.15)  # the first job is done: the second is in its 300 ms request
     stack.kill("worker")
     at_kill = (await control(stack, "/control/stats"))["accepted"]
     stranded = statuses(stack).get("sending", 0)  # claimed by the dead job: only the claim lapse frees them
-    assert 100 <= at_kill < 1000 and stranded > 0, "the kill must land in the middle of a job"
+    assert 500 <= at_kill < 2000 and stranded > 0, "the kill must land in the middle of a job"
     stack.start("worker", "worker")
-    await eventually(lambda: statuses(stack) == {"sent": 1000}, timeout=120)
+    await eventually(lambda: statuses(stack) == {"sent": 2000}, timeout=120)
     stats = await control(stack, "/control/stats")
     print(f"\nkill at {at_kill} accepted, {stranded} rows stranded; gateway submits {stats['submits']}, "
           f"accepted {stats['accepted']}")
-    assert stats["accepted"] == 1000
+    assert stats["accepted"] == 2000
     assert sorted(map(int, stats["per_reference"])) == ids and set(stats["per_reference"].values()) == {1}
 
 
@@ -83,14 +84,14 @@ async def _accepted_at_least(stack: Stack, n: int) -> bool:
 async def test_stop_in_the_middle_of_a_batch_stops_the_rest(stack):
     """A subscriber with many reminders queued texts STOP while they are being sent: nothing more
     reaches them after the opt-out is recorded, and everyone else still gets theirs."""
-    await control(stack, "/control/faults", {"latency_ms": 250})  # 6 requests of 100: time for a STOP
-    numbers = [STOPPER if i % 3 == 0 else f"+86139{i:08d}" for i in range(600)]
+    await control(stack, "/control/faults", {"latency_ms": 1000})  # 6 requests of 500: time for a STOP
+    numbers = [STOPPER if i % 15 == 0 else f"+86139{i:08d}" for i in range(3000)]  # ~33 of theirs a request
     ids = fill(stack, numbers)
     outbox.enqueue(stack.queue, ids)
     stack.start("worker", "worker")
     await eventually(lambda: _sent_to(stack, STOPPER, 20), timeout=60)
     await control(stack, "/control/inbound", {"from": STOPPER, "to": "12580", "text": "STOP"})
-    await eventually(lambda: sum(statuses(stack).values()) == 601 and set(statuses(stack)) <= {"sent", "suppressed"},
+    await eventually(lambda: sum(statuses(stack).values()) == len(numbers) + 1 and set(statuses(stack)) <= {"sent", "suppressed"},
                      timeout=120)
     with stack.db.connect() as conn:
         stopped_at = conn.execute(select(OptOut.__table__.c.changed_at)).scalar_one()

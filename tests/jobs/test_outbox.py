@@ -36,10 +36,10 @@ async def gateway():
 
 
 @pytest.fixture
-def engine(tmp_path):
-    url = f"sqlite:///{tmp_path}/o.db"
-    upgrade(url)
-    engine = make_engine(url)
+def engine(sql_url):
+    """The sender on both databases: its statements are written per dialect (integrations/sqlrows.py)."""
+    upgrade(sql_url)
+    engine = make_engine(sql_url)
     yield engine
     engine.dispose()
 
@@ -111,7 +111,7 @@ async def test_rows_of_a_dead_worker_come_back_after_their_claim_lapses(gateway,
     ids = fill(engine, 3)
     clock = Clock()
     s = sender(engine, base, clock)
-    s._submit = lambda row, token: (_ for _ in ()).throw(SystemExit)  # dies after claiming
+    s._submit = lambda *args: (_ for _ in ()).throw(SystemExit)  # dies after claiming
     with pytest.raises(SystemExit):
         await asyncio.to_thread(s.send, ids)
     alive = sender(engine, base, clock)
@@ -143,15 +143,15 @@ async def test_rq_jobs_on_a_real_redis_send_the_outbox(gateway, engine, redis_ur
     from jobs.worker import ThreadWorker
 
     gw, base = gateway
-    ids = fill(engine, 450)
+    ids = fill(engine, 1200)
     monkeypatch.setitem(process._LENT, "outbox sender", sender(engine, base, Clock()))
     conn = redis.Redis.from_url(redis_url)
     queue = Queue(f"outbox-{settings.redis.prefix}", connection=conn)
     queue.enqueue(outbox.rescan)
     worker = ThreadWorker([queue], connection=conn)
     await asyncio.to_thread(worker.work, burst=True)
-    assert gw.accepted == 450 == len(ids) and {r.status for r in rows(engine)} == {"sent"}
-    assert queue.finished_job_registry.count == 1 + 3  # the re-scan, then three batches of at most 200
+    assert gw.accepted == 1200 == len(ids) and {r.status for r in rows(engine)} == {"sent"}
+    assert queue.finished_job_registry.count == 1 + 3  # the re-scan, then three batches of at most 500
 
 
 async def test_an_opt_out_stops_reminders_already_queued_but_not_replies(gateway, engine):
