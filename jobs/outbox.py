@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
@@ -82,15 +82,15 @@ class Sender:
                              .with_for_update(), {"ids": sqlrows.values(conn, ids)}).all()
         limit = len(self.backoff) + 1
         dead = [r.id for r in found if r.state == 2 and r.attempts >= limit]  # every attempt died with its worker
-        taken = [Claimed(r.id, r.msisdn, r.text, r.attempts + 1, r.kind, r.cap_class, r.error)
-                 for r in found if r.state == 1 or (r.state == 2 and r.attempts < limit)]
+        rows = [r for r in found if r.state == 1 or (r.state == 2 and r.attempts < limit)]
         if dead:
             conn.execute(update(O).where(sqlrows.among(conn, "outbox.id", "ids")).values(
                 status="failed", claim=None, claimed_until=None, error="no answer after the last attempt"),
                 {"ids": sqlrows.values(conn, dead)})
-        verdict = self.gate.decide(conn, taken[:self.chunk], now)
+        verdict = self.gate.decide(conn, rows[:self.chunk], now)
         marks = {row_id: gate.counted(slot) for row_id, slot in verdict.slots.items()}
-        taken = [replace(r, error=marks.get(r.id, r.error)) for r in taken]
+        taken = [Claimed(r.id, r.msisdn, r.text, r.attempts + 1, r.kind, r.cap_class, marks.get(r.id, r.error))
+                 for r in rows]
         if taken:
             cols = {"id": "int", "err": "text"}
             conn.execute(_claim_statement(conn), {**sqlrows.table_params(conn, "v", cols, [(r.id, r.error) for r in taken]),
@@ -173,8 +173,7 @@ class Sender:
                 and_(O.c.status == "sending", O.c.claimed_until < now))).order_by(O.c.id).limit(limit)).scalars())
 
 
-@dataclass(frozen=True)
-class Claimed:
+class Claimed(NamedTuple):
     """A row this job took, as the gate and the gateway request need it (attempts: this one included)."""
 
     id: int
