@@ -78,7 +78,7 @@ def _pairs(encoding: Encoding, text: str) -> int:
     """Characters of two units (escape + character in GSM-7, a surrogate pair in UCS-2), found without a
     loop in Python where there are none."""
     if encoding == "GSM-7":
-        return 0 if GSM7_EXTENDED.isdisjoint(text) else sum(map(text.count, GSM7_EXTENDED))
+        return 0 if GSM7_BASIC.issuperset(text) else sum(map(text.count, GSM7_EXTENDED))
     return len(text.encode("utf-16-le", "surrogatepass")) // 2 - len(text)
 
 
