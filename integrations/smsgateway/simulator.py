@@ -22,7 +22,7 @@ from integrations.smsgateway.numbers import valid
 from integrations.smsgateway.signing import headers as signed
 
 COST_PER_SEGMENT = 0.05
-KEEP = 100_000  # messages kept for lookups (~0.5 KB each); a reference is remembered for ever (~0.2 KB)
+KEEP = 100_000  # messages kept for lookups (~0.5 KB each); a reference is remembered for ever (~0.15 KB)
 
 
 @dataclass
