@@ -7,8 +7,7 @@ import asyncio
 import itertools
 import random
 import time
-from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
@@ -17,7 +16,9 @@ import aiohttp
 from aiohttp import web
 
 from integrations.gsm import count
-from integrations.smsgateway import BLACKLISTED, BULK_MAX, BULK_PATH, INVALID_PHONE, SEND_PATH, SENT, STATUS_NAMES
+from integrations.smsgateway import BLACKLISTED, BULK_MAX, BULK_PATH, DLR_ORDER, INVALID_PHONE, SEND_PATH, SENT, \
+    STATUS_NAMES
+from integrations.smsgateway.kept import Kept, Message
 from integrations.smsgateway.numbers import valid
 from integrations.smsgateway.signing import headers as signed
 
@@ -40,20 +41,6 @@ class Faults:
     dlr: bool = True  # send delivery reports at all (a bulk benchmark turns them off)
 
 
-@dataclass(slots=True)
-class Message:
-    id: str
-    to: str
-    sender: str
-    text: str
-    reference: str
-    segments: int
-    encoding: str
-    status: str = "Submitted"
-    accepted_at: float = 0.0  # wall clock, so tests can order it against our own records
-    request: int = 0  # which send request brought it (a bulk request brings many)
-
-
 @dataclass
 class Gateway:
     """The simulator's state: what it accepted, under which client reference, and its fault switches."""
@@ -65,8 +52,8 @@ class Gateway:
     secret: str = ""  # signs both
     faults: Faults = field(default_factory=Faults)
     seed: int = 12580
-    keep: int = KEEP
-    messages: dict[str, Message] = field(default_factory=dict)  # the latest `keep` accepted, by id
+    keep: InitVar[int] = KEEP  # how many messages `messages` keeps (`messages.keep` afterwards)
+    messages: Kept = field(init=False)  # the latest accepted, by id
     by_reference: dict[str, int] = field(default_factory=dict)  # "reference|number": the first message, packed
     blacklist: set[str] = field(default_factory=set)
     submits: int = 0  # send requests received, whatever became of them
@@ -74,11 +61,11 @@ class Gateway:
     first_accepted_at: float = 0.0  # wall clock of the first and the latest accept (0: none yet)
     last_accepted_at: float = 0.0
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, keep: int) -> None:
         self.rng = random.Random(self.seed)
         self.ids = itertools.count(1)
         self.window: list[float] = []
-        self.order: deque[str] = deque()  # ids in `messages`, oldest first
+        self.messages = Kept(keep)
         self.tasks: set[asyncio.Task] = set()
         self.http: aiohttp.ClientSession | None = None  # one connection pool for every callback
 
@@ -102,26 +89,18 @@ class Gateway:
         first = self.by_reference.get(key) if key else None
         if first is not None:
             return _recipient(number, SENT, *_unpack(first))
-        counted, n = count(text), next(self.ids)
-        message = Message(f"ATXid_{n:08d}", number, sender, text, reference, counted.segments, counted.encoding,
-                          accepted_at=time.time(), request=self.submits)
-        self._kept(message)
+        counted, n, now = count(text), next(self.ids), time.time()
+        row = (f"ATXid_{n:08d}", number, sender, text, reference, counted.segments, counted.encoding, DLR_ORDER[0],
+               now, self.submits)
+        self.messages.add(row)
         if key:
             self.by_reference[key] = _pack(n, counted.segments, counted.encoding)
         self.accepted += 1
-        self.first_accepted_at = self.first_accepted_at or message.accepted_at
-        self.last_accepted_at = message.accepted_at
+        self.first_accepted_at = self.first_accepted_at or now
+        self.last_accepted_at = now
         if self.faults.dlr and self.callback_url:
-            self._later(self._report(message))
-        return _recipient(number, SENT, message.id, message.segments, message.encoding)
-
-    def _kept(self, message: Message) -> None:
-        """Keep the message for lookups, forgetting the oldest beyond `keep` (a delivery report in flight
-        holds its own). A million messages would otherwise take ~0.5 GB."""
-        self.messages[message.id] = message
-        self.order.append(message.id)
-        while len(self.order) > self.keep:
-            del self.messages[self.order.popleft()]
+            self._later(self._report(Message(*row)))
+        return _recipient(number, SENT, row[0], counted.segments, counted.encoding)
 
     def _later(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -138,6 +117,7 @@ class Gateway:
         if self.rng.random() < self.faults.duplicate_dlr:
             steps.append(final)
         message.status = final
+        self.messages.set_status(message.id, final)
         for status in steps:
             await self._post(self.callback_url, {
                 "id": message.id, "status": status, "phoneNumber": message.to, "networkCode": "46000",
@@ -266,7 +246,7 @@ async def counts(request: web.Request) -> web.Response:
 async def handset(request: web.Request) -> web.Response:
     """Control API: what a handset received, in order (`?to=NUMBER`); the console's SMS mode reads it."""
     to = request.query.get("to", "")
-    return web.json_response([asdict(m) for m in request.app[GATEWAY].messages.values() if m.to == to])
+    return web.json_response([asdict(m) for m in request.app[GATEWAY].messages.to(to)])
 
 
 async def set_faults(request: web.Request) -> web.Response:

@@ -197,7 +197,7 @@ async def test_bulk_answers_every_message_in_order_with_its_code_and_a_repeat_wi
 async def test_only_the_latest_messages_are_kept_but_every_reference_is_answered_as_first(gateway):
     """Memory stays bounded over a million messages; a repeat of a forgotten message is still accepted once."""
     gw, base, http = gateway
-    gw.keep = 2
+    gw.messages.keep = 2
     _, first = await bulk(http, base, ("+8613800000001", "积分" * 40, "k1"), ("+8613800000002", "b", "k2"),
                           ("+8613800000003", "c", "k3"))
     assert list(gw.messages) == ["ATXid_00000002", "ATXid_00000003"]
