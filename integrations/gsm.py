@@ -11,6 +11,7 @@ GSM7_BASIC = frozenset(
 )
 # Extension table: each costs an escape septet plus itself.
 GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+GSM7 = GSM7_BASIC | GSM7_EXTENDED
 
 Encoding = Literal["GSM-7", "UCS-2"]
 SINGLE = {"GSM-7": 160, "UCS-2": 70}
@@ -30,7 +31,7 @@ class Count:
 
 
 def is_gsm7(text: str) -> bool:
-    return all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text)
+    return GSM7.issuperset(text)
 
 
 def char_units(text: str) -> tuple[Encoding, list[int]]:
@@ -62,9 +63,23 @@ def _segments(encoding: Encoding, sizes: list[int]) -> int:
 
 
 def count(text: str) -> Count:
-    """Encoding, units and SMS segment count of a message."""
-    encoding, sizes = char_units(text)
-    return Count(encoding, sum(sizes), _segments(encoding, sizes))
+    """Encoding, units and SMS segment count of a message (a gateway counts every message it takes)."""
+    encoding: Encoding = "GSM-7" if is_gsm7(text) else "UCS-2"
+    pairs = _pairs(encoding, text)
+    total = len(text) + pairs
+    if total <= SINGLE[encoding]:
+        return Count(encoding, total, 1)
+    if not pairs:  # every character is one unit: the parts are plain slices
+        return Count(encoding, total, -(-total // PART[encoding]))
+    return Count(encoding, total, _segments(encoding, char_units(text)[1]))
+
+
+def _pairs(encoding: Encoding, text: str) -> int:
+    """Characters of two units (escape + character in GSM-7, a surrogate pair in UCS-2), found without a
+    loop in Python where there are none."""
+    if encoding == "GSM-7":
+        return 0 if GSM7_BASIC.issuperset(text) else sum(map(text.count, GSM7_EXTENDED))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2 - len(text)
 
 
 def fits(text: str, gsm7_budget: int, ucs2_budget: int) -> bool:

@@ -4,23 +4,26 @@ duplicated and reordered delivery reports, repeated inbound deliveries)."""
 from __future__ import annotations
 
 import asyncio
-from functools import lru_cache
 import itertools
 import random
 import time
-from urllib.parse import urlencode
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
-import phonenumbers
 from aiohttp import web
 
 from integrations.gsm import count
-from integrations.smsgateway import BLACKLISTED, BULK_MAX, BULK_PATH, INVALID_PHONE, SEND_PATH, SENT, STATUS_NAMES
+from integrations.smsgateway import BLACKLISTED, BULK_MAX, BULK_PATH, DLR_ORDER, INVALID_PHONE, SEND_PATH, SENT, \
+    STATUS_NAMES
+from integrations.smsgateway.kept import Kept, Message
+from integrations.smsgateway.numbers import valid
 from integrations.smsgateway.signing import headers as signed
 
 COST_PER_SEGMENT = 0.05
+KEEP = 100_000  # messages kept for lookups (~0.5 KB each); a reference is remembered for ever (~0.15 KB)
 
 
 @dataclass
@@ -39,20 +42,6 @@ class Faults:
 
 
 @dataclass
-class Message:
-    id: str
-    to: str
-    sender: str
-    text: str
-    reference: str
-    segments: int
-    encoding: str
-    status: str = "Submitted"
-    accepted_at: float = 0.0  # wall clock, so tests can order it against our own records
-    request: int = 0  # which send request brought it (a bulk request brings many)
-
-
-@dataclass
 class Gateway:
     """The simulator's state: what it accepted, under which client reference, and its fault switches."""
 
@@ -63,18 +52,20 @@ class Gateway:
     secret: str = ""  # signs both
     faults: Faults = field(default_factory=Faults)
     seed: int = 12580
-    messages: dict[str, Message] = field(default_factory=dict)
-    by_reference: dict[str, str] = field(default_factory=dict)
+    keep: InitVar[int] = KEEP  # how many messages `messages` keeps (`messages.keep` afterwards)
+    messages: Kept = field(init=False)  # the latest accepted, by id
+    by_reference: dict[str, int] = field(default_factory=dict)  # "reference|number": the first message, packed
     blacklist: set[str] = field(default_factory=set)
     submits: int = 0  # send requests received, whatever became of them
     accepted: int = 0  # messages accepted (a repeated reference is not accepted again)
     first_accepted_at: float = 0.0  # wall clock of the first and the latest accept (0: none yet)
     last_accepted_at: float = 0.0
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, keep: int) -> None:
         self.rng = random.Random(self.seed)
         self.ids = itertools.count(1)
         self.window: list[float] = []
+        self.messages = Kept(keep)
         self.tasks: set[asyncio.Task] = set()
         self.http: aiohttp.ClientSession | None = None  # one connection pool for every callback
 
@@ -90,25 +81,26 @@ class Gateway:
 
     def accept(self, number: str, sender: str, text: str, reference: str) -> dict[str, Any]:
         """One recipient's answer; a reference already seen gets its first message id back."""
-        if not _valid(number):
+        if not valid(number):
             return _recipient(number, INVALID_PHONE)
         if number in self.blacklist:
             return _recipient(number, BLACKLISTED)
         key = f"{reference}|{number}" if reference else ""
-        if key and key in self.by_reference:
-            return _recipient(number, SENT, self.messages[self.by_reference[key]])
-        counted = count(text)
-        message = Message(f"ATXid_{next(self.ids):08d}", number, sender, text, reference, counted.segments,
-                          counted.encoding, accepted_at=time.time(), request=self.submits)
-        self.messages[message.id] = message
+        first = self.by_reference.get(key) if key else None
+        if first is not None:
+            return _recipient(number, SENT, *_unpack(first))
+        counted, n, now = count(text), next(self.ids), time.time()
+        row = (f"ATXid_{n:08d}", number, sender, text, reference, counted.segments, counted.encoding, DLR_ORDER[0],
+               now, self.submits)
+        self.messages.add(row)
         if key:
-            self.by_reference[key] = message.id
+            self.by_reference[key] = _pack(n, counted.segments, counted.encoding)
         self.accepted += 1
-        self.first_accepted_at = self.first_accepted_at or message.accepted_at
-        self.last_accepted_at = message.accepted_at
+        self.first_accepted_at = self.first_accepted_at or now
+        self.last_accepted_at = now
         if self.faults.dlr and self.callback_url:
-            self._later(self._report(message))
-        return _recipient(number, SENT, message)
+            self._later(self._report(Message(*row)))
+        return _recipient(number, SENT, row[0], counted.segments, counted.encoding)
 
     def _later(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -125,6 +117,7 @@ class Gateway:
         if self.rng.random() < self.faults.duplicate_dlr:
             steps.append(final)
         message.status = final
+        self.messages.set_status(message.id, final)
         for status in steps:
             await self._post(self.callback_url, {
                 "id": message.id, "status": status, "phoneNumber": message.to, "networkCode": "46000",
@@ -153,21 +146,26 @@ class Gateway:
             pass  # a real gateway retries later; the simulator drops it, and tests see the loss
 
 
-@lru_cache(maxsize=200_000)
-def _valid(number: str) -> bool:
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(number, None))
-    except phonenumbers.NumberParseException:
-        return False
+def _pack(n: int, segments: int, encoding: str) -> int:
+    """What a repeated reference is answered with (its first message's id number, segments and encoding)
+    in one int: ~40 bytes a reference instead of a kept message."""
+    return n << 32 | segments << 1 | (encoding == "UCS-2")
 
 
-def _recipient(number: str, code: int, message: Message | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"statusCode": code, "number": number, "status": STATUS_NAMES[code],
-                             "cost": "0", "messageId": "None"}
-    if message:
-        entry.update(cost=f"CNY {message.segments * COST_PER_SEGMENT:.4f}", messageId=message.id,
-                     segments=message.segments, encoding=message.encoding)
-    return entry
+def _unpack(packed: int) -> tuple[str, int, str]:
+    return f"ATXid_{packed >> 32:08d}", (packed >> 1) & 0x7FFF_FFFF, "UCS-2" if packed & 1 else "GSM-7"
+
+
+def _recipient(number: str, code: int, message_id: str = "", segments: int = 0, encoding: str = "") -> dict[str, Any]:
+    if not message_id:
+        return {"statusCode": code, "number": number, "status": STATUS_NAMES[code], "cost": "0", "messageId": "None"}
+    return {"statusCode": code, "number": number, "status": STATUS_NAMES[code], "cost": _cost(segments),
+            "messageId": message_id, "segments": segments, "encoding": encoding}
+
+
+@lru_cache(maxsize=256)
+def _cost(segments: int) -> str:
+    return f"CNY {segments * COST_PER_SEGMENT:.4f}"
 
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -218,15 +216,17 @@ async def send_bulk(request: web.Request) -> web.Response:
         return web.json_response({"error": "throughput cap reached"}, status=429)
     recipients = []
     for m in messages:
-        entry = gw.accept(str(m.get("to", "")), str(m.get("from", "")), str(m.get("message", "")),
-                          str(m.get("clientReference", "")))
-        recipients.append({**entry, "clientReference": str(m.get("clientReference", ""))})
+        reference = str(m.get("clientReference", ""))
+        entry = gw.accept(str(m.get("to", "")), str(m.get("from", "")), str(m.get("message", "")), reference)
+        entry["clientReference"] = reference  # a fresh dict each time: no copy
+        recipients.append(entry)
     if gw.rng.random() < gw.faults.timeout_rate:
         await asyncio.sleep(gw.faults.timeout_s)
     return web.json_response({"SMSMessageData": {"Recipients": recipients}})
 
 
 async def stats(request: web.Request) -> web.Response:
+    """Control API: the counters, and the kept messages (the latest `keep`) with their count per reference."""
     gw = request.app[GATEWAY]
     per_reference: dict[str, int] = {}
     for message in gw.messages.values():
@@ -246,7 +246,7 @@ async def counts(request: web.Request) -> web.Response:
 async def handset(request: web.Request) -> web.Response:
     """Control API: what a handset received, in order (`?to=NUMBER`); the console's SMS mode reads it."""
     to = request.query.get("to", "")
-    return web.json_response([asdict(m) for m in request.app[GATEWAY].messages.values() if m.to == to])
+    return web.json_response([asdict(m) for m in request.app[GATEWAY].messages.to(to)])
 
 
 async def set_faults(request: web.Request) -> web.Response:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from integrations.gsm import count, units
+from integrations.gsm import GSM7_BASIC, GSM7_EXTENDED, count, units
 
 VECTORS = [
     # text, encoding, units, segments (counted by hand)
@@ -51,3 +52,26 @@ def test_surrogate_pair_never_straddles_two_parts():
 def test_units_of_mixed_text_switch_the_whole_text_to_ucs2():
     assert units("Points: 100 积分") == len("Points: 100 积分")
     assert units("€ 积") == 3  # in UCS-2 the euro sign is one unit
+
+
+def walked(text: str) -> tuple[str, int, int]:
+    """The count character by character, as the network fills parts: the reference for `count`."""
+    gsm7 = all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text)
+    sizes = [2 if (c in GSM7_EXTENDED if gsm7 else ord(c) > 0xFFFF) else 1 for c in text]
+    single, part = (160, 153) if gsm7 else (70, 67)
+    if sum(sizes) <= single:
+        return ("GSM-7" if gsm7 else "UCS-2"), sum(sizes), 1
+    parts, used = 1, 0
+    for size in sizes:
+        if used + size > part:
+            parts, used = parts + 1, 0
+        used += size
+    return ("GSM-7" if gsm7 else "UCS-2"), sum(sizes), parts
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ9 @¥é\nΔ€^{}|\f中积`ç😀🎉\ud83d"), max_size=420))
+def test_count_agrees_with_the_character_walk_on_any_text(text):
+    """The shortcuts (no walk without two-unit characters) change no count."""
+    result = count(text)
+    assert (result.encoding, result.units, result.segments) == walked(text)

@@ -7,7 +7,7 @@ import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
-from integrations.smsgateway import SEND_PATH
+from integrations.smsgateway import BULK_PATH, SEND_PATH
 from integrations.smsgateway.signing import SIGNATURE, TIMESTAMP, headers, verify
 from integrations.smsgateway.simulator import Gateway, make_gateway_app
 
@@ -162,3 +162,48 @@ async def test_counts_tell_accepted_and_first_and_latest_accept_without_listing_
     first, latest = (m.accepted_at for m in gw.messages.values())
     assert body == {"submits": 3, "accepted": 2, "first_accepted_at": first, "last_accepted_at": latest}
     assert "messages" not in body and first <= latest
+
+
+async def bulk(http, base, *messages):
+    body = {"username": "shortcode", "messages": [{"to": to, "message": text, "from": "12580", "clientReference": ref}
+                                                  for to, text, ref in messages]}
+    async with http.post(base + BULK_PATH, json=body, headers=KEY) as r:
+        return r.status, await r.json()
+
+
+def sent(number, message_id, segments, encoding, ref):
+    return {"statusCode": 101, "number": number, "status": "Sent", "cost": f"CNY {segments * 0.05:.4f}",
+            "messageId": message_id, "segments": segments, "encoding": encoding, "clientReference": ref}
+
+
+async def test_bulk_answers_every_message_in_order_with_its_code_and_a_repeat_with_the_first_id(gateway):
+    """The whole answer, field by field: invalid, blacklisted, two segments of UCS-2, a repeated reference."""
+    gw, base, http = gateway
+    gw.blacklist.add("+8613800000002")
+    messages = [("12345", "x", "b1"), ("+8613800000002", "x", "b2"), ("+8613800000003", "积分" * 40, "b3"),
+                ("+8613800000004", "hi €", "b4"), ("+8613800000003", "积分" * 40, "b3")]
+    status, body = await bulk(http, base, *messages)
+    assert status == 200 and body == {"SMSMessageData": {"Recipients": [
+        {"statusCode": 403, "number": "12345", "status": "InvalidPhoneNumber", "cost": "0", "messageId": "None",
+         "clientReference": "b1"},
+        {"statusCode": 406, "number": "+8613800000002", "status": "UserInBlacklist", "cost": "0",
+         "messageId": "None", "clientReference": "b2"},
+        sent("+8613800000003", "ATXid_00000001", 2, "UCS-2", "b3"),
+        sent("+8613800000004", "ATXid_00000002", 1, "GSM-7", "b4"),
+        sent("+8613800000003", "ATXid_00000001", 2, "UCS-2", "b3")]}}
+    assert gw.accepted == 2 and list(gw.messages) == ["ATXid_00000001", "ATXid_00000002"]
+
+
+async def test_only_the_latest_messages_are_kept_but_every_reference_is_answered_as_first(gateway):
+    """Memory stays bounded over a million messages; a repeat of a forgotten message is still accepted once."""
+    gw, base, http = gateway
+    gw.messages.keep = 2
+    _, first = await bulk(http, base, ("+8613800000001", "积分" * 40, "k1"), ("+8613800000002", "b", "k2"),
+                          ("+8613800000003", "c", "k3"))
+    assert list(gw.messages) == ["ATXid_00000002", "ATXid_00000003"]
+    _, again = await bulk(http, base, ("+8613800000001", "other text", "k1"))
+    assert again["SMSMessageData"]["Recipients"][0] == first["SMSMessageData"]["Recipients"][0]
+    async with http.get(base + "/control/counts") as r:
+        assert (await r.json())["accepted"] == 3
+    async with http.get(base + "/control/stats") as r:
+        assert [m["reference"] for m in (await r.json())["messages"]] == ["k2", "k3"]
