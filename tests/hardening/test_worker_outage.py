@@ -124,7 +124,9 @@ async def test_standalone_worker_waits_for_redis_and_outlives_its_restart(tmp_pa
         own_redis.start()
         queue_batch(5)
         await eventually(lambda: sent() == 10, timeout=30, every=0.2)
-        assert stack.log("worker").count('"worker_redis_unavailable"') == 2  # once per outage
+        # logged once per outage, never per try: the first always (the worker starts without Redis); the second
+        # only when RQ's wait saw it, since redis-py's own retries (1, 2, 4 s) may ride out a 3 s restart
+        assert stack.log("worker").count('"worker_redis_unavailable"') in (1, 2)
     finally:
         stack.stop()
         db.dispose()
