@@ -92,9 +92,8 @@ class Sender:
         taken = [Claimed(r.id, r.msisdn, r.text, r.attempts + 1, r.kind, r.cap_class, marks.get(r.id, r.error))
                  for r in rows]
         if taken:
-            cols = {"id": "int", "err": "text"}
-            conn.execute(_claim_statement(conn), {**sqlrows.table_params(conn, "v", cols, [(r.id, r.error) for r in taken]),
-                                                  "token": token, "until": now + timedelta(seconds=self.claim_s)})
+            listed = sqlrows.table_params(conn, "v", CLAIMED, [(r.id, r.error) for r in taken])
+            conn.execute(_claim_statement(conn), {**listed, "token": token, "until": now + timedelta(seconds=self.claim_s)})
         return taken, verdict
 
     def _submit(self, rows: list, token: str, verdict: gate.Verdict | None = None) -> int:
@@ -203,12 +202,14 @@ FINISH = update(O).where(O.c.id == bindparam("rid"), O.c.claim == bindparam("tok
     next_attempt_at=func.coalesce(bindparam("nxt"), O.c.next_attempt_at), attempts=O.c.attempts - bindparam("back"))
 
 
+CLAIMED = {"id": "int", "err": "text"}  # the claim's list: each row with its error (its cap mark, if counted)
+
+
 def _claim_statement(conn: Connection):
     """Take the listed rows for this job, each with its error (its cap mark, when the gate counted it)."""
-    cols = {"id": "int", "err": "text"}
     return text("UPDATE outbox SET status = 'sending', claim = :token, claimed_until = :until, "
                 "attempts = outbox.attempts + 1, error = v.err "
-                f"FROM {sqlrows.table(conn, 'v', cols)} WHERE outbox.id = v.id").bindparams(
+                f"FROM {sqlrows.table(conn, 'v', CLAIMED)} WHERE outbox.id = v.id").bindparams(
         bindparam("until", type_=O.c.claimed_until.type))
 
 

@@ -170,23 +170,23 @@ async def outbox_stack(tmp_path, own_redis):
 
 
 async def test_redis_restarted_mid_outbox_batch_every_message_is_accepted_exactly_once(outbox_stack, own_redis):
-    """Redis SIGKILLed and restarted empty while a worker sends 300 outbox rows (the RQ queue is lost):
+    """Redis SIGKILLed and restarted empty while a worker sends 1,500 outbox rows (the RQ queue is lost):
     the worker outlives the outage, every row ends sent, and the gateway accepted each row id exactly once."""
     stack = outbox_stack
     now = datetime.now(timezone.utc)
     with stack.db.begin() as conn:
-        for i in range(300):
+        for i in range(1500):
             outbox.add(conn, f"+86139{i:08d}", f"Your bill is due, reminder {i}", f"campaign:{i}", now, "reminder")
     with stack.db.connect() as conn:
         ids = list(conn.execute(select(O.c.id).order_by(O.c.id)).scalars())
-    assert len(ids) == 300
-    # the sender submits 100 messages per gateway request: a slow request keeps the kill mid-batch
+    assert len(ids) == 1500
+    # the sender submits a job's 500 messages in one gateway request: a slow request keeps the kill mid-sending
     await gateway(stack, "/control/faults", {"latency_ms": 700})
     outbox.enqueue(Queue(stack.env["SHORTCODE_JOBS_QUEUE"], connection=own_redis.client()), ids)
     stack.start("worker", "worker")
 
     async def some_accepted():
-        return (await gateway(stack, "/control/stats"))["accepted"] >= 100
+        return (await gateway(stack, "/control/stats"))["accepted"] >= 500
     await eventually(some_accepted, timeout=20)
     own_redis.kill()
     at_kill = (await gateway(stack, "/control/stats"))["accepted"]
@@ -194,7 +194,7 @@ async def test_redis_restarted_mid_outbox_batch_every_message_is_accepted_exactl
     with own_redis.client() as fresh:  # the batches queued are lost (the scheduler may have queued a re-scan)
         left = Queue(stack.env["SHORTCODE_JOBS_QUEUE"], connection=fresh).jobs
         assert not [job for job in left if job.func_name != "jobs.outbox.rescan"]
-    assert 100 <= at_kill < 300, "the restart must land in the middle of the sending"
+    assert 500 <= at_kill < 1500, "the restart must land in the middle of the sending"
 
     def statuses() -> dict[str, int]:
         with stack.db.connect() as conn:
@@ -202,12 +202,12 @@ async def test_redis_restarted_mid_outbox_batch_every_message_is_accepted_exactl
 
     def all_sent() -> bool:  # by the same worker: nothing here restarts it
         assert stack.procs["worker"].poll() is None, "the worker died with its Redis"
-        return statuses() == {"sent": 300}
+        return statuses() == {"sent": 1500}
 
     await eventually(all_sent, timeout=30, every=0.2)
     stats = await gateway(stack, "/control/stats")
     print(f"\nrestart at {at_kill} accepted; submits {stats['submits']}")
-    assert stats["accepted"] == 300
+    assert stats["accepted"] == 1500
     assert sorted(map(int, stats["per_reference"])) == ids
     assert set(stats["per_reference"].values()) == {1}
     with stack.db.connect() as conn:  # each row records the message id the gateway gave its reference
