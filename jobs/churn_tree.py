@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from bot.engine.text import Number, T
+from bot.engine.text import Number, T, Verbatim
 from jobs.churn_features import FEATURES
 
 TREE_FILE = Path(__file__).resolve().parent.parent / "menus" / "churn_tree.json"
@@ -73,31 +73,42 @@ def zone(score: float, row: Sequence[float], is_dormant: bool, limits: Threshold
 
 
 def reason_text(feature: str, value: float) -> T:
-    """One reason in words an agent understands; the sign picks the phrase, the number is shown unsigned."""
-    size = Number(abs(int(round(value))))
+    """One reason in words an agent understands; the sign picks the phrase, the number is shown unsigned
+    (`{pct}` as "42%": a bare % in a message id reads to gettext tools as a printf placeholder)."""
+    size = abs(int(round(value)))
     if feature in SIGNED:
         down, up, flat = SIGNED[feature]
-        return T(down if value < 0 else up if value > 0 else flat, n=size)
-    return T(LEVELS[feature], n=size)
+        msgid = down if value < 0 else up if value > 0 else flat
+    else:
+        msgid = LEVELS[feature]
+    return T(msgid, pct=Verbatim(f"{size}%"), n=Number(size)) if "{pct}" in msgid else T(msgid, n=Number(size))
 
 
+def explain(reasons: str | list[Reason], lang: str, catalogs) -> str:
+    """A score's reasons (as kept: JSON, or the list) in the agent's language, one line:
+    "spend down 42% over 3 months; calls to other networks 35%"."""
+    pairs = json.loads(reasons) if isinstance(reasons, str) else reasons
+    return SEPARATOR.get(lang, "; ").join(catalogs.render(lang, reason_text(f, v)) for f, v in pairs)
+
+
+SEPARATOR = {"zh_Hans": "；"}
 SIGNED = {
-    "spend_change_pct": (N_("spend down {n} % over 3 months"), N_("spend up {n} % over 3 months"),
+    "spend_change_pct": (N_("spend down {pct} over 3 months"), N_("spend up {pct} over 3 months"),
                          N_("spend steady over 3 months")),
-    "spend_mom_pct": (N_("spend down {n} % on the month before"), N_("spend up {n} % on the month before"),
+    "spend_mom_pct": (N_("spend down {pct} on the month before"), N_("spend up {pct} on the month before"),
                       N_("spend steady on the month before")),
     "offnet_change_pts": (N_("calls to other networks down {n} points"),
                           N_("calls to other networks up {n} points"), N_("calls to other networks steady")),
     "active_change": (N_("{n} fewer active days than 3 months ago"), N_("{n} more active days than 3 months ago"),
                       N_("as many active days as 3 months ago")),
-    "topup_change_pct": (N_("top-ups down {n} % over 3 months"), N_("top-ups up {n} % over 3 months"),
+    "topup_change_pct": (N_("top-ups down {pct} over 3 months"), N_("top-ups up {pct} over 3 months"),
                          N_("top-ups steady over 3 months")),
-    "data_change_pct": (N_("data down {n} % over 3 months"), N_("data up {n} % over 3 months"),
+    "data_change_pct": (N_("data down {pct} over 3 months"), N_("data up {pct} over 3 months"),
                         N_("data steady over 3 months")),
 }
 LEVELS = {
     "arpu_yuan": N_("spends ¥{n} a month"),
-    "offnet_pct": N_("calls to other networks {n} %"),
+    "offnet_pct": N_("calls to other networks {pct}"),
     "active_days": N_("active {n} days last month"),
     "complaints": N_("{n} complaints in 3 months"),
     "arrears_days": N_("{n} days in arrears last month"),

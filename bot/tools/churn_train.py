@@ -39,7 +39,7 @@ def tree_data(model, month: str, rows: int) -> dict:
             nodes.append({"id": i, "score": round(float(counts[lost] / counts.sum()), 4),
                           "n": int(t.n_node_samples[i])})
         else:
-            nodes.append({"id": i, "feature": FEATURES[t.feature[i]], "le": round(float(t.threshold[i]), 4),
+            nodes.append({"id": i, "feature": FEATURES[t.feature[i]], "le": float(t.threshold[i]),
                           "yes": int(t.children_left[i]), "no": int(t.children_right[i])})
     return {"model": "value-loss decision tree (scikit-learn DecisionTreeClassifier)", "scoring_month": month,
             "trained_on": rows, "features": list(FEATURES), "nodes": nodes}
