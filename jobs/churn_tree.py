@@ -84,10 +84,20 @@ def reason_text(feature: str, value: float) -> T:
     return T(msgid, pct=Verbatim(f"{size}%"), n=Number(size)) if "{pct}" in msgid else T(msgid, n=Number(size))
 
 
+def keep_reasons(reasons: list[Reason]) -> str:
+    """The reasons as kept in `churn_score.reasons`: "spend_change_pct=-42;offnet_pct=35" (cheaper to write a
+    million times than JSON)."""
+    return ";".join(f"{feature}={value:g}" for feature, value in reasons)
+
+
+def kept_reasons(text: str) -> list[Reason]:
+    return [(feature, float(value)) for feature, value in (pair.split("=") for pair in text.split(";") if pair)]
+
+
 def explain(reasons: str | list[Reason], lang: str, catalogs) -> str:
-    """A score's reasons (as kept: JSON, or the list) in the agent's language, one line:
+    """A score's reasons (as kept, or the list) in the agent's language, one line:
     "spend down 42% over 3 months; calls to other networks 35%"."""
-    pairs = json.loads(reasons) if isinstance(reasons, str) else reasons
+    pairs = kept_reasons(reasons) if isinstance(reasons, str) else reasons
     return SEPARATOR.get(lang, "; ").join(catalogs.render(lang, reason_text(f, v)) for f, v in pairs)
 
 

@@ -139,4 +139,4 @@ class ChurnScore(SQLModel, table=True):
     week: str = Field(primary_key=True, max_length=8)  # "2026-W49"
     zone: str = Field(max_length=8)  # blue, green, yellow, red, white
     score: float
-    reasons: str = Field(max_length=400)  # the tree path, as codes and values (JSON)
+    reasons: str = Field(max_length=400)  # the tree path: "spend_change_pct=-42;offnet_pct=35"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
@@ -151,19 +153,18 @@ class CareReads:
     def usage(self, months: Sequence[str]) -> Iterator[list[tuple[str, list[Usage]]]]:
         """Subscribers with their usage in `months`, a page of rows at a time; the last subscriber of a page
         waits for the next one, where the rest of its months may be."""
-        columns = [U.c.msisdn, *(U.c[name] for name in Usage._fields)]
-        held: list[tuple[str, list[Usage]]] = []
+        columns, make, carry = [U.c.msisdn, *(U.c[name] for name in Usage._fields)], Usage._make, None
         for rows in self._pages(select(*columns).where(U.c.month.in_(list(months))), (U.c.msisdn, U.c.month)):
-            for msisdn, *values in rows:
-                if not held or held[-1][0] != msisdn:
-                    held.append((msisdn, []))
-                held[-1][1].append(Usage(*values))
-            last = held.pop()
-            if held:
-                yield held
-            held = [last]
-        if held:
-            yield held
+            page = [(msisdn, [make(row[1:]) for row in group]) for msisdn, group in groupby(rows, itemgetter(0))]
+            if carry and page[0][0] == carry[0]:
+                page[0] = (carry[0], carry[1] + page[0][1])
+            elif carry:
+                page.insert(0, carry)
+            carry = page.pop()
+            if page:
+                yield page
+        if carry:
+            yield [carry]
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _pages(self, query: Select, keys: tuple) -> Iterator[list]:

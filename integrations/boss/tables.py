@@ -119,6 +119,7 @@ class BossUsage(SQLModel, table=True):
     value-loss (churn) model reads. Keyed (msisdn, month): the order the reads page in."""
 
     __tablename__ = "boss_usage"
+    __table_args__ = {"sqlite_with_rowid": False}  # stored in key order: a page is one sequential read
 
     msisdn: str = Field(primary_key=True, max_length=16)
     month: str = Field(primary_key=True, max_length=7)

@@ -11,7 +11,7 @@ from integrations.boss import Usage
 from integrations.boss.usage_demo import history
 from jobs.churn_eval import Labelled
 from jobs.churn_features import FEATURES, features
-from jobs.churn_tree import Thresholds, Tree, explain, zone
+from jobs.churn_tree import Thresholds, Tree, explain, keep_reasons, zone
 from tests.jobs.test_churn_features import FALLING
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,8 +57,8 @@ def test_reasons_are_the_path_with_the_subscribers_values_in_both_languages():
     assert explain(reasons, "zh_Hans", CATALOGS) == "消费 3 个月下降 42%；异网通话占比 35%"
 
 
-def test_reasons_kept_as_json_render_the_same_and_rising_spend_says_up():
-    assert explain('[["spend_change_pct", 12.4], ["complaints", 2.0]]', "en", CATALOGS) == \
+def test_reasons_as_kept_render_the_same_and_rising_spend_says_up():
+    assert explain(keep_reasons([("spend_change_pct", 12.4), ("complaints", 2.0)]), "en", CATALOGS) == \
         "spend up 12% over 3 months; 2 complaints in 3 months"
     assert explain([["spend_change_pct", 0.0]], "zh_Hans", CATALOGS) == "消费 3 个月持平"
 

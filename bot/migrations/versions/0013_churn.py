@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("msisdn", sa.String(16), primary_key=True),
         sa.Column("month", sa.String(7), primary_key=True),  # "2026-11"
         *(sa.Column(name, sa.Integer, nullable=False) for name in USAGE),
+        sqlite_with_rowid=False,  # rows stored in key order: a page of subscribers is one sequential read
     )
     op.create_table(
         "boss_usage_label",
@@ -35,7 +36,7 @@ def upgrade() -> None:
         sa.Column("week", sa.String(8), primary_key=True),  # ISO week, "2026-W49"
         sa.Column("zone", sa.String(8), nullable=False),
         sa.Column("score", sa.Float, nullable=False),
-        sa.Column("reasons", sa.String(400), nullable=False),  # the tree path, as codes and values (JSON)
+        sa.Column("reasons", sa.String(400), nullable=False),  # the tree path: "spend_change_pct=-42;offnet_pct=35"
     )
     op.create_index("ix_churn_score_week_zone", "churn_score", ["week", "zone"])
 
