@@ -37,17 +37,17 @@ def offnet_pct(month: Usage) -> float:
 def features(months: Sequence[Usage]) -> tuple[float, ...]:
     """The FEATURES of the last WINDOW months given (oldest first). A subscriber with fewer months is read
     as flat before its first one: no trend, not a fall."""
-    window = list(months[-WINDOW:])
-    window = [window[0]] * (WINDOW - len(window)) + window
-    first, before, last = window[0], window[-2], window[-1]
+    n = len(months)  # a million a week: indexes, not a padded copy of the window
+    first, before, last = months[max(0, n - WINDOW)], months[max(0, n - 2)], months[-1]
+    offnet = offnet_pct(last)
     return (round(last.arpu_fen / 100, 2),
             change_pct(first.arpu_fen, last.arpu_fen),
             change_pct(before.arpu_fen, last.arpu_fen),
-            offnet_pct(last),
-            round(offnet_pct(last) - offnet_pct(first), 1),
+            offnet,
+            round(offnet - offnet_pct(first), 1),
             float(last.active_days),
             float(last.active_days - first.active_days),
-            float(sum(m.complaints for m in window)),
+            float(sum(m.complaints for m in months[-WINDOW:])),
             float(last.arrears_days),
             change_pct(first.topup_fen, last.topup_fen),
             change_pct(first.data_mb, last.data_mb),

@@ -13,6 +13,7 @@ from jobs.churn_features import FEATURES
 
 TREE_FILE = Path(__file__).resolve().parent.parent / "menus" / "churn_tree.json"
 ZONES = ("blue", "green", "yellow", "red", "white")
+SPEND_CHANGE = FEATURES.index("spend_change_pct")
 Reason = tuple[str, float]  # (feature, the subscriber's value)
 
 
@@ -67,7 +68,7 @@ def zone(score: float, row: Sequence[float], is_dormant: bool, limits: Threshold
         return "red"
     if score >= limits.yellow:
         return "yellow"
-    if score >= limits.green or row[FEATURES.index("spend_change_pct")] < 0:
+    if score >= limits.green or row[SPEND_CHANGE] < 0:
         return "green"
     return "blue"
 
