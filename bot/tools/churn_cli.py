@@ -21,16 +21,18 @@ class BadInput(ValueError):
 
 def register(sub) -> None:
     """The `churn` command group on the `shortcode` parser (one line in cli.py)."""
-    churn = sub.add_parser("churn", help="the value-loss (churn) model: train, evaluate, score")
+    text = "the value-loss (churn) model: train, evaluate, score"
+    churn = sub.add_parser("churn", help=text, description=text)
     actions = churn.add_subparsers(dest="action", required=True)
     for name, helptext in (("train", "fit the tree on the labelled usage history and write [churn] tree"),
                            ("evaluate", "precision, recall and lift of red and yellow on the held-out cohort, "
                                         "beside the naive rule")):
-        s = actions.add_parser(name, help=helptext)
+        s = actions.add_parser(name, help=helptext, description=helptext)
         s.add_argument("--month", help="the scoring month the labels are for, YYYY-MM (default: the latest)")
         s.add_argument("--tree", help="the tree file (default: [churn] tree)")
         s.set_defaults(func=cmd_churn)
-    s = actions.add_parser("score", help="score every subscriber for this week now (what the weekly job does)")
+    text = "score every subscriber for this week now (what the weekly job does)"
+    s = actions.add_parser("score", help=text, description=text)
     s.add_argument("--at", help="a moment in the week to score, ISO 8601 (default: now)")
     s.set_defaults(func=cmd_churn)
 
