@@ -76,3 +76,13 @@ def test_zones_follow_the_bounds(score, spend, is_dormant, expected):
 def test_other_bounds_move_the_zones():
     row = [0.0] * len(FEATURES)
     assert zone(0.5, row, False, Thresholds(red=0.45, yellow=0.3, green=0.1)) == "red"
+
+
+def test_serve_the_workers_and_the_cli_never_import_scikit_learn():
+    """Only `shortcode churn train` needs the `ml` extra: scoring reads the tree file in plain Python."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bot.web, bot.wiring, bot.tools.cli, jobs.worker, jobs.churn, jobs.churn_eval; "
+            "from jobs.churn_tree import Tree; Tree.load(); assert 'sklearn' not in sys.modules, 'sklearn'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
