@@ -148,6 +148,23 @@ class Reminders(_Section):
         return value
 
 
+class Churn(_Section):
+    """The value-loss warning zones (docs/churn.md): score bounds and what counts as dormant."""
+
+    red: float = Field(default=0.6, gt=0, le=1)
+    yellow: float = Field(default=0.35, gt=0, le=1)
+    green: float = Field(default=0.15, gt=0, le=1)
+    dormant_days: int = Field(default=0, ge=0, le=31)  # at most this many active days last month: white
+    tree: str = "menus/churn_tree.json"
+
+    @model_validator(mode="after")
+    def _zones_in_order(self) -> Churn:
+        if not self.green < self.yellow < self.red:
+            raise ValueError(f"zone bounds must rise: green ({self.green}) < yellow ({self.yellow}) < red "
+                             f"({self.red})")
+        return self
+
+
 class Schedule(_Section):
     """When each periodic job runs (`jobs/schedule.py`): five cron fields in [service] timezone, or
     "every N s|m|h"."""
@@ -158,9 +175,10 @@ class Schedule(_Section):
     telegram_rescan: str = "every 30s"
     reconcile: str = "every 5m"
     points_expiry: str = "5 0 1 12 *"
+    churn: str = "30 2 * * 1"  # the weekly value-loss scoring, Monday 02:30
     reminders: bool = True
 
-    @field_validator("outbox_rescan", "telegram_rescan", "reconcile", "points_expiry")
+    @field_validator("outbox_rescan", "telegram_rescan", "reconcile", "points_expiry", "churn")
     @classmethod
     def _a_schedule(cls, value: str) -> str:
         parse_when(value)
@@ -188,6 +206,7 @@ class Settings(_Section):
     partners: Partners = Partners()
     jobs: Jobs = Jobs()
     reminders: Reminders = Reminders()
+    churn: Churn = Churn()
     schedule: Schedule = Schedule()
     paths: Paths = Paths()
     log: Log = Log()

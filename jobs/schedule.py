@@ -81,7 +81,8 @@ class Periodic:
 
 Provider = Callable[[Any], list[Periodic]]
 PROVIDERS: list[Provider] = []
-ENTRY_MODULES: tuple[str, ...] = ("jobs.reminder_schedule",)  # modules whose import adds providers (the reminders' kinds)
+ENTRY_MODULES: tuple[str, ...] = ("jobs.reminder_schedule", "jobs.churn")  # modules whose import adds providers
+#                                                               (the reminders' kinds, the weekly churn scoring)
 
 
 def provide(provider: Provider) -> Provider:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime
+from sqlalchemy import BigInteger, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -126,3 +126,17 @@ class OptOut(SQLModel, table=True):
     channel: str = Field(max_length=12)
     text: str = Field(max_length=160)
     changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ChurnScore(SQLModel, table=True):
+    """A subscriber's value-loss zone in one ISO week: every week kept, so an agent sees movement (green ->
+    red); the key makes a week's scoring idempotent (a second run replaces, never adds)."""
+
+    __tablename__ = "churn_score"
+    __table_args__ = (Index("ix_churn_score_week_zone", "week", "zone"),)
+
+    msisdn: str = Field(primary_key=True, max_length=16)
+    week: str = Field(primary_key=True, max_length=8)  # "2026-W49"
+    zone: str = Field(max_length=8)  # blue, green, yellow, red, white
+    score: float
+    reasons: str = Field(max_length=400)  # the tree path: "spend_change_pct=-42;offnet_pct=35"

@@ -8,7 +8,7 @@ import json
 import sys
 
 from bot.settings import Settings, load_settings
-from bot.tools import boss_cli, remind_cli, scheduler_cli
+from bot.tools import boss_cli, churn_cli, remind_cli, scheduler_cli
 from bot.tools.telegram_cli import cmd_telegram
 
 
@@ -277,6 +277,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     s.set_defaults(func=cmd_worker)
     remind_cli.register(sub)
+    churn_cli.register(sub)
     scheduler_cli.add_parser(sub)
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterator, Protocol
+from typing import Iterator, NamedTuple, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,23 @@ class Suspension:
     suspend_on: date
 
 
+class Usage(NamedTuple):
+    """A subscriber's usage in one month, as the BOSS's monthly summary holds it (a tuple: millions are read)."""
+
+    month: str  # "2026-11"
+    arpu_fen: int
+    voice_min: int
+    data_mb: int
+    sms: int
+    topup_fen: int
+    active_days: int
+    calls: int
+    offnet_calls: int  # calls to other operators' numbers
+    complaints: int
+    arrears_days: int
+    tenure_months: int
+
+
 class UnknownAccount(LookupError):
     """A number the BOSS has no account for (the simulation's injections refuse it)."""
 
@@ -149,6 +166,10 @@ class Boss(Protocol):
     def roaming_tariff(self, country: str) -> RoamingTariff | None: ...
 
     def suspensions(self, on: date) -> Iterator[Suspension]: ...  # lines to be suspended for arrears on `on`
+
+    def usage(self, months: Sequence[str]) -> Iterator[list[tuple[str, list[Usage]]]]: ...
+    # pages of (msisdn, its usage in `months`, oldest first), in msisdn order; a subscriber is never split
+    # across pages; one without usage in any of the months is not in them
 
     # -- the simulation's injections (a real BOSS feeds these from usage, top-ups and the network) --
     def set_balance(self, msisdn: str, balance_fen: int, at: datetime) -> None: ...  # records crossings

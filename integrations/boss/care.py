@@ -6,21 +6,25 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from typing import Callable, Iterator
+from itertools import groupby
+from operator import itemgetter
+from typing import Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, extract, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from integrations.boss import Bill, Ending, LowBalance, RoamingEvent, RoamingTariff, Suspension, UnknownAccount
-from integrations.boss.tables import (BalanceChange, BossAccount, BossBill, BossSubscription, PointsEntry,
-                                      RoamingPrice, RoamingRegistration)
+from integrations.boss import (Bill, Ending, LowBalance, RoamingEvent, RoamingTariff, Suspension, UnknownAccount,
+                               Usage)
+from integrations.boss.tables import (BalanceChange, BossAccount, BossBill, BossSubscription, BossUsage,
+                                      PointsEntry, RoamingPrice, RoamingRegistration)
 from integrations.faults import Faults
 from integrations.sqltx import PAGE, pages, utc, write
 
 A, E, S = BossAccount.__table__, PointsEntry.__table__, BossSubscription.__table__
 BL, LOG = BossBill.__table__, BalanceChange.__table__
 EV, TARIFF = RoamingRegistration.__table__, RoamingPrice.__table__
+U = BossUsage.__table__
 OPERATOR_ZONE = ZoneInfo("Asia/Shanghai")  # the points cycle ends at midnight here (as jobs/points_expiry.py)
 SUSPEND_GRACE_DAYS = 10  # a line is suspended this many days after an unpaid bill's due date
 HOME = "CN"  # registering here is not roaming (Hong Kong, Macao and Taiwan are, as operators bill them)
@@ -144,6 +148,23 @@ class CareReads:
             return conn.execute(insert(EV).values(msisdn=msisdn, country=country, at=utc(at))).inserted_primary_key[0]
 
         return write(self.engine, work)
+
+    # -- monthly usage (the value-loss model) ------------------------------------------------------
+    def usage(self, months: Sequence[str]) -> Iterator[list[tuple[str, list[Usage]]]]:
+        """Subscribers with their usage in `months`, a page of rows at a time; the last subscriber of a page
+        waits for the next one, where the rest of its months may be."""
+        columns, make, carry = [U.c.msisdn, *(U.c[name] for name in Usage._fields)], Usage._make, None
+        for rows in self._pages(select(*columns).where(U.c.month.in_(list(months))), (U.c.msisdn, U.c.month)):
+            page = [(msisdn, [make(row[1:]) for row in group]) for msisdn, group in groupby(rows, itemgetter(0))]
+            if carry and page[0][0] == carry[0]:
+                page[0] = (carry[0], carry[1] + page[0][1])
+            elif carry:
+                page.insert(0, carry)
+            carry = page.pop()
+            if page:
+                yield page
+        if carry:
+            yield [carry]
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _pages(self, query: Select, keys: tuple) -> Iterator[list]:

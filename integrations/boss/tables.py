@@ -112,3 +112,36 @@ class RoamingPrice(SQLModel, table=True):
     country: str = Field(primary_key=True, max_length=2)
     day_fen: int
     data_mb: int
+
+
+class BossUsage(SQLModel, table=True):
+    """A subscriber's usage in one month ("2026-11"), as the BOSS's monthly summary holds it: what the
+    value-loss (churn) model reads. Keyed (msisdn, month): the order the reads page in."""
+
+    __tablename__ = "boss_usage"
+    __table_args__ = {"sqlite_with_rowid": False}  # stored in key order: a page is one sequential read
+
+    msisdn: str = Field(primary_key=True, max_length=16)
+    month: str = Field(primary_key=True, max_length=7)
+    arpu_fen: int  # spend in the month
+    voice_min: int
+    data_mb: int
+    sms: int
+    topup_fen: int
+    active_days: int  # days with any chargeable use
+    calls: int
+    offnet_calls: int  # calls to other operators' numbers
+    complaints: int
+    arrears_days: int  # days in the month the account was in arrears
+    tenure_months: int  # months since the line was opened, at the month's end
+
+
+class UsageLabel(SQLModel, table=True):
+    """What happened after a scoring month: `lost` when the subscriber's value kept falling over that month
+    and the next (the operator's definition). Only the simulation has these, to train and judge the model."""
+
+    __tablename__ = "boss_usage_label"
+
+    msisdn: str = Field(primary_key=True, max_length=16)
+    month: str = Field(primary_key=True, max_length=7)  # the scoring month
+    lost: bool

@@ -111,3 +111,15 @@ def test_reminder_caps_are_read_from_the_file_and_the_environment():
     assert load_settings(environ={}).reminders.caps["marketing"].model_dump() == {"day": 1, "week": 3}
     caps = load_settings(environ={"SHORTCODE_REMINDERS_CAPS": '{"care": {"week": 4}}'}).reminders.caps
     assert list(caps) == ["care"] and caps["care"].day is None and caps["care"].week == 4
+
+
+def test_churn_zone_bounds_are_read_and_must_rise():
+    """[churn]: the shipped bounds, overridable; green < yellow < red, each within (0, 1]."""
+    s = load_settings(ROOT / "config.toml", environ={"SHORTCODE_CHURN_RED": "0.7"})
+    assert (s.churn.green, s.churn.yellow, s.churn.red, s.churn.dormant_days) == (0.15, 0.35, 0.7, 0)
+    with pytest.raises(ValidationError, match="zone bounds must rise"):
+        load_settings(ROOT / "config.toml", environ={"SHORTCODE_CHURN_YELLOW": "0.1"})
+    with pytest.raises(ValidationError):
+        load_settings(ROOT / "config.toml", environ={"SHORTCODE_CHURN_RED": "1.5"})
+    with pytest.raises(ValidationError):
+        load_settings(ROOT / "config.toml", environ={"SHORTCODE_SCHEDULE_CHURN": "weekly"})
