@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, Column, DateTime, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from jobs.tables import DlrParked, OptOut, Outbox, TelegramOutbox  # noqa: F401  (outbound tables live with their jobs)
+from jobs.audit import AuditLog  # noqa: F401  (the audit log lives with the jobs that write it too)
 
 
 class Subscriber(SQLModel, table=True):
