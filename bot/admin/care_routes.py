@@ -1,0 +1,88 @@
+"""Handlers for one subscriber: look them up, and send them one reminder kind or one care message (202 with
+what was queued, or suppressed and why)."""
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.admin import care
+from bot.admin.http import Call, Refused, answer, body
+from bot.admin.idempotency import idempotent
+from bot.msisdn import BadNumber, normalise
+from integrations.sqltx import utcnow
+
+LANGUAGES = ("zh_Hans", "en")
+
+
+def _number(call: Call) -> str:
+    try:
+        return normalise(call.request.match_info["msisdn"], call.state.core.settings.service.region)
+    except BadNumber as exc:
+        raise Refused(400, f"msisdn: {exc}") from None
+
+
+async def lookup(call: Call) -> web.Response:
+    found = await asyncio.to_thread(care.profile, call.state.db, _number(call))
+    if found is None:
+        raise Refused(404, "no such subscriber")
+    return answer(found)
+
+
+class Texts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh_Hans: str | None = Field(default=None, min_length=1, max_length=1000)
+    en: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class CareMessage(BaseModel):
+    """Either a reminder kind of menus/reminders.toml, or a text per language."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str | None = Field(default=None, min_length=1, max_length=32)
+    text: Texts | None = None
+
+    @model_validator(mode="after")
+    def one_of(self) -> "CareMessage":
+        if (self.kind is None) == (self.text is None):
+            raise ValueError("give exactly one of 'kind' and 'text'")
+        return self
+
+
+@idempotent
+async def send(call: Call) -> web.Response:
+    msisdn = _number(call)
+    message = await body(call, CareMessage)
+    language = await asyncio.to_thread(care.language_of, call.state.db, msisdn)
+    if language is None:
+        raise Refused(404, "no such subscriber")
+    if message.kind is not None:
+        return await _reminder(call, msisdn, message.kind)
+    text = getattr(message.text, language, None)
+    if not text:
+        raise Refused(422, f"field 'text.{language}': required, the subscriber reads {language}")
+    done = await asyncio.to_thread(care.write_care, call.state.db, call.actor, msisdn, text, language, utcnow())
+    if done.outbox_id is not None and call.state.enqueue:
+        call.state.enqueue("sms", [done.outbox_id])
+    return answer({"queued": int(done.outbox_id is not None), "suppressed": int(done.outbox_id is None),
+                   "reason": done.reason or "queued: quiet hours and caps apply at send", "language": language},
+                  status=202)
+
+
+async def _reminder(call: Call, msisdn: str, name: str) -> web.Response:
+    from jobs.reminders import run
+
+    state = call.state
+    kinds = state.core.reminders.kinds
+    if name not in kinds:
+        raise Refused(422, f"field 'kind': unknown kind '{name}' (one of {', '.join(kinds)})")
+    now = utcnow()
+    counts = await asyncio.to_thread(run, kinds[name], now, state.db, state.services, state.core.catalogs,
+                                     state.core.reminders, msisdn=msisdn, enqueue=state.enqueue)
+    result = {k: getattr(counts, k) for k in ("queued", "suppressed", "already", "skipped", "telegram")}
+    await asyncio.to_thread(care.audit_kind, state.db, call.actor, msisdn, name, result, now)
+    reason = ("queued: quiet hours and caps apply at send" if counts.queued else
+              "opted out" if counts.suppressed else "sent before" if counts.already else
+              f"nothing due: {name} does not apply to this subscriber now")
+    return answer({**result, "kind": name, "reason": reason}, status=202)
