@@ -11,6 +11,9 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import Engine as DbEngine
 
+from bot.admin.auth import admin_door
+from bot.admin.http import ADMIN, AdminState
+from bot.admin.routes import install as install_admin
 from bot.background import Background
 from bot.channels.conversation import TextConversation
 from bot.channels.sms import SmsChannel
@@ -122,6 +125,22 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
     background = app[BACKGROUND]
     app[TELEGRAM] = TelegramChannel(app[DB], s.secret_token, bot, bot_id(s.token),
                                     on_stored=lambda inbox_id: background.spawn(chat.process(inbox_id)))
+    yield
+
+
+async def _admin(app: web.Application) -> AsyncIterator[None]:
+    """The admin API's state: the database, the partners a reminder kind reads, and the send queue."""
+    from jobs.reminders import queue_sender
+
+    core, worker = app[CORE], app[WORKER]
+    send = queue_sender(Queue(core.settings.jobs.queue, connection=app[REDIS].sync))
+
+    def enqueue(channel: str, ids: list[int]) -> None:
+        send(channel, ids)
+        if worker:
+            worker.wake()
+
+    app[ADMIN] = AdminState(app[DB], core, build_services(core, app[DB]), enqueue)
     yield
 
 
@@ -243,14 +262,16 @@ async def sms_report(request: web.Request) -> web.Response:
 
 def make_app(core: Core) -> web.Application:
     app = web.Application(client_max_size=core.settings.http.max_body_bytes,
-                          middlewares=[admission(core.settings.http.max_in_flight), fresh_log_context])
+                          middlewares=[admission(core.settings.http.max_in_flight), fresh_log_context,
+                                       admin_door])
     app[CORE] = core
-    app.cleanup_ctx.extend([_redis, _db, _channels, _worker, _scheduler, _rescanner])
+    app.cleanup_ctx.extend([_redis, _db, _channels, _admin, _worker, _scheduler, _rescanner])
     app.router.add_get("/healthz", health)
     app.router.add_post("/ussd/africastalking", ussd_hop)
     app.router.add_post("/ussd/africastalking/end", ussd_end)
     app.router.add_post("/sms/inbound", sms_inbound)
     app.router.add_post("/sms/dlr", sms_report)
+    install_admin(app)
     if core.settings.telegram.enabled:
         app.cleanup_ctx.insert(app.cleanup_ctx.index(_channels) + 1, _telegram)
         app.router.add_post("/telegram/webhook", telegram_webhook)

@@ -8,7 +8,7 @@ import json
 import sys
 
 from bot.settings import Settings, load_settings
-from bot.tools import boss_cli, churn_cli, remind_cli, scheduler_cli
+from bot.tools import admin_cli, agent_cli, boss_cli, churn_cli, remind_cli, scheduler_cli
 from bot.tools.telegram_cli import cmd_telegram
 
 
@@ -278,6 +278,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_worker)
     remind_cli.register(sub)
     churn_cli.register(sub)
+    agent_cli.register(sub)
+    admin_cli.register(sub)
     scheduler_cli.add_parser(sub)
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
