@@ -76,8 +76,8 @@ class Keyed:
                                          K.c.created_at < utc(now - timedelta(seconds=STALE_S))))
             ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(K)
             done = conn.execute(ins.values(**self.ids, body_sha256=self.sha, created_at=utc(now))
-                                .on_conflict_do_nothing(index_elements=["agent", "key", "route"]))
-            return done.rowcount == 1
+                                .on_conflict_do_nothing(index_elements=["agent", "key", "route"]).returning(K.c.key))
+            return done.first() is not None  # rowcount is not reliable here with psycopg
 
         return write(self.db, work)
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import structlog
 from aiohttp import web
 
 from bot.admin import agent_routes, care_routes
 from bot.admin.auth import ACTOR
 from bot.admin.http import Call, Handler, Refused, error
 from jobs.audit import ROLES
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ def guarded(route: Route):
             return await route.handler(Call(request, actor))
         except Refused as exc:
             return error(exc.status, exc.reason, exc.error)
+        except Exception as exc:  # JSON even here; the type only in the log (a message may hold a number)
+            log.error("admin_route_failed", route=f"{route.method} {route.path}", agent=actor.name,
+                      error=type(exc).__name__)
+            return error(500, "internal error (logged)", "internal")
 
     return handle
 

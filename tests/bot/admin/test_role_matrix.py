@@ -1,0 +1,93 @@
+"""Every admin route for every role, with no token and with a revoked one: allowed or refused exactly as
+the route table says; a refused request changes nothing, an allowed change writes its audit row."""
+from __future__ import annotations
+
+import itertools
+
+from sqlalchemy import func, select
+
+from bot.admin import agents
+from bot.admin.routes import ROUTES
+from bot.admin.tables import Agent, AgentToken
+from jobs.audit import ROLES, AuditLog
+from jobs.tables import Outbox
+from tests.bot.admin.conftest import NOW, OPERATOR
+
+EXPECTED = {  # (method, path): the least role; a route added without a line here fails the first test
+    ("GET", "/admin/whoami"): "viewer",
+    ("GET", "/admin/agents"): "admin",
+    ("POST", "/admin/agents"): "admin",
+    ("DELETE", "/admin/agents/{name}"): "admin",
+    ("GET", "/admin/audit"): "supervisor",
+    ("GET", "/admin/subscribers/{msisdn}"): "viewer",
+    ("POST", "/admin/subscribers/{msisdn}/messages"): "agent",
+}
+CHANGES = {("POST", "/admin/agents"), ("DELETE", "/admin/agents/{name}"),
+           ("POST", "/admin/subscribers/{msisdn}/messages")}
+_n = itertools.count(1)
+
+
+def prepare(api, method: str, path: str) -> tuple[str, dict | None]:
+    """A fresh request the route accepts (a new agent to add, an agent to revoke, ...)."""
+    n = next(_n)
+    if path == "/admin/agents/{name}":
+        agents.add(api.db, OPERATOR, f"target{n}", "viewer", NOW)
+        return f"/admin/agents/target{n}", None
+    if path == "/admin/agents" and method == "POST":
+        return path, {"name": f"new{n}", "role": "viewer"}
+    if path.startswith("/admin/subscribers/"):
+        body = {"text": {"zh_Hans": "您好，这是客服的关怀短信。", "en": "Hello from customer care."}}
+        return path.replace("{msisdn}", "13800000001"), body if method == "POST" else None
+    return path + ("?limit=5" if path == "/admin/audit" else ""), None
+
+
+def snapshot(api) -> tuple:
+    """What any admin change would move: agents, tokens, audit rows, outbox rows."""
+    with api.db.connect() as conn:
+        return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
+                     for t in (Agent, AgentToken, AuditLog, Outbox)) + (
+            conn.execute(select(func.count()).select_from(Agent).where(Agent.revoked_at.is_(None))).scalar_one(),)
+
+
+def test_the_route_table_is_the_expected_matrix():
+    """A route added, removed or with its role changed must be added to this test's matrix too."""
+    assert {(r.method, r.path): r.role for r in ROUTES} == EXPECTED
+
+
+async def test_every_route_for_every_role_is_allowed_or_refused_as_the_table_says(api):
+    """Allowed: a 2xx, and one audit row for a change; below the role: 403 naming it, and nothing changed."""
+    for (method, path), least in EXPECTED.items():
+        for role in ROLES:
+            url, body = prepare(api, method, path)
+            before = snapshot(api)
+            status, answer, _ = await api.call(method, url, role=role, json=body)
+            if ROLES.index(role) >= ROLES.index(least):
+                assert 200 <= status < 300, (method, path, role, status, answer)
+                audited = snapshot(api)[2] - before[2]
+                assert audited == (1 if (method, path) in CHANGES else 0), (method, path, role)
+            else:
+                assert (status, answer.get("needed")) == (403, least), (method, path, role, status, answer)
+                assert least in answer["reason"]
+                assert snapshot(api) == before, (method, path, role)
+
+
+async def test_no_token_or_a_revoked_one_gets_401_on_every_route_and_changes_nothing(api):
+    """Even an admin's token, once revoked, opens nothing."""
+    revoked = agents.add(api.db, OPERATOR, "gone", "admin", NOW)
+    agents.revoke(api.db, OPERATOR, "gone", NOW)
+    for method, path in EXPECTED:
+        for token in (None, revoked):
+            url, body = prepare(api, method, path)
+            before = snapshot(api)
+            status, answer, headers = await api.call(method, url, role=None, token=token, json=body)
+            assert status == 401 and headers["WWW-Authenticate"] == "Bearer", (method, path, answer)
+            assert snapshot(api) == before, (method, path)
+
+
+async def test_no_route_changes_or_deletes_audit_rows(api):
+    """The audit log is read only through the API: every method but GET on it is refused before any handler."""
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        for url in ("/admin/audit", "/admin/audit/1"):
+            status, _, _ = await api.call(method, url, role="admin")
+            assert status in (404, 405), (method, url)
+    assert not [r for r in ROUTES if r.path.startswith("/admin/audit") and r.method != "GET"]
