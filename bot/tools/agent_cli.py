@@ -21,9 +21,9 @@ def register(sub) -> None:
     a.add_argument("--role", required=True, help=f"one of {', '.join(ROLES)}")
     asub.add_parser("list", help="every agent: name, role, active or revoked (never a token)")
     a = asub.add_parser("revoke", help="revoke an agent and all its tokens")
-    a.add_argument("name")
+    a.add_argument("name", help="the agent's name")
     a = asub.add_parser("token", help="a new token for an active agent (the old ones stay valid)")
-    a.add_argument("name")
+    a.add_argument("name", help="the agent's name")
     describe(asub)
     s.set_defaults(func=cmd_agent)
 
