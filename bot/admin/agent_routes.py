@@ -40,7 +40,7 @@ async def add_agent(call: Call) -> web.Response:
         agents.check_name(new.name), agents.check_role(new.role)
         token = await asyncio.to_thread(agents.add, call.state.db, call.actor, new.name, new.role, utcnow())
     except agents.AgentError as exc:
-        raise Refused(409 if "exists" in str(exc) else 422, str(exc)) from None
+        raise Refused(409 if isinstance(exc, agents.AgentExists) else 422, str(exc)) from None
     return answer({"name": new.name, "role": new.role, "token": token}, status=201)
 
 

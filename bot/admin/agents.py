@@ -24,6 +24,10 @@ class AgentError(ValueError):
     """A request about agents that cannot be done (bad name or role, duplicate, unknown agent)."""
 
 
+class AgentExists(AgentError):
+    """The name is taken (by an active or a revoked agent)."""
+
+
 @dataclass(frozen=True)
 class AgentRow:
     name: str
@@ -75,7 +79,7 @@ def add(engine: Engine, actor: Actor, name: str, role: str, now: datetime) -> st
 
     def work(conn: Connection) -> str:
         if _find(conn, name) is not None:
-            raise AgentError(f"agent '{name}' exists already (a revoked name is not reused)")
+            raise AgentExists(f"agent '{name}' exists already (a revoked name is not reused)")
         conn.execute(insert(AG).values(name=name, role=role, created_at=utc(now)))
         record(conn, actor, "agent.add", f"agent:{name}", now, role=role)
         return _issue(conn, name, now)

@@ -66,3 +66,13 @@ async def test_idempotency_answers_are_declared(api):
     assert await check(api, template, "POST", path, "agent", CARE, {"Idempotency-Key": "x" * 129}) == 400
     params = {p["$ref"].rsplit("/", 1)[1] for p in DOC["paths"][template]["post"]["parameters"]}
     assert "IdempotencyKey" in params
+
+
+async def test_a_body_over_the_limit_is_a_declared_413_and_runs_nothing(api, settings):
+    big = {"text": {"zh_Hans": "x" * settings.http.max_body_bytes}}
+    before = api.audit_rows()
+    for headers in (None, {"Idempotency-Key": "big"}):
+        status = await check(api, "/admin/subscribers/{msisdn}/messages", "POST",
+                             "/admin/subscribers/13800000001/messages", "agent", big, headers)
+        assert status == 413
+    assert api.audit_rows() == before
