@@ -136,7 +136,12 @@ async def _admin(app: web.Application) -> AsyncIterator[None]:
     send = queue_sender(Queue(core.settings.jobs.queue, connection=app[REDIS].sync))
 
     def enqueue(channel: str, ids: list[int]) -> None:
-        send(channel, ids)
+        """The rows are written: if Redis is away they wait for the re-scan, late but not lost."""
+        try:
+            send(channel, ids)
+        except Exception as exc:
+            log.warning("admin_hand_off_failed", channel=channel, rows=len(ids), error=type(exc).__name__)
+            return
         if worker:
             worker.wake()
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict
 from bot.admin import agents
 from bot.admin.http import Call, Refused, answer, body
 from bot.admin.idempotency import idempotent
-from integrations.sqltx import utcnow
 from jobs import audit
 
 AUDIT_LIMIT = 1000
@@ -38,7 +37,7 @@ async def add_agent(call: Call) -> web.Response:
     new = await body(call, NewAgent)
     try:
         agents.check_name(new.name), agents.check_role(new.role)
-        token = await asyncio.to_thread(agents.add, call.state.db, call.actor, new.name, new.role, utcnow())
+        token = await asyncio.to_thread(agents.add, call.state.db, call.actor, new.name, new.role, call.state.clock())
     except agents.AgentError as exc:
         raise Refused(409 if isinstance(exc, agents.AgentExists) else 422, str(exc)) from None
     return answer({"name": new.name, "role": new.role, "token": token}, status=201)
@@ -47,7 +46,7 @@ async def add_agent(call: Call) -> web.Response:
 async def revoke_agent(call: Call) -> web.Response:
     name = call.request.match_info["name"]
     try:
-        tokens = await asyncio.to_thread(agents.revoke, call.state.db, call.actor, name, utcnow())
+        tokens = await asyncio.to_thread(agents.revoke, call.state.db, call.actor, name, call.state.clock())
     except agents.AgentError as exc:
         raise Refused(404, str(exc)) from None
     return answer({"name": name, "revoked": True, "tokens_revoked": tokens})

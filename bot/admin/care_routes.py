@@ -11,7 +11,6 @@ from bot.admin import care
 from bot.admin.http import Call, Refused, answer, body
 from bot.admin.idempotency import idempotent
 from bot.msisdn import BadNumber, normalise
-from integrations.sqltx import utcnow
 
 LANGUAGES = ("zh_Hans", "en")
 
@@ -62,9 +61,10 @@ async def send(call: Call) -> web.Response:
     text = getattr(message.text, language, None)
     if not text:
         raise Refused(422, f"field 'text.{language}': required, the subscriber reads {language}")
-    done = await asyncio.to_thread(care.write_care, call.state.db, call.actor, msisdn, text, language, utcnow())
-    if done.outbox_id is not None and call.state.enqueue:
-        call.state.enqueue("sms", [done.outbox_id])
+    state = call.state
+    done = await asyncio.to_thread(care.write_care, state.db, call.actor, msisdn, text, language, state.clock())
+    if done.outbox_id is not None and state.enqueue:
+        await asyncio.to_thread(state.enqueue, "sms", [done.outbox_id])
     return answer({"queued": int(done.outbox_id is not None), "suppressed": int(done.outbox_id is None),
                    "reason": done.reason or "queued: quiet hours and caps apply at send", "language": language},
                   status=202)
@@ -77,7 +77,7 @@ async def _reminder(call: Call, msisdn: str, name: str) -> web.Response:
     kinds = state.core.reminders.kinds
     if name not in kinds:
         raise Refused(422, f"field 'kind': unknown kind '{name}' (one of {', '.join(kinds)})")
-    now = utcnow()
+    now = call.state.clock()
     counts = await asyncio.to_thread(run, kinds[name], now, state.db, state.services, state.core.catalogs,
                                      state.core.reminders, msisdn=msisdn, enqueue=state.enqueue)
     result = {k: getattr(counts, k) for k in ("queued", "suppressed", "already", "skipped", "telegram")}

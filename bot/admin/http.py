@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Awaitable, Callable, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
+from integrations.sqltx import utcnow
 from jobs.audit import Actor
 
 M = TypeVar("M", bound=BaseModel)
@@ -24,6 +26,7 @@ class AdminState:
     core: Any  # bot.wiring.Core
     services: Any  # the simulated partners (a reminder kind reads them)
     enqueue: Callable[[str, list[int]], None] | None  # hand outbox ids to the senders; None: the re-scan sends
+    clock: Callable[[], datetime] = utcnow  # passed in: a test fixes it
 
 
 ADMIN = web.AppKey("admin", AdminState)

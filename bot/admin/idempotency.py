@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.admin.http import Call, Handler, Refused, error
 from bot.admin.tables import IdempotencyKey
-from integrations.sqltx import utc, utcnow, write
+from integrations.sqltx import utc, write
 
 K = IdempotencyKey.__table__
 HEADER = "Idempotency-Key"
@@ -58,7 +58,7 @@ class Keyed:
         self.sha = _fingerprint(self.call.request, body)
         deadline = asyncio.get_running_loop().time() + WAIT_S
         while True:
-            if await asyncio.to_thread(self._claim, utcnow()):
+            if await asyncio.to_thread(self._claim, self.call.state.clock()):
                 return await self._work()
             row = await asyncio.to_thread(self._read)
             if row is not None and row.body_sha256 != self.sha:
