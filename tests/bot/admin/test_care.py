@@ -4,12 +4,18 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import redis
+from aiohttp import ClientSession
+from rq import Queue
 from sqlalchemy import insert, select
+
+from bot.admin import agents
 
 from integrations.boss.simulated import SimulatedBoss
 from integrations.sqltx import utcnow
 from jobs.audit import AuditLog
 from jobs.tables import ChurnScore, OptOut, Outbox
+from tests.bot.admin.conftest import NOW, OPERATOR, Api
 
 CARE = {"text": {"zh_Hans": "您好，这是客服的关怀短信。", "en": "Hello from customer care."}}
 
@@ -102,3 +108,15 @@ async def test_a_text_without_the_subscribers_language_is_422(api):
     status, body, _ = await api.call("POST", "/admin/subscribers/13800000001/messages", role="agent",
                                      json={"text": {other: "hi"}})
     assert status == 422 and "the subscriber reads" in body["reason"]
+
+
+async def test_a_care_message_is_handed_to_the_send_queue(serve, settings_with, db):
+    """The outbox row's id is queued for the sender at once, not left for the re-scan."""
+    settings = settings_with(jobs_queue=f"care-{id(db)}")
+    async with ClientSession() as http:
+        api = Api(await serve(settings), http, db, {"agent": agents.add(db, OPERATOR, "a1", "agent", NOW)})
+        status, body, _ = await api.call("POST", "/admin/subscribers/13800000001/messages", role="agent", json=CARE)
+    assert status == 202 and body["queued"] == 1
+    [row] = outbox(api, "+8613800000001")
+    queue = Queue(settings.jobs.queue, connection=redis.Redis.from_url(settings.redis.url))
+    assert [(job.func_name, job.args) for job in queue.get_jobs()] == [("jobs.outbox.send_outbox", ([row.id],))]
