@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.engine.engine import Context
-from bot.engine.flow import Call, Profile
+from bot.engine.flow import TIERS, Call, Profile
 from flows import OPERATIONS, offers
+from flows.packages import PACKAGES
 from integrations.services import simulated
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
@@ -30,7 +32,9 @@ def claim(core, services, values: dict, replies: tuple[str, ...] = (), profile: 
             turn = engine.step(turn.session, text, NOW, ctx)
         while turn.call is not None:
             turn = engine.resume(turn.session, OPERATIONS[turn.call.operation](services, turn.call), NOW, ctx)
-    return ctx.renderer.render(turn.screen, profile.lang, 0).text
+    rendered = ctx.renderer.render(turn.screen, profile.lang, 0)
+    assert rendered.fits, rendered.text
+    return rendered.text
 
 
 def test_a_points_offer_credits_at_once_and_a_second_claim_says_already(core, services):
@@ -98,3 +102,21 @@ def test_a_monthly_package_offer_is_priced_by_the_month_and_lasts_a_month(core, 
     assert claim(core, services, offer).startswith("Health tips at ¥3.00/month instead of ¥5.00/month.")
     claim(core, services, offer, ("1",))
     assert services.boss.subscriptions(GOLD.msisdn)[0].until == date(2026, 12, 23)
+
+
+plain = st.one_of(st.integers(-10, 10**9), st.booleans(), st.none(), st.text(max_size=12),
+                  st.sampled_from(sorted(PACKAGES)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.dictionaries(st.sampled_from(["campaign", "points", "package", "price_fen"]), plain),
+       tier=st.sampled_from(TIERS), lang=st.sampled_from(["zh_Hans", "en"]),
+       replies=st.lists(st.sampled_from(["1", "2", "0", "x"]), max_size=3))
+def test_any_goto_values_never_raise_overflow_or_credit_twice(core, services, values, tier, lang, replies):
+    """Whatever a broken or hostile goto holds: a screen that fits, and never more than one credit a key."""
+    profile = Profile(GOLD.msisdn, "Li", tier, lang, "Asia/Shanghai")
+    for _ in range(2):
+        claim(core, services, values, tuple(replies), profile)
+    credits = [e for e in services.boss.history(GOLD.msisdn, 0, 10_000)[0] if e.kind == "award"]
+    assert len({e.ref for e in credits}) == len(credits)
+    assert sum(e.delta for e in credits) <= offers.MAX_POINTS * len(credits)
