@@ -54,14 +54,14 @@ def _price(view: View) -> int:
     return _package(view).price(view.profile.tier) or 0
 
 
-def _priced(package: Package, fen: int) -> T:
+def priced(package: Package, fen: int) -> T:
     per = T("{amount}/month") if package.monthly else T("{amount}/year")
     return T(per.msgid, amount=Money.from_fen(fen))
 
 
 def _offers(view: View) -> list[Choice]:
     tier = view.profile.tier
-    return [Choice(T("{name} {price}", name=p.name, price=_priced(p, p.price(tier))), "package",
+    return [Choice(T("{name} {price}", name=p.name, price=priced(p, p.price(tier))), "package",
                    values=(("package", p.key),)) for p in PACKAGES.values() if p.price(tier) is not None]
 
 

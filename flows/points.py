@@ -32,7 +32,8 @@ def _topup(yuan: int) -> Reward:
 
 REWARDS = {r.key: r for r in (_topup(10), _topup(30), _topup(50))}
 KINDS = {"opening": T("Opening"), "redeem": T("Redeemed"), "payment": T("Paid"), "refund": T("Refund"),
-         "transfer_out": T("Sent"), "transfer_in": T("Received"), "expiry": T("Expired")}
+         "transfer_out": T("Sent"), "transfer_in": T("Received"), "expiry": T("Expired"),
+         "award": T("Bonus")}
 
 
 def cycle_end(today: date) -> date:

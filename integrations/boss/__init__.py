@@ -21,7 +21,7 @@ class Entry:
 
     created_at: datetime
     delta: int
-    kind: str  # opening, redeem, payment, refund, transfer_out, transfer_in, expiry
+    kind: str  # opening, redeem, payment, refund, transfer_out, transfer_in, expiry, award
     ref: str
 
 
@@ -30,7 +30,8 @@ class Result:
     """The answer to a points or bill operation; the same key always gets the first answer."""
 
     ok: bool
-    reason: str = ""  # insufficient, daily_limit, unknown_recipient, same_recipient, already,
+    reason: str = ""  # insufficient, daily_limit, unknown_recipient, same_recipient, already (for an award:
+    #                   ok, credited earlier under this key),
     #                   over_limit (a bill charge past the credit limit), unknown_account
     points_left: int = 0
 
@@ -126,6 +127,14 @@ class Boss(Protocol):
                      topup_fen: int = 0) -> Result: ...
 
     def refund_points(self, msisdn: str, points: int, key: str, ref: str) -> Result: ...
+
+    def award_points(self, msisdn: str, points: int, key: str, ref: str) -> Result:
+        """Credit bonus points (a campaign's offer) once per key: the first call answers ok, every later one
+        ok with reason "already" and nothing credited; "unknown_account" credits nothing."""
+
+    def awarded(self, key_prefix: str) -> int:
+        """How many offers were taken under keys starting with `key_prefix` ("cmp:7:"): points credited by
+        `award_points` and packages paid by `subscribe`, each key once (a campaign report's "accepted")."""
 
     def transfer_points(self, sender: str, recipient: str, points: int, key: str, daily_limit: int,
                         since: datetime) -> Result: ...

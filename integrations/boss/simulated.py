@@ -76,6 +76,31 @@ class SimulatedBoss(CareReads):
 
         return self._once(key, msisdn, work)
 
+    def award_points(self, msisdn: str, points: int, key: str, ref: str) -> Result:
+        """A bonus credit (a campaign's offer): keyed like a refund, but a repeat says "already", so the
+        subscriber who replies twice is told the offer was taken rather than thanked for a second gift."""
+        self.faults.check("boss")
+
+        def work(conn: Connection) -> Result:
+            if conn.execute(update(A).where(A.c.msisdn == msisdn).values(points=A.c.points + points)).rowcount != 1:
+                return Result(False, "unknown_account")
+            _entry(conn, msisdn, points, "award", ref, key, self.clock())
+            return Result(True, points_left=_points(conn, msisdn))
+
+        return self._once(key, msisdn, work, again="already")
+
+    def awarded(self, key_prefix: str) -> int:
+        """Offers taken under the prefix: award entries, and package payments (`subscribe` pays under
+        "<key>:pay", by points or on the bill; a renewal pays under its own key, so it is not counted)."""
+        self.faults.check("boss")
+        under = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.engine.connect() as conn:
+            awards = conn.execute(select(func.count()).where(
+                E.c.kind == "award", E.c.idem_key.like(under + "%", escape="\\"))).scalar_one()
+            paid = [conn.execute(select(func.count()).where(
+                t.c.idem_key.like(under + "%:pay", escape="\\"))).scalar_one() for t in (E, B)]
+        return awards + sum(paid)
+
     def transfer_points(self, sender: str, recipient: str, points: int, key: str, daily_limit: int,
                         since: datetime) -> Result:
         """Both accounts change in one transaction, locked in a fixed order so opposite transfers
@@ -243,14 +268,14 @@ class SimulatedBoss(CareReads):
         return Result(True)
 
     # -- idempotency ----------------------------------------------------------------------------
-    def _once(self, key: str, msisdn: str, work, also: str = "") -> Result:
-        """Return the first result for a key: an existing entry means the operation already happened.
-        The accounts are locked before the key is looked at, so a racing retry waits for the first
-        attempt and then sees its entry instead of judging a balance the first attempt already spent."""
+    def _once(self, key: str, msisdn: str, work, also: str = "", again: str = "") -> Result:
+        """Return the first result for a key (with reason `again`): an existing entry means the operation
+        already happened. The accounts are locked before the key is looked at, so a racing retry waits for
+        the first attempt and then sees its entry instead of judging a balance the first attempt already spent."""
         def guarded(conn: Connection) -> Result:
             _lock(conn, msisdn, also)
             if conn.execute(select(E.c.id).where(E.c.idem_key == key)).first():
-                return Result(True, points_left=_points(conn, msisdn))
+                return Result(True, again, _points(conn, msisdn))
             return work(conn)
 
         try:
@@ -258,7 +283,7 @@ class SimulatedBoss(CareReads):
         except IntegrityError:  # success only if a concurrent attempt with this very key committed first
             with self.engine.connect() as conn:
                 if conn.execute(select(E.c.id).where(E.c.idem_key == key)).first():
-                    return Result(True, points_left=_points(conn, msisdn))
+                    return Result(True, again, _points(conn, msisdn))
             raise  # any other violation (a NOT NULL, another entry's key) is a fault, never "already done"
 
 
