@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import structlog
@@ -130,6 +130,7 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
 
 async def _admin(app: web.Application) -> AsyncIterator[None]:
     """The admin API's state: the database, the partners a reminder kind reads, and the send queue."""
+    from jobs import campaign_run
     from jobs.reminders import queue_sender
 
     core, worker = app[CORE], app[WORKER]
@@ -145,7 +146,19 @@ async def _admin(app: web.Application) -> AsyncIterator[None]:
         if worker:
             worker.wake()
 
-    app[ADMIN] = AdminState(app[DB], core, build_services(core, app[DB]), enqueue)
+    queue_run = campaign_run.queue_run(Queue(core.settings.jobs.queue, connection=app[REDIS].sync))
+
+    def run_campaign(number: int, at: datetime | None) -> None:
+        """The campaign is launched in the database: if Redis is away the scheduled re-scan starts its run."""
+        try:
+            queue_run(number, at)
+        except Exception as exc:
+            log.warning("admin_campaign_hand_off_failed", campaign=number, error=type(exc).__name__)
+            return
+        if worker:
+            worker.wake()
+
+    app[ADMIN] = AdminState(app[DB], core, build_services(core, app[DB]), enqueue, run_campaign=run_campaign)
     yield
 
 

@@ -27,6 +27,7 @@ class AdminState:
     services: Any  # the simulated partners (a reminder kind reads them)
     enqueue: Callable[[str, list[int]], None] | None  # hand outbox ids to the senders; None: the re-scan sends
     clock: Callable[[], datetime] = utcnow  # passed in: a test fixes it
+    run_campaign: Callable[[int, datetime | None], None] | None = None  # queue a launched campaign's run
 
 
 ADMIN = web.AppKey("admin", AdminState)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from bot.admin import agent_routes, care_routes
+from bot.admin import agent_routes, campaign_routes as cr, care_routes
 from bot.admin.auth import ACTOR
 from bot.admin.http import Call, Handler, Refused, error
 from jobs.audit import ROLES
@@ -32,6 +32,16 @@ ROUTES: list[Route] = [
     Route("GET", "/admin/audit", "supervisor", agent_routes.audit_log),
     Route("GET", "/admin/subscribers/{msisdn}", "viewer", care_routes.lookup),
     Route("POST", "/admin/subscribers/{msisdn}/messages", "agent", care_routes.send),
+    Route("GET", "/admin/campaigns", "viewer", cr.listing),
+    Route("POST", "/admin/campaigns", "agent", cr.create),
+    Route("GET", "/admin/campaigns/{id}", "viewer", cr.status),
+    Route("GET", "/admin/campaigns/{id}/report", "viewer", cr.report),
+    Route("POST", "/admin/campaigns/{id}/preview", "agent", cr.preview),
+    Route("POST", "/admin/campaigns/{id}/approve", "agent", cr.approve),
+    Route("POST", "/admin/campaigns/{id}/launch", "agent", cr.launch),
+    Route("POST", "/admin/campaigns/{id}/pause", "agent", cr.pause),
+    Route("POST", "/admin/campaigns/{id}/resume", "agent", cr.resume),
+    Route("POST", "/admin/campaigns/{id}/cancel", "agent", cr.cancel),
 ]
 
 

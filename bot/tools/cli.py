@@ -8,7 +8,7 @@ import json
 import sys
 
 from bot.settings import Settings, load_settings
-from bot.tools import admin_cli, agent_cli, boss_cli, churn_cli, remind_cli, scheduler_cli
+from bot.tools import admin_cli, agent_cli, boss_cli, campaign_cli, churn_cli, remind_cli, scheduler_cli
 from bot.tools.telegram_cli import cmd_telegram
 
 
@@ -280,6 +280,7 @@ def parser() -> argparse.ArgumentParser:
     churn_cli.register(sub)
     agent_cli.register(sub)
     admin_cli.register(sub)
+    campaign_cli.register(sub)
     scheduler_cli.add_parser(sub)
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
