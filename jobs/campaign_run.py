@@ -5,8 +5,9 @@ handed to the senders, whose gate applies opt-outs, quiet hours and caps at send
 Safe to run twice, concurrently or after a SIGKILL: a batch locks the campaign's row, reads its cursor, writes
 and moves the cursor in one transaction, and every message is unique by its cause `cmp:{id}:{msisdn}`. A
 paused or cancelled campaign is seen by the next batch (the lifecycle moves it under the same lock). A paced
-run (`rate_per_second`) writes for a slice of time and queues its next part for the moment it is due; a run
-that died is queued again by `rescan` once its lease (`run_until`) has passed."""
+run (`rate_per_second`) writes a second's worth and queues its next part for the moment it is due (RQ's
+`enqueue_at`), never sleeping on a worker the senders need; a run that died is queued again by `rescan` once
+its lease (`run_until`) has passed."""
 from __future__ import annotations
 
 import json
@@ -36,7 +37,8 @@ C, M, O, TO, G = (Campaign.__table__, CampaignMember.__table__, Outbox.__table__
 SUBSCRIBER = table("subscriber", column("msisdn"), column("language"))  # the runtime's; read only
 KIND = CAP_CLASS = "marketing"  # docs/campaigns.md: gated, capped and reported as marketing
 GOTO_HOURS = 7 * 24  # a reply "1" takes the offer for a week (a message deferred overnight included)
-SLICE = timedelta(seconds=10)  # a paced run writes this long, then queues its next part
+PART = timedelta(seconds=1)  # a paced run writes a second's worth of members a part
+MAX_PART = timedelta(seconds=10)  # however late a part starts, it makes up at most this much
 RUN_TIMEOUT_S = 3600  # an unpaced million-member run takes minutes; RQ's default 180 s is too little
 Enqueue = Callable[[str, list[int]], None]  # ("sms" | "telegram", new row ids) -> the senders' queue
 Requeue = Callable[[int, "datetime | None"], None]
@@ -150,41 +152,54 @@ def begin(engine: Engine, campaign_id: int, now: datetime, lease: timedelta) -> 
 
 @dataclass
 class Run:
-    """One part of a campaign's run: batches until it is done, paused or cancelled, or (paced) its slice ends."""
+    """One part of a campaign's run: batches until it is done, paused or cancelled; a paced one writes one
+    second's worth (`rate_per_second` members, more when its part started late) and queues the next part for
+    the moment it is due, so the worker is free to send in between."""
 
     engine: Engine
     campaign_id: int
     catalogs: Any
     enqueue: Enqueue | None = None  # None: the outbox re-scan sends the rows
-    requeue: Requeue | None = None  # None: a paced run sleeps through its whole length here
+    requeue: Requeue | None = None  # None: a paced run sleeps between its parts, here
     setup: CampaignSetup = CampaignSetup()
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
 
-    def __call__(self) -> dict[str, Any]:
+    def __call__(self, due: datetime | None = None) -> dict[str, Any]:
+        """`due`: when this part was due (a queued part); the time it waited is made up in its size."""
         lease = timedelta(seconds=self.setup.lease_seconds)
         row = begin(self.engine, self.campaign_id, self.clock(), lease)
         if row is None or row.state != "running":
             if row is not None and row.state == "scheduled" and self.requeue:
                 self.requeue(self.campaign_id, aware(row.start_at))
             return {"id": self.campaign_id, "state": row.state if row is not None else "gone", "written": 0}
-        rate = spec_of(row).rate_per_second
-        return self._batches(rate, min(self.setup.batch, rate) if rate else self.setup.batch, lease)
+        return self._parts(spec_of(row).rate_per_second, lease, due)
 
-    def _batches(self, rate: int | None, size: int, lease: timedelta) -> dict[str, Any]:
-        started, members, written = self.clock(), 0, 0
+    def _budget(self, rate: int, started: datetime, due: datetime | None) -> int:
+        late = max(timedelta(0), started - due) if due is not None else timedelta(0)
+        return max(1, int(rate * min(PART + late, MAX_PART).total_seconds()))
+
+    def _parts(self, rate: int | None, lease: timedelta, due: datetime | None) -> dict[str, Any]:
+        part = self.clock()
+        budget = left = self._budget(rate, part, due) if rate else 0
+        members = written = 0
         while True:
+            size = min(self.setup.batch, left) if rate else self.setup.batch
             batch = write_batch(self.engine, self.campaign_id, self.clock(), self.catalogs, size, lease)
             self._hand_off(batch)
             members, written = members + batch.members, written + len(batch.sms) + len(batch.telegram)
-            if batch.state != "running":
-                break
-            if rate:
-                due = started + timedelta(seconds=members / rate)
-                if self.requeue and due - started >= SLICE:
-                    self._later(due, lease)
+            left -= batch.members
+            if batch.state != "running" or not rate or left > 0:
+                if batch.state != "running":
                     break
-                self.sleep(max(0.0, (due - self.clock()).total_seconds()))
+                continue
+            next_due = part + timedelta(seconds=budget / rate)
+            if self.requeue:
+                self._later(next_due, lease)
+                break
+            self.sleep(max(0.0, (next_due - self.clock()).total_seconds()))
+            part, budget = next_due, self._budget(rate, next_due, None)
+            left = budget
         log.info("campaign_run", campaign=self.campaign_id, state=batch.state, members=members, written=written)
         return {"id": self.campaign_id, "state": batch.state, "written": written}
 
@@ -211,14 +226,15 @@ def _queue():
     return Queue(job.origin, connection=job.connection) if job else None
 
 
-def run_campaign(campaign_id: int) -> dict[str, Any]:
+def run_campaign(campaign_id: int, due: str | None = None) -> dict[str, Any]:
     """RQ job: write (the next part of) a campaign's messages and hand them to the senders. Its effect
-    happens once however often it runs (module docstring)."""
+    happens once however often it runs (module docstring). `due`: the ISO moment a queued part was due."""
     from jobs.reminders import queue_sender
 
     queue = _queue()
     return Run(process.engine(), campaign_id, process.catalogs(), queue_sender(queue) if queue else None,
-               queue_run(queue) if queue else None, process.campaigns())()
+               queue_run(queue) if queue else None, process.campaigns())(
+        datetime.fromisoformat(due) if due else None)
 
 
 def queue_run(queue) -> Callable[[int, datetime | None], None]:
@@ -227,7 +243,7 @@ def queue_run(queue) -> Callable[[int, datetime | None], None]:
         if at is None or at <= utcnow():
             queue.enqueue(run_campaign, campaign_id, job_timeout=RUN_TIMEOUT_S)
         else:
-            queue.enqueue_at(at, run_campaign, campaign_id, job_timeout=RUN_TIMEOUT_S)
+            queue.enqueue_at(at, run_campaign, campaign_id, at.isoformat(), job_timeout=RUN_TIMEOUT_S)
 
     return go
 

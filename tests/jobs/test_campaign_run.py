@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from jobs import campaigns as c
 from jobs.audit import read
-from jobs.campaign_run import SLICE, CampaignSetup, Run, stalled
+from jobs.campaign_run import MAX_PART, PART, CampaignSetup, Run, stalled
 from jobs.campaign_tables import Campaign, CampaignMember
 from jobs.tables import Outbox, ReminderGoto, TelegramOutbox
 from tests.jobs.campaign_world import CATALOGS, LI, NOW, ZHAO, spec, world
@@ -60,9 +60,9 @@ def launched(engine, now=NOW, **changes) -> int:
     return cid
 
 
-def go(engine, cid, batch=7, clock=None, **kw) -> dict:
+def go(engine, cid, batch=7, clock=None, due=None, **kw) -> dict:
     clock = clock or Clock(NOW)
-    return Run(engine, cid, CATALOGS, setup=CampaignSetup(batch), clock=clock, sleep=clock.sleep, **kw)()
+    return Run(engine, cid, CATALOGS, setup=CampaignSetup(batch), clock=clock, sleep=clock.sleep, **kw)(due)
 
 
 def members(engine, cid, control=False) -> set[str]:
@@ -199,15 +199,24 @@ def test_a_paced_run_keeps_to_its_rate(engine):
     assert clock.now - NOW == timedelta(seconds=(n - n % 5) / 5)
 
 
-def test_a_paced_run_queues_its_next_part_after_a_slice(engine):
-    """rate 1/s: after a slice (10 s) of writing it queues itself for the moment the next batch is due."""
-    cid = launched(engine, rate_per_second=1)
+@pytest.mark.parametrize("rate, late, written", [
+    (1, None, 1),  # queued at launch: a second's worth
+    (3, timedelta(seconds=2), 9),  # its part started 2 s late: three seconds' worth
+    (2, timedelta(minutes=5), 20),  # very late: at most ten seconds' worth
+])
+def test_a_paced_run_writes_a_part_and_queues_the_next_for_when_it_is_due(engine, rate, late, written):
+    """The worker never sleeps on a paced run: a part is written and the next queued; a part that started
+    late makes up for the wait (up to 10 s), so the rate holds whatever RQ's scheduler's delay."""
+    cid = launched(engine, rate_per_second=rate)
     queued, clock = [], Clock(NOW)
-    out = go(engine, cid, clock=clock, requeue=lambda i, at: queued.append((i, at)))
-    assert out["written"] == SLICE.total_seconds() and queued == [(cid, NOW + SLICE)]
+    out = go(engine, cid, batch=4, clock=clock, due=NOW - late if late else None,
+             requeue=lambda i, at: queued.append((i, at)))
+    assert out["written"] == written and clock.slept == []
+    assert queued == [(cid, NOW + timedelta(seconds=written / rate))]
     with engine.connect() as conn:
         lease = conn.execute(select(Campaign.__table__.c.run_until)).scalar()
-    assert lease.replace(tzinfo=NOW.tzinfo) == NOW + SLICE + LEASE
+    assert lease.replace(tzinfo=NOW.tzinfo) == NOW + timedelta(seconds=written / rate) + LEASE
+    assert MAX_PART == 10 * PART
 
 
 def test_the_rescan_finds_runs_that_died_and_leaves_live_ones(engine):
