@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 from jobs.tables import DlrParked, OptOut, Outbox, TelegramOutbox  # noqa: F401  (outbound tables live with their jobs)
 from jobs.audit import AuditLog  # noqa: F401  (the audit log lives with the jobs that write it too)
 from bot.admin.tables import Agent, AgentToken, IdempotencyKey  # noqa: F401  (the admin API's own)
+from jobs.campaign_tables import Campaign, CampaignMember  # noqa: F401  (care campaigns, with their jobs)
 
 
 class Subscriber(SQLModel, table=True):

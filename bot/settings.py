@@ -165,6 +165,15 @@ class Churn(_Section):
         return self
 
 
+class Campaigns(_Section):
+    """Care campaigns (docs/campaigns.md): the held-back control group, the second approval, the run's batch."""
+
+    control_share: float = Field(default=0.1, ge=0, lt=1)  # of each audience, by a hash of campaign and number
+    second_approval_above: int = Field(default=10_000, ge=0)  # a bigger audience needs a second person
+    batch: int = Field(default=1000, ge=1, le=100_000)  # members written per transaction
+    run_lease: float = Field(default=60, gt=0)  # seconds a run is taken to be alive after its last batch
+
+
 class Schedule(_Section):
     """When each periodic job runs (`jobs/schedule.py`): five cron fields in [service] timezone, or
     "every N s|m|h"."""
@@ -176,9 +185,10 @@ class Schedule(_Section):
     reconcile: str = "every 5m"
     points_expiry: str = "5 0 1 12 *"
     churn: str = "30 2 * * 1"  # the weekly value-loss scoring, Monday 02:30
+    campaign_rescan: str = "every 1m"  # runs that died (or were never queued) are queued again
     reminders: bool = True
 
-    @field_validator("outbox_rescan", "telegram_rescan", "reconcile", "points_expiry", "churn")
+    @field_validator("outbox_rescan", "telegram_rescan", "reconcile", "points_expiry", "churn", "campaign_rescan")
     @classmethod
     def _a_schedule(cls, value: str) -> str:
         parse_when(value)
@@ -207,6 +217,7 @@ class Settings(_Section):
     jobs: Jobs = Jobs()
     reminders: Reminders = Reminders()
     churn: Churn = Churn()
+    campaigns: Campaigns = Campaigns()
     schedule: Schedule = Schedule()
     paths: Paths = Paths()
     log: Log = Log()

@@ -27,6 +27,7 @@ from bot.redisconn import RedisPair, connect
 from bot.wiring import (Core, build_dispatcher, build_services, outbox_sender, sms_conversation, telegram_chat,
                         telegram_sender)
 from jobs import process
+from jobs.campaign_run import campaign_setup
 from jobs.scheduler import SchedulerThread, scheduler_for
 from jobs.worker import InprocessWorker
 from rq import Queue
@@ -168,7 +169,8 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     if worker:
         core = app[CORE]
         process.use(app[DB], outbox_sender(s, app[DB]), telegram_sender(s, app[DB]), catalogs=core.catalogs,
-                    services=build_services(core, app[DB]), reminders=core.reminders)
+                    services=build_services(core, app[DB]), reminders=core.reminders,
+                    campaigns=campaign_setup(s))
         worker.start()
     yield
     if worker:

@@ -38,7 +38,7 @@ def cause(kind: Kind, occasion: str, msisdn: str) -> str:
     return f"rem:{kind.name}:{occasion}:{msisdn}"
 
 
-def _insert(conn: Connection, tbl):
+def dialect_insert(conn: Connection, tbl):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(tbl)
 
 
@@ -74,8 +74,8 @@ def write_rows(engine: Engine, kind: Kind, rows: list[Row], now: datetime) -> tu
         sms = [{**base, "msisdn": r.msisdn, "text": r.text, "cause": r.cause} for r in new if r.chat_id is None]
         tg = [{**base, "msisdn": r.msisdn, "chat_id": r.chat_id, "text": r.text, "cause": r.cause}
               for r in new if r.chat_id is not None]
-        sms_ids, done = _insert_new(conn, O, sms)
-        tg_ids, done_tg = _insert_new(conn, TO, tg)
+        sms_ids, done = insert_new(conn, O, sms)
+        tg_ids, done_tg = insert_new(conn, TO, tg)
         if kind.goto:
             _gotos(conn, kind, [r for r in new if r.cause in done | done_tg], now)
         return sms_ids, tg_ids
@@ -83,7 +83,7 @@ def write_rows(engine: Engine, kind: Kind, rows: list[Row], now: datetime) -> tu
     return write(engine, work)
 
 
-def _insert_new(conn: Connection, tbl, rows: list[dict]) -> tuple[list[int], set[str]]:
+def insert_new(conn: Connection, tbl, rows: list[dict]) -> tuple[list[int], set[str]]:
     if not rows:
         return [], set()
     postgres = conn.dialect.name == "postgresql"
@@ -111,7 +111,7 @@ def _gotos(conn: Connection, kind: Kind, rows: list[Row], now: datetime) -> None
     if not rows:
         return
     until = utc(now + timedelta(hours=kind.goto_hours))
-    stmt = _insert(conn, G)
+    stmt = dialect_insert(conn, G)
     stmt = stmt.on_conflict_do_update(index_elements=["msisdn"], set_={
         c: stmt.excluded[c] for c in ("kind", "goto", "params", "cause", "expires_at")})
     conn.execute(stmt, [{"msisdn": r.msisdn, "kind": kind.name, "goto": kind.goto, "cause": r.cause,
@@ -122,7 +122,7 @@ def _gotos(conn: Connection, kind: Kind, rows: list[Row], now: datetime) -> None
 def start_run(engine: Engine, kind: Kind, period: str, now: datetime) -> None:
     """Record the run (once per key); a run repeated, resumed or raced finds it there."""
     def work(conn: Connection) -> None:
-        conn.execute(_insert(conn, RUN).on_conflict_do_nothing(index_elements=["key"]).values(
+        conn.execute(dialect_insert(conn, RUN).on_conflict_do_nothing(index_elements=["key"]).values(
             key=f"{kind.name}:{period}"[:64], kind=kind.name, period=period[:32], started_at=utc(now),
             selected=0, queued=0, suppressed=0, deferred=0, capped=0))
 
@@ -156,7 +156,7 @@ def save_cursor(engine: Engine, kind: Kind, last: int, now: datetime) -> None:
     key, padded = f"{kind.name}:cursor", f"{last:020d}"
 
     def work(conn: Connection) -> None:
-        conn.execute(_insert(conn, RUN).on_conflict_do_nothing(index_elements=["key"]).values(
+        conn.execute(dialect_insert(conn, RUN).on_conflict_do_nothing(index_elements=["key"]).values(
             key=key, kind=kind.name, period=f"{0:020d}", started_at=utc(now), selected=0, queued=0, suppressed=0,
             deferred=0, capped=0))
         conn.execute(update(RUN).where(RUN.c.key == key, RUN.c.period < padded).values(

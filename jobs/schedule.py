@@ -81,8 +81,8 @@ class Periodic:
 
 Provider = Callable[[Any], list[Periodic]]
 PROVIDERS: list[Provider] = []
-ENTRY_MODULES: tuple[str, ...] = ("jobs.reminder_schedule", "jobs.churn")  # modules whose import adds providers
-#                                                               (the reminders' kinds, the weekly churn scoring)
+ENTRY_MODULES: tuple[str, ...] = ("jobs.reminder_schedule", "jobs.churn", "jobs.campaign_run")  # modules whose
+# import adds providers (the reminders' kinds, the weekly churn scoring, the re-scan of campaign runs)
 
 
 def provide(provider: Provider) -> Provider:

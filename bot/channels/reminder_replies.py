@@ -27,7 +27,8 @@ from bot.store import SessionStore
 from jobs.tables import Outbox, ReminderGoto, TelegramOutbox
 
 REPLY = "1"  # the reply every template with a goto names ("Reply 1 to ...", jobs/reminder_kinds.py checks)
-UNSEEN = ("suppressed", "capped", "failed")  # rows the subscriber will never get: no reply to continue them
+UNSEEN = ("suppressed", "capped", "failed", "held", "cancelled")  # rows the subscriber has not got (held: a
+# paused campaign's, cancelled: a cancelled one's) or never will: no reply to continue them
 G, O, TO = ReminderGoto.__table__, Outbox.__table__, TelegramOutbox.__table__
 
 

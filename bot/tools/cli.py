@@ -181,6 +181,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from bot.logs import configure
     from bot.wiring import build_services, outbox_sender, telegram_sender
     from jobs import process
+    from jobs.campaign_run import campaign_setup
     from jobs.worker import work_through_outages
 
     if settings.redis.url == "embedded":
@@ -191,7 +192,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     core = _core(settings)  # a bad menus or reminders file stops the worker here, with one line
     engine = make_engine(settings.database_url)
     process.use(engine, outbox_sender(settings, engine), telegram_sender(settings, engine), catalogs=core.catalogs,
-                services=build_services(core, engine), reminders=core.reminders)
+                services=build_services(core, engine), reminders=core.reminders,
+                    campaigns=campaign_setup(settings))
     connection = redis.Redis.from_url(settings.redis.url)
     print(f"worker on {settings.redis.url} queue {settings.jobs.queue}", flush=True)
     # an RQ SimpleWorker runs jobs in this process: no fork per job (~ms each) and no database connections
