@@ -18,7 +18,7 @@ from jobs.tables import Outbox, TelegramOutbox
 M, O, TO = CampaignMember.__table__, Outbox.__table__, TelegramOutbox.__table__
 REPLIES = ("1", "１")  # a Chinese keyboard's full-width one too
 COUNTS = ("written", "sent", "delivered", "failed", "deferred", "capped", "suppressed", "held", "cancelled",
-          "replied", "accepted")
+          "pending", "replied", "accepted")  # pending: written, not yet sent, deferred included
 
 
 def prefix(campaign_id: int) -> str:
@@ -45,8 +45,8 @@ def _outbox(conn: Connection, tbl, campaign_id: int) -> dict[str, int]:
     is_ = lambda cond: func.coalesce(func.sum(case((cond, 1), else_=0)), 0)  # noqa: E731
     stmt = select(func.count(tbl.c.id), is_(tbl.c.status == "sent"), is_(delivered), is_(failed),
                   is_(and_(tbl.c.status == "pending", tbl.c.error == QUIET)), is_(tbl.c.status == "capped"),
-                  is_(tbl.c.status == "suppressed"), is_(tbl.c.status == "held"), is_(tbl.c.status == "cancelled")
-                  ).select_from(M.join(tbl, tbl.c.cause == literal(prefix(campaign_id)) + M.c.msisdn)).where(
+                  is_(tbl.c.status == "suppressed"), is_(tbl.c.status == "held"), is_(tbl.c.status == "cancelled"),
+                  is_(tbl.c.status.in_(("pending", "sending")))).select_from(M.join(tbl, tbl.c.cause == literal(prefix(campaign_id)) + M.c.msisdn)).where(
         M.c.campaign_id == campaign_id, M.c.control == False)  # noqa: E712
     return dict(zip(COUNTS, (int(v or 0) for v in conn.execute(stmt).one())))
 

@@ -46,16 +46,15 @@ async def listing(call: Call) -> web.Response:
 @idempotent
 async def create(call: Call) -> web.Response:
     spec = await body(call, CampaignSpec)
-    kinds = call.state.core.reminders.kinds
-    if spec.kind is not None and spec.kind not in kinds:
-        raise Refused(422, f"field 'kind': unknown kind '{spec.kind}' (one of {', '.join(kinds)})")
     made = await _step(campaigns.create, call.state.db, spec, call.actor, call.state.clock())
     return answer(made, status=201)
 
 
 async def preview(call: Call) -> web.Response:
     s = call.state
-    return answer(await _step(campaigns.preview, s.db, _id(call), call.actor, s.clock(), s.core.catalogs, s.services))
+    share = s.core.settings.campaigns.control_share
+    return answer(await _step(campaigns.preview, s.db, _id(call), call.actor, s.clock(), s.core.catalogs,
+                              s.services, share))
 
 
 async def approve(call: Call) -> web.Response:
@@ -92,7 +91,7 @@ pause, resume, cancel = _simple(campaigns.pause), _simple(campaigns.resume), _si
 
 
 async def status(call: Call) -> web.Response:
-    return answer(await _step(campaigns.status, call.state.db, _id(call)))
+    return answer(await _step(campaigns.status, call.state.db, _id(call), call.state.services))
 
 
 async def report(call: Call) -> web.Response:

@@ -6,20 +6,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.admin.agents import iso
 from bot.models import Subscriber
 from bot.msisdn import mask
 from integrations.sqltx import utc, write
-from jobs import outbox
+from jobs import campaign_run, outbox, reminder_write
 from jobs.audit import Actor, record
+from jobs.campaign_tables import Campaign, CampaignMember
+from jobs.campaigns import CampaignError, spec_of, target
 from jobs.tables import ChurnScore, OptOut, Outbox, TelegramOutbox
 
 SUB, OPT, ZONE, O, TO = (Subscriber.__table__, OptOut.__table__, ChurnScore.__table__, Outbox.__table__,
                          TelegramOutbox.__table__)
+C, M = Campaign.__table__, CampaignMember.__table__
 RECENT = 10
 ZONES = 26  # half a year of weekly zones
 
@@ -61,6 +65,7 @@ class Written:
     outbox_id: int | None  # None: not written (opted out)
     cause: str
     reason: str
+    channel: str = "sms"
 
 
 def write_care(engine: Engine, actor: Actor, msisdn: str, text: str, language: str, now: datetime) -> Written:
@@ -82,3 +87,46 @@ def write_care(engine: Engine, actor: Actor, msisdn: str, text: str, language: s
 
 def audit_kind(engine: Engine, actor: Actor, msisdn: str, kind: str, counts: dict, now: datetime) -> None:
     write(engine, lambda conn: record(conn, actor, "care.reminder", mask(msisdn), now, kind=kind, **counts))
+
+
+class Member(NamedTuple):
+    msisdn: str
+    language: str | None
+
+
+def send_offer(engine: Engine, actor: Actor, msisdn: str, campaign_id: int, catalogs: Any, now: datetime) -> Written:
+    """A launched campaign's approved message and offer, to one subscriber an agent is talking to: never an
+    offer made up on the call. Once per campaign and subscriber (its cause `cmp:{id}:{number}`, the offer's
+    BOSS key the same), so a repeat is "sent before"; a control-group member is refused (it would spoil the
+    measurement), an opted-out one suppressed."""
+    def work(conn: Connection) -> Written:
+        row = conn.execute(select(C).where(C.c.id == campaign_id).with_for_update()).first()
+        if row is None:
+            raise CampaignError(404, "not_found", f"there is no campaign {campaign_id}")
+        if row.state not in ("running", "done"):
+            raise CampaignError(409, "wrong_state", f"campaign {campaign_id} is {row.state}: only a launched "
+                                "campaign's message and offer can be sent")
+        control = conn.execute(select(M.c.control).where(M.c.campaign_id == campaign_id, M.c.msisdn == msisdn)).scalar()
+        if control:
+            raise CampaignError(409, "control_group", f"this subscriber is in campaign {campaign_id}'s control "
+                                "group, which gets nothing so the campaign's effect can be measured")
+        cause = campaign_run.cause(campaign_id, msisdn)
+        if reminder_write.opted_out(conn, [msisdn]):
+            record(conn, actor, "campaign.send_one", target(campaign_id), now, msisdn=mask(msisdn), outcome="suppressed")
+            return Written(None, cause, "opted out")
+        language = conn.execute(select(SUB.c.language).where(SUB.c.msisdn == msisdn)).scalar()
+        sms, tg = campaign_run._rows(campaign_id, row, [Member(msisdn, language)],
+                                     reminder_write.chats_for(conn, [msisdn]), catalogs, now)
+        ids, done = reminder_write.insert_new(conn, O if sms else TO, sms or tg)
+        if not ids:
+            return Written(None, cause, "sent before: one message per campaign and subscriber")
+        if spec_of(row).offer is not None:
+            campaign_run._gotos(conn, campaign_id, spec_of(row).offer, done, now)
+        if control is None:
+            conn.execute(insert(M).values(campaign_id=campaign_id, msisdn=msisdn, control=False, zone=""))
+        conn.execute(update(C).where(C.c.id == campaign_id).values(written=C.c.written + 1))
+        record(conn, actor, "campaign.send_one", target(campaign_id), now, msisdn=mask(msisdn),
+               channel="telegram" if tg else "sms", outcome="queued")
+        return Written(ids[0], cause, "", "telegram" if tg else "sms")
+
+    return write(engine, work)

@@ -20,12 +20,14 @@ def register(sub) -> None:
     c = csub.add_parser("lookup", help="masked number, tier, language, opt-out, zone history, recent messages")
     c.add_argument("number", help="with or without +86 ([service] region)")
     add_client_options(c)
-    c = csub.add_parser("send", help="run one reminder kind for the subscriber, or send a care text")
+    c = csub.add_parser("send", help="one reminder kind, a care text, or a launched campaign's offer")
     c.add_argument("number", help="with or without +86 ([service] region)")
     c.add_argument("--kind", help="a reminder kind of menus/reminders.toml")
     c.add_argument("--text-zh", dest="zh", help="a care text in Simplified Chinese (instead of --kind)")
     c.add_argument("--text-en", dest="en", help="a care text in English (instead of --kind); give both, the "
                                                 "subscriber's language is used")
+    c.add_argument("--campaign", type=int, help="a launched campaign's number: its message and offer (instead of "
+                                                "--kind)")
     c.add_argument("--key", help="Idempotency-Key: repeat a send with the same key and it is sent once "
                                  "(default: a new one)")
     add_client_options(c)
@@ -45,8 +47,8 @@ def cmd_care(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _send(args: argparse.Namespace, settings: Settings, path: str):
-    if bool(args.kind) == bool(args.zh or args.en):
-        raise AdminError("give --kind, or --text-zh and/or --text-en")
-    body = {"kind": args.kind} if args.kind else {
+    if [bool(args.kind), bool(args.zh or args.en), args.campaign is not None].count(True) != 1:
+        raise AdminError("give --kind, --campaign, or --text-zh and/or --text-en")
+    body = {"kind": args.kind} if args.kind else {"campaign": args.campaign} if args.campaign is not None else {
         "text": {k: v for k, v in (("zh_Hans", args.zh), ("en", args.en)) if v}}
     return client(args, settings).call("POST", path + "/messages", body, key=args.key or new_key())

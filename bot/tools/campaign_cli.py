@@ -13,7 +13,6 @@ from bot.settings import Settings
 from bot.tools.admin_client import AdminClient, AdminError, add_client_options, client, describe, new_key, run
 
 TEXT_KEYS = (("zh", "zh"), ("en", "en"))  # the API's language key, and the flag's suffix
-ENDED = ("done", "cancelled")
 SIMPLE = ("preview", "approve", "pause", "resume", "cancel")
 
 
@@ -122,7 +121,7 @@ def _watch(name: str, api: AdminClient, path: str, every: float = 1.0) -> int:
         while True:
             status = api.call("GET", path)
             bar(status)
-            if status.get("state") in ENDED:
+            if settled(status):
                 break
             time.sleep(every)
     except AdminError as exc:
@@ -137,6 +136,14 @@ def _watch(name: str, api: AdminClient, path: str, every: float = 1.0) -> int:
     return 0
 
 
+def settled(status: dict) -> bool:
+    """Cancelled; or done (every message written) and every message sent, failed, capped or held to the
+    morning by quiet hours (those are not waited for: `status` shows them go later)."""
+    state = status.get("state")
+    waiting = int(status.get("pending") or 0) - int(status.get("deferred") or 0)
+    return state == "cancelled" or (state == "done" and waiting <= 0)
+
+
 class Bar:
     """A bar redrawn in place on a terminal; elsewhere a line when the figures changed, at most every 10 s, and
     the last one."""
@@ -145,16 +152,17 @@ class Bar:
         self.out, self.tty, self.last, self.at = out, out.isatty(), "", 0.0
 
     def __call__(self, status: dict) -> None:
-        target = max(1, int(status.get("audience") or 0) - int(status.get("control") or 0)
-                     - int(status.get("suppressed") or 0))
-        settled = sum(int(status.get(k) or 0) for k in ("sent", "failed", "capped"))
-        text = (f"{status.get('state', '?'):<9} {settled:,}/{target:,}  sent {int(status.get('sent') or 0):,}  "
-                f"deferred {int(status.get('deferred') or 0):,}  failed {int(status.get('failed') or 0):,}  "
-                f"replied {int(status.get('replied') or 0):,}  accepted {int(status.get('accepted') or 0):,}")
+        n = {k: int(status.get(k) or 0) for k in ("audience", "control", "written", "pending", "held", "sent",
+                                                  "deferred", "failed", "replied", "accepted")}
+        target = max(1, n["audience"] - n["control"], n["written"])
+        done = n["written"] - n["pending"] - n["held"]  # written and past the senders
+        text = (f"{status.get('state', '?'):<9} {done:,}/{target:,}  sent {n['sent']:,}  "
+                f"deferred {n['deferred']:,}  failed {n['failed']:,}  replied {n['replied']:,}  "
+                f"accepted {n['accepted']:,}")
         if self.tty:
-            filled = min(30, 30 * settled // target)
+            filled = min(30, 30 * done // target)
             self.out.write(f"\r[{'#' * filled:<30}] {text}")
-        elif text != self.last and (time.monotonic() - self.at >= 10 or status.get("state") in ENDED):
+        elif text != self.last and (time.monotonic() - self.at >= 10 or settled(status)):
             self.out.write(text + "\n")
             self.at, self.last = time.monotonic(), text
         self.out.flush()

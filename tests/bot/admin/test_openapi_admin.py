@@ -76,3 +76,23 @@ async def test_a_body_over_the_limit_is_a_declared_413_and_runs_nothing(api, set
                              "/admin/subscribers/13800000001/messages", "agent", big, headers)
         assert status == 413
     assert api.audit_rows() == before
+
+
+async def test_every_campaign_answer_is_declared(api):
+    spec = {"name": "doc", "audience": {"prefixes": ["+861380000000"]},
+            "text": {"zh": "感谢您的支持。", "en": "Thank you."}, "offer": {"points": 100}}
+    c = "/admin/campaigns"
+    assert await check(api, c, "POST", c, "agent", spec) == 201
+    assert await check(api, c, "POST", c, "agent", {**spec, "text": {"en": "x"}}) == 422
+    assert await check(api, c, "GET", c, "viewer") == 200
+    assert await check(api, c, "GET", c + "?state=nope", "viewer") == 400
+    one = c + "/{id}"
+    assert await check(api, one, "GET", c + "/1", "viewer") == 200
+    assert await check(api, one, "GET", c + "/9", "viewer") == 404
+    assert await check(api, one, "GET", c + "/x", "viewer") == 400
+    assert await check(api, one + "/report", "GET", c + "/1/report", "viewer") == 200
+    assert await check(api, one + "/launch", "POST", c + "/1/launch", "agent", {}) == 409
+    for action, expected in (("preview", 200), ("approve", 200), ("launch", 202), ("pause", 200),
+                             ("resume", 200), ("cancel", 200)):
+        assert await check(api, one + "/" + action, "POST", f"{c}/1/{action}", "agent", {}) == expected
+    assert await check(api, one + "/cancel", "POST", c + "/1/cancel", "viewer", {}) == 403

@@ -10,6 +10,7 @@ from bot.admin import agents
 from bot.admin.routes import ROUTES
 from bot.admin.tables import Agent, AgentToken
 from jobs.audit import ROLES, AuditLog
+from jobs.campaign_tables import Campaign
 from jobs.tables import Outbox
 from tests.bot.admin.conftest import NOW, OPERATOR
 
@@ -21,15 +22,45 @@ EXPECTED = {  # (method, path): the least role; a route added without a line her
     ("GET", "/admin/audit"): "supervisor",
     ("GET", "/admin/subscribers/{msisdn}"): "viewer",
     ("POST", "/admin/subscribers/{msisdn}/messages"): "agent",
+    ("GET", "/admin/campaigns"): "viewer",
+    ("POST", "/admin/campaigns"): "agent",
+    ("GET", "/admin/campaigns/{id}"): "viewer",
+    ("GET", "/admin/campaigns/{id}/report"): "viewer",
+    ("POST", "/admin/campaigns/{id}/preview"): "agent",
+    ("POST", "/admin/campaigns/{id}/approve"): "agent",
+    ("POST", "/admin/campaigns/{id}/launch"): "agent",
+    ("POST", "/admin/campaigns/{id}/pause"): "agent",
+    ("POST", "/admin/campaigns/{id}/resume"): "agent",
+    ("POST", "/admin/campaigns/{id}/cancel"): "agent",
 }
 CHANGES = {("POST", "/admin/agents"), ("DELETE", "/admin/agents/{name}"),
-           ("POST", "/admin/subscribers/{msisdn}/messages")}
+           ("POST", "/admin/subscribers/{msisdn}/messages"), ("POST", "/admin/campaigns"),
+           *((m, p) for m, p in EXPECTED if m == "POST" and p.startswith("/admin/campaigns/{id}/"))}
+CAMPAIGN = {"name": "matrix", "audience": {"prefixes": ["+861380000000"]},
+            "text": {"zh": "感谢您的支持。", "en": "Thank you for staying with us."}, "offer": {"points": 100}}
+BEFORE = {"preview": [], "approve": ["preview"], "launch": ["preview", "approve"], "cancel": [],
+          "pause": ["preview", "approve", "launch"], "resume": ["preview", "approve", "launch", "pause"]}
 _n = itertools.count(1)
 
 
-def prepare(api, method: str, path: str) -> tuple[str, dict | None]:
+async def campaign_for(api, action: str) -> int:
+    """A campaign (of 9 subscribers: below the second approval) brought to where `action` may be taken."""
+    status, made, _ = await api.call("POST", "/admin/campaigns", role="admin", json=CAMPAIGN)
+    assert status == 201, made
+    for earlier in BEFORE.get(action, []):
+        status, answer, _ = await api.call("POST", f"/admin/campaigns/{made['id']}/{earlier}", role="admin", json={})
+        assert status < 300, answer
+    return made["id"]
+
+
+async def prepare(api, method: str, path: str) -> tuple[str, dict | None]:
     """A fresh request the route accepts (a new agent to add, an agent to revoke, ...)."""
     n = next(_n)
+    if path.startswith("/admin/campaigns/{id}"):
+        action = path.rsplit("/", 1)[1]
+        return path.replace("{id}", str(await campaign_for(api, action))), {} if method == "POST" else None
+    if path == "/admin/campaigns":
+        return path, CAMPAIGN if method == "POST" else None
     if path == "/admin/agents/{name}":
         agents.add(api.db, OPERATOR, f"target{n}", "viewer", NOW)
         return f"/admin/agents/target{n}", None
@@ -42,11 +73,12 @@ def prepare(api, method: str, path: str) -> tuple[str, dict | None]:
 
 
 def snapshot(api) -> tuple:
-    """What any admin change would move: agents, tokens, audit rows, outbox rows."""
+    """What any admin change would move: agents, tokens, audit rows, outbox rows, campaigns and their states."""
     with api.db.connect() as conn:
         return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
-                     for t in (Agent, AgentToken, AuditLog, Outbox)) + (
-            conn.execute(select(func.count()).select_from(Agent).where(Agent.revoked_at.is_(None))).scalar_one(),)
+                     for t in (Agent, AgentToken, AuditLog, Outbox, Campaign)) + (
+            conn.execute(select(func.count()).select_from(Agent).where(Agent.revoked_at.is_(None))).scalar_one(),
+            tuple(conn.execute(select(Campaign.state).order_by(Campaign.id)).scalars()))
 
 
 def test_the_route_table_is_the_expected_matrix():
@@ -58,7 +90,7 @@ async def test_every_route_for_every_role_is_allowed_or_refused_as_the_table_say
     """Allowed: a 2xx, and one audit row for a change; below the role: 403 naming it, and nothing changed."""
     for (method, path), least in EXPECTED.items():
         for role in ROLES:
-            url, body = prepare(api, method, path)
+            url, body = await prepare(api, method, path)
             before = snapshot(api)
             status, answer, _ = await api.call(method, url, role=role, json=body)
             if ROLES.index(role) >= ROLES.index(least):
@@ -77,7 +109,7 @@ async def test_no_token_or_a_revoked_one_gets_401_on_every_route_and_changes_not
     agents.revoke(api.db, OPERATOR, "gone", NOW)
     for method, path in EXPECTED:
         for token in (None, revoked):
-            url, body = prepare(api, method, path)
+            url, body = await prepare(api, method, path)
             before = snapshot(api)
             status, answer, headers = await api.call(method, url, role=None, token=token, json=body)
             assert status == 401 and headers["WWW-Authenticate"] == "Bearer", (method, path, answer)
