@@ -24,9 +24,10 @@ import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -154,11 +155,35 @@ def profiled(procs: list, folder: Path | None) -> Iterator[None]:
             spy.wait(30)
 
 
-def measure(db_url: str, redis: tuple, n_workers: int, tmp: Path, timeout: float, pg=None,
-            profile: Path | None = None) -> dict:
-    """One measurement: fresh outbox and counters, a fresh gateway, n workers waiting; the trigger; the wait."""
+@dataclass
+class Meter:
+    """CPU seconds of each process (PostgreSQL's backends included) and the load average, from its making to
+    `stop`; `t0` is the wall clock at the start."""
+
+    procs: list
+    pg: Any = None
+
+    def __post_init__(self) -> None:
+        self.cpu0 = {p.name: p.cpu_seconds() for p in self.procs}
+        self.pg0, self.load0 = (self.pg.cpu_seconds() if self.pg else 0.0), os.getloadavg()
+        self.t0 = time.time()
+
+    def stop(self) -> dict[str, float]:
+        cpu = {p.name: round(p.cpu_seconds() - self.cpu0[p.name], 1) for p in self.procs}
+        if self.pg:
+            cpu["postgres"] = round(self.pg.cpu_seconds() - self.pg0, 1)
+        self.load1 = os.getloadavg()
+        return cpu
+
+    def loads(self) -> tuple:
+        return self.load0, self.load1
+
+
+@contextmanager
+def stage(db_url: str, redis: tuple, n_workers: int, tmp: Path, pg=None) -> Iterator[tuple[str, tuple, list, Meter]]:
+    """A fresh gateway (delivery reports off) and n workers waiting, with a quiet window the measurement never
+    falls in: (gateway URL, quiet window, workers, a Meter started as the stage is ready)."""
     redis_url, redis_proc = redis
-    reset(db_url)
     gport = free_port()
     gateway = f"http://127.0.0.1:{gport}"
     quiet = quiet_window(datetime.now(ZoneInfo("UTC")))
@@ -168,17 +193,18 @@ def measure(db_url: str, redis: tuple, n_workers: int, tmp: Path, timeout: float
     with started("gateway", [PY, "-m", "bot.tools.cli", "gateway"], "0,1", env, tmp, gport) as gw, \
             workers(n_workers, env, tmp, redis_url) as procs:
         control(gateway, "/control/faults", {"dlr": False})
-        cpu0 = {p.name: p.cpu_seconds() for p in (gw, redis_proc, *procs)}
-        pg0 = pg.cpu_seconds() if pg else 0.0
-        load0 = os.getloadavg()
-        t0 = time.time()
+        yield gateway, quiet, procs, Meter([gw, redis_proc, *procs], pg)
+
+
+def measure(db_url: str, redis: tuple, n_workers: int, tmp: Path, timeout: float, pg=None,
+            profile: Path | None = None) -> dict:
+    """One measurement: fresh outbox and counters, a fresh gateway, n workers waiting; the trigger; the wait."""
+    reset(db_url)
+    with stage(db_url, redis, n_workers, tmp, pg) as (gateway, quiet, procs, meter):
         with profiled(procs, profile):
-            job = trigger(redis_url)
+            job = trigger(redis[0])
             counts = wait(job, gateway, timeout)
-        cpu = {p.name: round(p.cpu_seconds() - cpu0[p.name], 1) for p in (gw, redis_proc, *procs)}
-        if pg:
-            cpu["postgres"] = round(pg.cpu_seconds() - pg0, 1)
-        load1 = os.getloadavg()
+        cpu, (load0, load1), t0 = meter.stop(), meter.loads(), meter.t0
     if not counts:
         return {"workers": n_workers, "finished": False, "timeout_s": timeout, "load": [load0, load1]}
     job.refresh()
