@@ -14,11 +14,8 @@ every row (opt-out, a quiet window twelve hours away, the `marketing` caps: one 
 """
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from contextlib import nullcontext
 from datetime import datetime, timezone
@@ -26,8 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, postgres_server, redis_server, save
-from bench.reminder_run import QUEUE, baseline, control, measure as measure_reminder, reset, stage, statuses
+from bench.common import ROOT, postgres_server, save
+from bench.reminder_run import (QUEUE, baseline, control, each_backend, measure as measure_reminder, parser, reset,
+                                stage, statuses)
 
 EMPTIED = ("campaign_member", "campaign")
 SPEC = {"name": "bench", "audience": {}, "text": {"en": "We value you.", "zh": "感谢您的一路相伴。"},
@@ -161,19 +159,10 @@ def report(results: dict, n: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--subscribers", type=int, default=100_000)
-    ap.add_argument("--backends", default="sqlite,postgresql")
-    ap.add_argument("--workers", default="2", type=lambda s: [int(x) for x in s.split(",")])
-    ap.add_argument("--timeout", type=float, default=1800, help="seconds one measurement may take at most")
+    ap = parser(__doc__, 100_000, "2")
     ap.add_argument("--reminder", action="store_true", help="also measure benchmark 8's reminder run")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-campaigns-"))
-    results = {}
-    with redis_server(tmp) as redis:
-        for name in args.backends.split(","):
-            results[name] = backend(name, args, tmp, redis)
-    shutil.rmtree(tmp, ignore_errors=True)
+    results = each_backend(args, backend, "bench-campaigns-")
     report(results, args.subscribers)
     path = save("campaign_run", {"command": " ".join(sys.argv), "subscribers": args.subscribers, "results": results})
     print(f"\nwritten to {path.relative_to(ROOT)}")

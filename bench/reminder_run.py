@@ -264,20 +264,32 @@ def report(results: dict, n: int) -> None:
                   f"{run['cpu_s']}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--subscribers", type=int, default=1_000_000)
+def parser(doc: str, subscribers: int, workers: str) -> argparse.ArgumentParser:
+    """The options every run-to-last-accept bench takes (this one and bench/campaign_run.py)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--subscribers", type=int, default=subscribers)
     ap.add_argument("--backends", default="sqlite,postgresql")
-    ap.add_argument("--workers", default="1,2", type=lambda s: [int(x) for x in s.split(",")])
+    ap.add_argument("--workers", default=workers, type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--timeout", type=float, default=1800, help="seconds one measurement may take at most")
-    ap.add_argument("--profile", help="a folder: py-spy records each worker there (collapsed stacks)")
-    args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-reminders-"))
+    return ap
+
+
+def each_backend(args, backend, prefix: str) -> dict:
+    """`backend(name, args, tmp, redis)` for every backend asked for, on one private redis-server."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     results = {}
     with redis_server(tmp) as redis:
         for name in args.backends.split(","):
             results[name] = backend(name, args, tmp, redis)
     shutil.rmtree(tmp, ignore_errors=True)  # a million-row SQLite file is over a gigabyte; logs stay on failure
+    return results
+
+
+def main() -> None:
+    ap = parser(__doc__, 1_000_000, "1,2")
+    ap.add_argument("--profile", help="a folder: py-spy records each worker there (collapsed stacks)")
+    args = ap.parse_args()
+    results = each_backend(args, backend, "bench-reminders-")
     report(results, args.subscribers)
     path = save("reminder_run", {"command": " ".join(sys.argv), "subscribers": args.subscribers, "kind": KIND,
                                  "at": AT.isoformat(), "results": results})
