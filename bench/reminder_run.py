@@ -24,9 +24,10 @@ import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -154,11 +155,35 @@ def profiled(procs: list, folder: Path | None) -> Iterator[None]:
             spy.wait(30)
 
 
-def measure(db_url: str, redis: tuple, n_workers: int, tmp: Path, timeout: float, pg=None,
-            profile: Path | None = None) -> dict:
-    """One measurement: fresh outbox and counters, a fresh gateway, n workers waiting; the trigger; the wait."""
+@dataclass
+class Meter:
+    """CPU seconds of each process (PostgreSQL's backends included) and the load average, from its making to
+    `stop`; `t0` is the wall clock at the start."""
+
+    procs: list
+    pg: Any = None
+
+    def __post_init__(self) -> None:
+        self.cpu0 = {p.name: p.cpu_seconds() for p in self.procs}
+        self.pg0, self.load0 = (self.pg.cpu_seconds() if self.pg else 0.0), os.getloadavg()
+        self.t0 = time.time()
+
+    def stop(self) -> dict[str, float]:
+        cpu = {p.name: round(p.cpu_seconds() - self.cpu0[p.name], 1) for p in self.procs}
+        if self.pg:
+            cpu["postgres"] = round(self.pg.cpu_seconds() - self.pg0, 1)
+        self.load1 = os.getloadavg()
+        return cpu
+
+    def loads(self) -> tuple:
+        return self.load0, self.load1
+
+
+@contextmanager
+def stage(db_url: str, redis: tuple, n_workers: int, tmp: Path, pg=None) -> Iterator[tuple[str, tuple, list, Meter]]:
+    """A fresh gateway (delivery reports off) and n workers waiting, with a quiet window the measurement never
+    falls in: (gateway URL, quiet window, workers, a Meter started as the stage is ready)."""
     redis_url, redis_proc = redis
-    reset(db_url)
     gport = free_port()
     gateway = f"http://127.0.0.1:{gport}"
     quiet = quiet_window(datetime.now(ZoneInfo("UTC")))
@@ -168,17 +193,18 @@ def measure(db_url: str, redis: tuple, n_workers: int, tmp: Path, timeout: float
     with started("gateway", [PY, "-m", "bot.tools.cli", "gateway"], "0,1", env, tmp, gport) as gw, \
             workers(n_workers, env, tmp, redis_url) as procs:
         control(gateway, "/control/faults", {"dlr": False})
-        cpu0 = {p.name: p.cpu_seconds() for p in (gw, redis_proc, *procs)}
-        pg0 = pg.cpu_seconds() if pg else 0.0
-        load0 = os.getloadavg()
-        t0 = time.time()
+        yield gateway, quiet, procs, Meter([gw, redis_proc, *procs], pg)
+
+
+def measure(db_url: str, redis: tuple, n_workers: int, tmp: Path, timeout: float, pg=None,
+            profile: Path | None = None) -> dict:
+    """One measurement: fresh outbox and counters, a fresh gateway, n workers waiting; the trigger; the wait."""
+    reset(db_url)
+    with stage(db_url, redis, n_workers, tmp, pg) as (gateway, quiet, procs, meter):
         with profiled(procs, profile):
-            job = trigger(redis_url)
+            job = trigger(redis[0])
             counts = wait(job, gateway, timeout)
-        cpu = {p.name: round(p.cpu_seconds() - cpu0[p.name], 1) for p in (gw, redis_proc, *procs)}
-        if pg:
-            cpu["postgres"] = round(pg.cpu_seconds() - pg0, 1)
-        load1 = os.getloadavg()
+        cpu, (load0, load1), t0 = meter.stop(), meter.loads(), meter.t0
     if not counts:
         return {"workers": n_workers, "finished": False, "timeout_s": timeout, "load": [load0, load1]}
     job.refresh()
@@ -238,20 +264,32 @@ def report(results: dict, n: int) -> None:
                   f"{run['cpu_s']}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--subscribers", type=int, default=1_000_000)
+def parser(doc: str, subscribers: int, workers: str) -> argparse.ArgumentParser:
+    """The options every run-to-last-accept bench takes (this one and bench/campaign_run.py)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--subscribers", type=int, default=subscribers)
     ap.add_argument("--backends", default="sqlite,postgresql")
-    ap.add_argument("--workers", default="1,2", type=lambda s: [int(x) for x in s.split(",")])
+    ap.add_argument("--workers", default=workers, type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--timeout", type=float, default=1800, help="seconds one measurement may take at most")
-    ap.add_argument("--profile", help="a folder: py-spy records each worker there (collapsed stacks)")
-    args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-reminders-"))
+    return ap
+
+
+def each_backend(args, backend, prefix: str) -> dict:
+    """`backend(name, args, tmp, redis)` for every backend asked for, on one private redis-server."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     results = {}
     with redis_server(tmp) as redis:
         for name in args.backends.split(","):
             results[name] = backend(name, args, tmp, redis)
     shutil.rmtree(tmp, ignore_errors=True)  # a million-row SQLite file is over a gigabyte; logs stay on failure
+    return results
+
+
+def main() -> None:
+    ap = parser(__doc__, 1_000_000, "1,2")
+    ap.add_argument("--profile", help="a folder: py-spy records each worker there (collapsed stacks)")
+    args = ap.parse_args()
+    results = each_backend(args, backend, "bench-reminders-")
     report(results, args.subscribers)
     path = save("reminder_run", {"command": " ".join(sys.argv), "subscribers": args.subscribers, "kind": KIND,
                                  "at": AT.isoformat(), "results": results})

@@ -21,7 +21,7 @@ class Outbox(SQLModel, table=True):
     kind: str = Field(default="reply", max_length=12)  # reply, confirmation, reminder, marketing
     topic: str = Field(default="", max_length=32)  # a reminder's kind ("bill-ready"), "" for the rest
     cap_class: str = Field(default="", max_length=16)  # the frequency-cap class of a reminder or marketing row
-    status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, failed, suppressed
+    status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, ... (docs/channels.md)
     attempts: int = 0
     claim: str | None = Field(default=None, max_length=32)
     next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -51,7 +51,7 @@ class TelegramOutbox(SQLModel, table=True):
     kind: str = Field(default="reply", max_length=12)  # reply, confirmation, reminder, marketing
     topic: str = Field(default="", max_length=32)  # a reminder's kind ("bill-ready"), "" for the rest
     cap_class: str = Field(default="", max_length=16)  # the frequency-cap class of a reminder or marketing row
-    status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, failed, suppressed
+    status: str = Field(default="pending", max_length=10, index=True)  # pending, sending, sent, ... (docs/channels.md)
     attempts: int = 0
     claim: str | None = Field(default=None, max_length=32)
     next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -94,6 +94,16 @@ class Stack:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
 
 
+async def gateway_control(stack: Stack, path: str, body: dict | None = None) -> dict:
+    """The simulated gateway's control API: GET without a body, POST with one."""
+    async with ClientSession() as http:
+        if body is None:
+            async with http.get(stack.gateway + path) as r:
+                return await r.json()
+        async with http.post(stack.gateway + path, json=body) as r:
+            return await r.json()
+
+
 def shipped_config(tmp: Path, web_port: int, gateway_port: int, **values: str) -> Path:
     """The project's config.toml as shipped, in a folder of its own (its `var/`, so its SQLite file and
     generated secrets, are under `tmp`), on the given ports; `values` replace keys (`secret='"x"'`)."""

@@ -8,7 +8,6 @@ from collections import Counter
 
 import pytest
 import redis
-from aiohttp import ClientSession
 from rq import Queue
 from sqlalchemy import select
 
@@ -21,7 +20,7 @@ from jobs.audit import Actor
 from jobs.campaign_run import queue_run
 from jobs.campaign_tables import CampaignMember
 from jobs.tables import Outbox
-from tests.processes import ROOT, UNGATED, Stack, bring_up, eventually
+from tests.processes import ROOT, UNGATED, Stack, bring_up, eventually, gateway_control
 
 AGENT, SUPERVISOR = Actor("li.na", "agent", "test"), Actor("zhao.min", "supervisor", "test")
 M, O = CampaignMember.__table__, Outbox.__table__
@@ -42,13 +41,7 @@ async def stack(tmp_path, redis_url):
     stack.db.dispose()
 
 
-async def gateway(stack: Stack, path: str, body: dict | None = None) -> dict:
-    async with ClientSession() as http:
-        if body is None:
-            async with http.get(stack.gateway + path) as r:
-                return await r.json()
-        async with http.post(stack.gateway + path, json=body) as r:
-            return await r.json()
+gateway = gateway_control
 
 
 def launch(stack: Stack, rate: int | None) -> tuple[int, list[str]]:

@@ -7,13 +7,12 @@ from datetime import datetime, timezone
 
 import pytest
 import redis
-from aiohttp import ClientSession
 from rq import Queue
 from sqlalchemy import create_engine, func, select
 
 from jobs import outbox
 from jobs.tables import OptOut, Outbox
-from tests.processes import UNGATED, Stack, bring_up, eventually
+from tests.processes import UNGATED, Stack, bring_up, eventually, gateway_control
 
 O = Outbox.__table__
 STOPPER = "+8613800000011"
@@ -32,13 +31,7 @@ async def stack(tmp_path, redis_url):
     stack.db.dispose()
 
 
-async def control(stack: Stack, path: str, body: dict | None = None) -> dict:
-    async with ClientSession() as http:
-        if body is None:
-            async with http.get(stack.gateway + path) as r:
-                return await r.json()
-        async with http.post(stack.gateway + path, json=body) as r:
-            return await r.json()
+control = gateway_control
 
 
 def fill(stack: Stack, numbers: list[str], kind: str = "reminder") -> list[int]:

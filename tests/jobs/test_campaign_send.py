@@ -7,13 +7,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import insert, select
 
 from integrations.boss.tables import BossAccount
 from integrations.services import simulated
 from integrations.smsgateway.client import GatewayClient
-from integrations.smsgateway.simulator import Gateway, make_gateway_app
 from jobs import campaigns as c
 from jobs.campaign_run import CampaignSetup, Run
 from jobs.campaign_tables import CampaignMember
@@ -22,6 +20,7 @@ from jobs.gate import Gate
 from jobs.outbox import O, Sender
 from jobs.tables import ChurnScore, OptOut, SendCap
 from tests.jobs.campaign_world import CATALOGS, LI, ZHAO, spec, world
+from tests.jobs.test_gate import Clock, gateway  # noqa: F401  (the simulated gateway over loopback: a fixture)
 
 UTC = timezone.utc
 M = CampaignMember.__table__
@@ -30,23 +29,6 @@ M = CampaignMember.__table__
 def shanghai(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
     """December `day` 2026 at this time in Shanghai (UTC+8), as UTC."""
     return datetime(2026, 12, day, hour, minute, second, tzinfo=UTC) - timedelta(hours=8)
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-async def gateway():
-    gw = Gateway("shortcode", "k")
-    server = TestServer(make_gateway_app(gw), host="127.0.0.1")
-    await server.start_server()
-    yield gw, f"http://127.0.0.1:{server.port}"
-    await server.close()
 
 
 @pytest.fixture

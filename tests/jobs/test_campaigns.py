@@ -279,3 +279,16 @@ def test_listing_shows_the_newest_first_and_filters_by_state(engine):
     assert [x["id"] for x in c.listing(engine)] == [second, first]
     assert [x["id"] for x in c.listing(engine, state="draft")] == [first]
     assert refused(c.listing, engine, state="sleeping").status == 422
+
+
+def test_a_kind_without_values_of_its_own_is_sent_as_its_template_with_the_offer_line(engine, monkeypatch):
+    """A field-less kind's template, its hint moved after the offer line; a kind that is not there is 422."""
+    from jobs import campaign_text
+    from jobs.reminder_kinds import Kind
+
+    greet = Kind("season", "holiday", "care", "Season's greetings from us. Reply STOP to opt out.")
+    monkeypatch.setattr(campaign_text, "kinds", lambda: {"season": greet})
+    samples = previewed(engine, text=None, kind="season")["samples"]
+    assert samples["en"]["text"] == "Season's greetings from us. Reply 1 to get 2,000 points. Reply STOP to opt out."
+    assert refused(c.create, engine, spec(text=None, kind="autumn"), LI, NOW).reason.startswith(
+        "kind: unknown reminder kind 'autumn'")
