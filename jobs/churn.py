@@ -114,12 +114,12 @@ def _model(red: float, yellow: float, green: float, dormant_days: int, tree: str
 
 
 def score_part(week: str, part: int, red: float = 0.6, yellow: float = 0.35, green: float = 0.15,
-               dormant_days: int = 0, tree: str = "") -> dict:
+               dormant_days: int = 0, tree: str = "", lease_s: int = churn_parts.PART_TIMEOUT_S) -> dict:
     """RQ job: one part of the week, once. A part done, or held by a live worker, is left alone."""
     from jobs import process
 
     engine = process.engine()
-    taken = churn_parts.claim(engine, week, part, utcnow())
+    taken = churn_parts.claim(engine, week, part, utcnow(), lease_s)
     if taken is None:
         return {"week": week, "part": part, "skipped": True}
     month, lo, hi = taken
@@ -129,14 +129,14 @@ def score_part(week: str, part: int, red: float = 0.6, yellow: float = 0.35, gre
 
 
 def queue_parts(engine: Engine, queue: Any, week: str, month: str, arguments: dict[str, Any],
-                parts: int = churn_parts.PARTS) -> int:
-    """Plan the week and queue a job for each part not done yet; how many were queued."""
+                parts: int = churn_parts.PARTS, lease_s: int = churn_parts.PART_TIMEOUT_S) -> int:
+    """Plan the week and queue a job for each part not done yet; how many were queued. A part's lease is its
+    RQ timeout: past it, no worker is still scoring it."""
     from rq import Retry
 
     todo = churn_parts.plan(engine, week, month, parts)
     for part in todo:  # retried when RQ finds its worker died; the part's lease keeps the redo to one
-        queue.enqueue(score_part, week, part, **arguments, job_timeout=churn_parts.PART_TIMEOUT_S,
-                      retry=Retry(max=2))
+        queue.enqueue(score_part, week, part, **arguments, lease_s=lease_s, job_timeout=lease_s, retry=Retry(max=2))
     return len(todo)
 
 

@@ -61,15 +61,16 @@ def plan(engine: Engine, week: str, month: str, parts: int = PARTS) -> list[int]
         return write(engine, work)
 
 
-def claim(engine: Engine, week: str, part: int, now: datetime) -> tuple[str, str, str | None] | None:
-    """Take a part for PART_TIMEOUT_S: (month, lo, hi), or None when it is done or another worker's lease on it
-    still runs (RQ stops a part at its timeout, so an expired lease means its worker is gone)."""
+def claim(engine: Engine, week: str, part: int, now: datetime,
+          lease_s: int = PART_TIMEOUT_S) -> tuple[str, str, str | None] | None:
+    """Take a part for `lease_s`: (month, lo, hi), or None when it is done or another worker's lease on it
+    still runs (RQ stops a part at its timeout, the lease, so an expired lease means its worker is gone)."""
     now = utc(now)
     free = or_(P.c.state == "queued", and_(P.c.state == "running", P.c.lease_until < now))
 
     def work(conn: Connection):
         taken = conn.execute(update(P).where(P.c.week == week, P.c.part == part, free).values(
-            state="running", lease_until=now + timedelta(seconds=PART_TIMEOUT_S))).rowcount
+            state="running", lease_until=now + timedelta(seconds=lease_s))).rowcount
         return tuple(conn.execute(select(P.c.month, P.c.lo, P.c.hi).where(
             P.c.week == week, P.c.part == part)).one()) if taken == 1 else None
 
