@@ -177,25 +177,31 @@ class Postgres:
 
 
 @contextmanager
-def postgres_server(tmp: Path) -> Iterator[Postgres]:
-    """initdb and pg_ctl as the test suite does (fsync off: a benchmark's cluster is thrown away)."""
+def postgres_server(tmp: Path, keep: Path | None = None) -> Iterator[Postgres]:
+    """initdb and pg_ctl as the test suite does (fsync off: a benchmark's cluster is thrown away). With `keep`,
+    the cluster lives there and is started again by the next run (a seeded million is reused)."""
     bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not bins:
         raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-    bindir, base = bins[-1].parent, Path(tempfile.mkdtemp(prefix="bench-pg-"))  # not under `tmp`: postgres must enter it
+    base = keep or Path(tempfile.mkdtemp(prefix="bench-pg-"))  # not under `tmp`: postgres must enter it
+    bindir, fresh = bins[-1].parent, not (base / "data").exists()
+    base.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     data, port = base / "data", free_port()
-    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                                 "-E", "UTF8", "--locale=C"]), check=True, stdout=subprocess.DEVNULL)
+    if fresh:
+        subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                                     "-E", "UTF8", "--locale=C"]), check=True, stdout=subprocess.DEVNULL)
     opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
     subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l",
                                  str(base / "log"), "start"]), check=True, stdout=subprocess.DEVNULL)
     try:
-        subprocess.run(_as_postgres([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
-                                     "postgres", "bench"]), check=True)
+        if fresh:
+            subprocess.run(_as_postgres([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                                         "postgres", "bench"]), check=True)
         yield Postgres(f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench", data)
     finally:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       stdout=subprocess.DEVNULL)
-        shutil.rmtree(base, ignore_errors=True)
+        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast" if keep else "immediate",
+                                     "stop"]), stdout=subprocess.DEVNULL)
+        if not keep:
+            shutil.rmtree(base, ignore_errors=True)

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Connection
 
-PG_TYPES = {"int": "bigint", "text": "text"}
+PG_TYPES = {"int": "bigint", "text": "text", "float": "double precision"}
 
 
 def is_pg(conn: Connection) -> bool:
@@ -27,7 +27,7 @@ def among(conn: Connection, column: str, name: str, kind: str = "int") -> TextCl
 
 
 def table(conn: Connection, name: str, columns: dict[str, str]) -> str:
-    """SQL for a derived table `name` with these columns (name -> "int" | "text"), bound as parameters named
+    """SQL for a derived table `name` with these columns (name -> "int" | "text" | "float"), bound as parameters named
     `name_column` (PostgreSQL: one array each) or `name` (SQLite: one JSON array of rows); see `table_params`."""
     if is_pg(conn):
         arrays = ", ".join(f"CAST(:{name}_{c} AS {PG_TYPES[t]}[])" for c, t in columns.items())

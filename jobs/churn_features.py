@@ -21,6 +21,10 @@ FEATURES = (
     "data_change_pct",  # data, latest month against the first, %
     "tenure_months",
 )
+# positions in a month's row: a `Usage`, or a plain tuple laid out as one (`Boss.usage_rows`), read alike
+(ARPU, DATA, TOPUP, ACTIVE, CALLS, OFFNET, COMPLAINTS, ARREARS,
+ TENURE) = (Usage._fields.index(name) for name in ("arpu_fen", "data_mb", "topup_fen", "active_days", "calls",
+                                                    "offnet_calls", "complaints", "arrears_days", "tenure_months"))
 
 
 def change_pct(before: float, after: float) -> float:
@@ -30,33 +34,33 @@ def change_pct(before: float, after: float) -> float:
     return round((after - before) / before * 100, 1)
 
 
-def offnet_pct(month: Usage) -> float:
-    return round(month.offnet_calls / month.calls * 100, 1) if month.calls else 0.0
+def offnet_pct(month: Sequence) -> float:
+    return round(month[OFFNET] / month[CALLS] * 100, 1) if month[CALLS] else 0.0
 
 
-def features(months: Sequence[Usage]) -> tuple[float, ...]:
-    """The FEATURES of the last WINDOW months given (oldest first). A subscriber with fewer months is read
-    as flat before its first one: no trend, not a fall."""
-    n = len(months)  # a million a week: indexes, not a padded copy of the window
+def features(months: Sequence[Sequence]) -> tuple[float, ...]:
+    """The FEATURES of the last WINDOW months given (oldest first; `Usage` or rows laid out as one). A
+    subscriber with fewer months is read as flat before its first one: no trend, not a fall."""
+    n = len(months)  # a million a week: positions, not attributes or a padded copy of the window
     first, before, last = months[max(0, n - WINDOW)], months[max(0, n - 2)], months[-1]
-    offnet = offnet_pct(last)
-    return (round(last.arpu_fen / 100, 2),
-            change_pct(first.arpu_fen, last.arpu_fen),
-            change_pct(before.arpu_fen, last.arpu_fen),
+    offnet, spend = offnet_pct(last), last[ARPU]
+    return (round(spend / 100, 2),
+            change_pct(first[ARPU], spend),
+            change_pct(before[ARPU], spend),
             offnet,
             round(offnet - offnet_pct(first), 1),
-            float(last.active_days),
-            float(last.active_days - first.active_days),
-            float(sum(m.complaints for m in months[-WINDOW:])),
-            float(last.arrears_days),
-            change_pct(first.topup_fen, last.topup_fen),
-            change_pct(first.data_mb, last.data_mb),
-            float(last.tenure_months))
+            float(last[ACTIVE]),
+            float(last[ACTIVE] - first[ACTIVE]),
+            float(sum(m[COMPLAINTS] for m in months[-WINDOW:])),
+            float(last[ARREARS]),
+            change_pct(first[TOPUP], last[TOPUP]),
+            change_pct(first[DATA], last[DATA]),
+            float(last[TENURE]))
 
 
-def dormant(months: Sequence[Usage], active_days: int) -> bool:
+def dormant(months: Sequence[Sequence], active_days: int) -> bool:
     """No more than `active_days` of use in the latest month: already gone, a case for win-back."""
-    return not months or months[-1].active_days <= active_days
+    return not months or months[-1][ACTIVE] <= active_days
 
 
 def fell_month_on_month(months: Sequence[Usage]) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from bot.engine.text import Number, T, Verbatim
 from jobs.churn_features import FEATURES
@@ -58,6 +58,24 @@ class Tree:
             node = yes if row[feature] <= threshold else no
             feature, threshold, yes, no, score = nodes[node]
         return score, reasons
+
+    def compiled(self) -> Callable[[Sequence[float]], tuple[float, str]]:
+        """The tree as one Python function of nested ifs, built once: a row's score and its reasons as kept
+        (`keep_reasons`) for ~1 µs, where walking the nodes and joining the reasons costs several."""
+        namespace: dict = {}
+        exec(compile("\n".join(["def scored(r):", *self._source(0, 1, ())]), "<churn tree>", "exec"), namespace)
+        return namespace["scored"]
+
+    def _source(self, node: int, depth: int, path: tuple[int, ...]) -> list[str]:
+        """Lines of the subtree at `node`; `path` holds the features seen above it, each once, in order."""
+        feature, threshold, yes, no, score = self.nodes[node]
+        pad = "    " * depth
+        if feature < 0:
+            kept = ";".join(f"{FEATURES[f]}={{r[{f}]:g}}" for f in path)
+            return [f"{pad}return {score!r}, f{kept!r}"]
+        path = path if feature in path else (*path, feature)
+        return [f"{pad}if r[{feature}] <= {threshold!r}:", *self._source(yes, depth + 1, path),
+                f"{pad}else:", *self._source(no, depth + 1, path)]
 
 
 def zone(score: float, row: Sequence[float], is_dormant: bool, limits: Thresholds) -> str:

@@ -140,3 +140,21 @@ class ChurnScore(SQLModel, table=True):
     zone: str = Field(max_length=8)  # blue, green, yellow, red, white
     score: float
     reasons: str = Field(max_length=400)  # the tree path: "spend_change_pct=-42;offnet_pct=35"
+
+
+class ChurnPart(SQLModel, table=True):
+    """One msisdn range of a week's scoring, run as an RQ job of its own so every worker scores at once. A
+    part is done once (a second run of it writes nothing); one claimed by a worker that died is claimed
+    again when its lease runs out; the week is complete when every part is done."""
+
+    __tablename__ = "churn_part"
+
+    week: str = Field(primary_key=True, max_length=8)  # "2026-W49"
+    part: int = Field(primary_key=True)
+    month: str = Field(max_length=7)  # the scoring month: usage is read from the months before it
+    lo: str = Field(max_length=16)  # numbers from this one on ("": the first part)
+    hi: str | None = Field(default=None, max_length=16)  # up to, not including, this one (None: the last part)
+    state: str = Field(max_length=8)  # queued, running, done
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    subscribers: int | None = None  # scored, once done
+    done_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

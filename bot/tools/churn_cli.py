@@ -1,5 +1,6 @@
-"""`shortcode churn train|evaluate|score`: fit the value-loss tree on the labelled history (scikit-learn, only
-here), judge it on the held-out cohort beside the naive rule, and score a week now. Bad input: one line, exit 2."""
+"""`shortcode churn train|evaluate|score|status`: fit the value-loss tree on the labelled history (scikit-learn,
+only here), judge it on the held-out cohort beside the naive rule, score a week now (in this process, or as
+parts for the workers with `--queue`), and show each week's parts done. Bad input: one line, exit 2."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,7 @@ from typing import Callable
 from bot.settings import Settings
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
 
 
 class BadInput(ValueError):
@@ -21,7 +23,7 @@ class BadInput(ValueError):
 
 def register(sub) -> None:
     """The `churn` command group on the `shortcode` parser (one line in cli.py)."""
-    text = "the value-loss (churn) model: train, evaluate, score"
+    text = "the value-loss (churn) model: train, evaluate, score, status"
     churn = sub.add_parser("churn", help=text, description=text)
     actions = churn.add_subparsers(dest="action", required=True)
     for name, helptext in (("train", "fit the tree on the labelled usage history and write [churn] tree"),
@@ -34,6 +36,12 @@ def register(sub) -> None:
     text = "score every subscriber for this week now (what the weekly job does)"
     s = actions.add_parser("score", help=text, description=text)
     s.add_argument("--at", help="a moment in the week to score, ISO 8601 (default: now)")
+    s.add_argument("--queue", action="store_true",
+                   help="queue the week's parts for the workers (as the weekly schedule does) instead of scoring here")
+    s.set_defaults(func=cmd_churn)
+    text = "each scored week's parts done out of its parts, and the subscribers scored so far"
+    s = actions.add_parser("status", help=text, description=text)
+    s.add_argument("--week", help="only this ISO week, YYYY-Www (2026-W49)")
     s.set_defaults(func=cmd_churn)
 
 
@@ -55,6 +63,8 @@ def cmd_churn(args: argparse.Namespace, settings: Settings, now: Callable[[], da
 def _check(args: argparse.Namespace) -> None:
     if getattr(args, "month", None) and not MONTH.match(args.month):
         raise BadInput(f"--month {args.month}: not a month as YYYY-MM (2026-12)")
+    if getattr(args, "week", None) and not WEEK.match(args.week):
+        raise BadInput(f"--week {args.week}: not an ISO week as YYYY-Www (2026-W49)")
     if getattr(args, "at", None):
         try:
             datetime.fromisoformat(args.at)
@@ -136,6 +146,8 @@ def score(args, settings: Settings, boss, tree: Path, now) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     week, month = week_of(moment)
+    if args.queue:
+        return _queue(settings, boss, week, month, tree)
     c, started = settings.churn, time.perf_counter()
     scored = score_all(boss, week, month, Thresholds(c.red, c.yellow, c.green), c.dormant_days, _tree(tree))
     zones = ", ".join(f"{name} {count:,}" for name, count in scored.zones.items())
@@ -144,4 +156,33 @@ def score(args, settings: Settings, boss, tree: Path, now) -> int:
     return 0
 
 
-ACTIONS = {"train": train, "evaluate": evaluate, "score": score}
+def _queue(settings: Settings, boss, week: str, month: str, tree: Path) -> int:
+    """The week's parts on the workers' queue: what the weekly entry does, now."""
+    if settings.redis.url == "embedded":
+        raise BadInput("--queue needs the workers' Redis ([redis] url); embedded mode scores in this process")
+    import redis
+    from rq import Queue
+
+    from jobs.churn import arguments, queue_parts
+
+    _tree(tree)  # a bad tree file is refused here, not by every part
+    queue = Queue(settings.jobs.queue, connection=redis.Redis.from_url(settings.redis.url))
+    queued = queue_parts(boss.engine, queue, week, month, {**arguments(settings), "tree": str(tree)})
+    print(f"{week} (usage before {month}): {queued} parts queued for the workers"
+          + ("" if queued else " (every part is done)") + f"; see `shortcode churn status --week {week}`")
+    return 0
+
+
+def status(args, settings: Settings, boss, tree: Path, now) -> int:
+    from jobs.churn_parts import progress
+
+    weeks = progress(boss.engine, args.week)
+    if not weeks:
+        print(f"{args.week}: not scored" if args.week else "no week scored as parts yet")
+    for w in weeks:
+        print(f"{w.week}: {w.done}/{w.parts} parts done, {w.subscribers:,} subscribers scored"
+              + (", complete" if w.complete else ""))
+    return 0
+
+
+ACTIONS = {"train": train, "evaluate": evaluate, "score": score, "status": status}

@@ -180,6 +180,11 @@ class Boss(Protocol):
     # pages of (msisdn, its usage in `months`, oldest first), in msisdn order; a subscriber is never split
     # across pages; one without usage in any of the months is not in them
 
+    def usage_rows(self, months: Sequence[str], lo: str = "",
+                   hi: str | None = None) -> Iterator[list[list[tuple]]]: ...
+    # the same, leaner, for the subscribers with lo <= msisdn < hi (None: no upper bound): pages of
+    # subscribers, each a list of plain tuples laid out as `Usage` with the msisdn after them, oldest first
+
     # -- the simulation's injections (a real BOSS feeds these from usage, top-ups and the network) --
     def set_balance(self, msisdn: str, balance_fen: int, at: datetime) -> None: ...  # records crossings
 

@@ -166,6 +166,30 @@ class CareReads:
         if carry:
             yield [carry]
 
+    def usage_rows(self, months: Sequence[str], lo: str = "", hi: str | None = None) -> Iterator[list[list[tuple]]]:
+        """`usage` without a named tuple a row (a million subscribers a week): the driver's tuples, grouped per
+        subscriber. Each page ends before its last subscriber, which the next page reads again whole."""
+        sql, size, after = _usage_sql(self.engine, len(months), hi is not None), max(self.page, len(months) + 1), lo
+        self.faults.check("boss")
+        while True:
+            rows = self._driver_rows(sql, (after, *([hi] if hi is not None else []), *months, size))
+            if len(rows) < size:
+                if rows:
+                    yield [list(group) for _, group in groupby(rows, _MSISDN)]
+                return
+            after = rows[-1][-1]
+            yield [list(group) for _, group in groupby(rows[:_first_of(rows, after)], _MSISDN)]
+            self.faults.check("boss")
+
+    def _driver_rows(self, sql: str, params: tuple) -> list[tuple]:
+        with self.engine.connect() as conn:
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+
     # -- plumbing ---------------------------------------------------------------------------------
     def _pages(self, query: Select, keys: tuple) -> Iterator[list]:
         """`pages`, with the partner's faults checked before every page: a BOSS that goes down mid-read fails
@@ -179,6 +203,25 @@ class CareReads:
         """A two-column (key, value) grouped read as a dict."""
         with self.engine.connect() as conn:
             return dict(conn.execute(query.group_by(list(query.selected_columns)[0])).all())
+
+
+_MSISDN = itemgetter(-1)
+
+
+def _usage_sql(engine: Engine, months: int, bounded: bool) -> str:
+    """The page read in the driver's own placeholders: msisdn from, (below), months, limit."""
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    upper = f" AND msisdn < {mark}" if bounded else ""
+    return (f"SELECT {', '.join(Usage._fields)}, msisdn FROM boss_usage WHERE msisdn >= {mark}{upper} "
+            f"AND month IN ({', '.join([mark] * months)}) ORDER BY msisdn, month LIMIT {mark}")
+
+
+def _first_of(rows: list[tuple], msisdn: str) -> int:
+    """Where the rows of `msisdn` (the page's last subscriber, at most a few rows) begin."""
+    at = len(rows) - 1
+    while at > 0 and rows[at - 1][-1] == msisdn:
+        at -= 1
+    return at
 
 
 def log_balance(conn: Connection, msisdn: str, at: datetime) -> None:

@@ -55,3 +55,21 @@ def test_usage_pages_hold_whole_subscribers_in_number_order(tmp_path):
     assert [m for m, _ in flat] == sorted(m for m, _ in flat)
     assert all([u.month for u in months] == ["2026-09", "2026-10", "2026-11"] for _, months in flat)
     engine.dispose()
+
+
+def test_usage_rows_are_the_usage_as_plain_tuples_and_ranges_split_it_exactly(sql_url):
+    """Any page size, on SQLite and PostgreSQL: the same subscribers and months as `usage`, and ranges that
+    meet cover everyone once."""
+    upgrade(sql_url)
+    engine = make_engine(sql_url)
+    seed_demo(engine, 31, now=datetime(2026, 12, 2, tzinfo=timezone.utc))
+    months = months_before("2026-12", 3)
+    whole = [(m, [tuple(u) for u in us]) for page in SimulatedBoss(engine, page=500).usage(months) for m, us in page]
+    for size in (1, 4, 7, 500):
+        boss = SimulatedBoss(engine, page=size)
+        assert [(rows[0][-1], [r[:-1] for r in rows]) for page in boss.usage_rows(months) for rows in page] == whole
+        cut = whole[13][0]
+        parts = [list(boss.usage_rows(months, hi=cut)), list(boss.usage_rows(months, lo=cut))]
+        assert [rows[0][-1] for part in parts for page in part for rows in page] == [m for m, _ in whole]
+        assert all(len(page) for part in parts for page in part)
+    engine.dispose()

@@ -1,11 +1,15 @@
 """The weekly value-loss scoring: one zone per subscriber and week, however often a week is scored, every
-week kept; on SQLite and PostgreSQL; on the schedule with [churn] as its arguments."""
+week kept; on SQLite and PostgreSQL; on the schedule with [churn] as its arguments; split into parts run as RQ
+jobs, each subscriber in exactly one part, each part done once, a dead worker's part done again."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import uuid
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
+from rq import Queue
 from sqlalchemy import func, insert, select, update
 
 from bot.db import make_engine, upgrade
@@ -13,10 +17,12 @@ from bot.tools.seed import seed_demo
 from integrations.boss.simulated import SimulatedBoss
 from integrations.boss.tables import BossUsage
 from jobs import process
-from jobs.churn import score_all, score_week, week_of
+from jobs import churn_parts
+from jobs.churn import queue_parts, score_all, score_part, score_week, week_of
 from jobs.churn_tree import ZONES, Thresholds, kept_reasons
 from jobs.schedule import periodic
-from jobs.tables import ChurnScore
+from jobs.tables import ChurnPart, ChurnScore
+from jobs.worker import ThreadWorker
 
 NOW = datetime(2026, 12, 2, 2, tzinfo=timezone.utc)
 N = 60
@@ -73,11 +79,83 @@ def test_dormant_subscribers_are_white_and_bounds_come_from_the_arguments(boss):
     assert everyone_red.zones["red"] + everyone_red.zones["blue"] == N and everyone_red.zones["red"] > 0
 
 
-def test_the_rq_job_scores_the_week_it_is_given(boss):
+@pytest.fixture
+def queue(redis_url, boss):
     process.use(boss.engine)
-    result = score_week("2026-W49", "2026-12")
-    assert result["week"] == "2026-W49" and result["subscribers"] == N
+    with redis.Redis.from_url(redis_url) as conn:
+        yield Queue(f"churn{uuid.uuid4().hex[:8]}", connection=conn)
+
+
+def run_all(queue: Queue) -> None:
+    ThreadWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
+
+
+def test_the_weekly_job_queues_the_parts_and_the_workers_score_everyone_once(boss, queue):
+    queue.enqueue(score_week, "2026-W49", "2026-12", parts=5)
+    run_all(queue)
+    assert queue.finished_job_registry.count == 1 + 5 and queue.failed_job_registry.count == 0
+    assert churn_parts.progress(boss.engine) == [churn_parts.Progress("2026-W49", 5, 5, N)]
     assert len(kept(boss.engine, "2026-W49")) == N
+
+
+def test_parts_cover_every_subscriber_exactly_once_and_score_as_the_whole_week(boss, queue):
+    """Seven ranges that meet: their subscribers add up to everyone, and the zones equal one run's."""
+    whole = sorted(r[:1] + r[2:] for r in (score_all(boss, "2026-W48", "2026-12"), kept(boss.engine))[1])
+    assert queue_parts(boss.engine, queue, "2026-W49", "2026-12", {}, parts=7) == 7
+    with boss.engine.connect() as conn:
+        ranges = conn.execute(select(ChurnPart.lo, ChurnPart.hi).order_by(ChurnPart.part)).all()
+    assert ranges[0].lo == "" and ranges[-1].hi is None and all(a.hi == b.lo for a, b in zip(ranges, ranges[1:]))
+    run_all(queue)
+    with boss.engine.connect() as conn:
+        counts = conn.execute(select(ChurnPart.subscribers).order_by(ChurnPart.part)).scalars().all()
+    assert sum(counts) == N and all(counts)
+    assert sorted(r[:1] + r[2:] for r in kept(boss.engine, "2026-W49")) == whole
+
+
+def test_a_part_run_twice_writes_once(boss, queue):
+    queue_parts(boss.engine, queue, "2026-W49", "2026-12", {}, parts=2)
+    run_all(queue)
+    with boss.engine.begin() as conn:  # an agent-visible mark: a second run that wrote would replace it
+        conn.execute(update(ChurnScore).where(ChurnScore.week == "2026-W49").values(zone="marked"))
+    assert score_part("2026-W49", 0) == {"week": "2026-W49", "part": 0, "skipped": True}
+    assert queue_parts(boss.engine, queue, "2026-W49", "2026-12", {}) == 0  # the week is complete: nothing queued
+    assert {r.zone for r in kept(boss.engine, "2026-W49")} == {"marked"}
+
+
+def test_a_part_whose_worker_died_is_redone_once_its_lease_runs_out(boss, queue):
+    queue_parts(boss.engine, queue, "2026-W49", "2026-12", {}, parts=4)
+    assert churn_parts.claim(boss.engine, "2026-W49", 2, datetime.now(timezone.utc))  # a worker took it, then died
+    run_all(queue)
+    [week] = churn_parts.progress(boss.engine)
+    assert (week.done, week.parts, week.complete) == (3, 4, False) and 0 < week.subscribers < N
+    assert queue_parts(boss.engine, queue, "2026-W49", "2026-12", {}) == 1
+    run_all(queue)  # the lease still runs: the part is left to the worker that holds it
+    assert not churn_parts.progress(boss.engine)[0].complete
+    with boss.engine.begin() as conn:
+        conn.execute(update(ChurnPart).where(ChurnPart.part == 2).values(
+            lease_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    assert queue_parts(boss.engine, queue, "2026-W49", "2026-12", {}) == 1
+    run_all(queue)
+    assert churn_parts.progress(boss.engine) == [churn_parts.Progress("2026-W49", 4, 4, N)]
+    assert len(kept(boss.engine, "2026-W49")) == N
+
+
+def test_status_counts_parts_per_week_newest_first(boss, queue):
+    queue_parts(boss.engine, queue, "2026-W48", "2026-12", {}, parts=3)
+    run_all(queue)
+    queue_parts(boss.engine, queue, "2026-W49", "2026-12", {}, parts=3)
+    assert churn_parts.progress(boss.engine) == [churn_parts.Progress("2026-W49", 0, 3, 0),
+                                                 churn_parts.Progress("2026-W48", 3, 3, N)]
+    assert churn_parts.progress(boss.engine, "2026-W48")[0].complete
+
+
+@pytest.mark.parametrize("first, last, parts, expected", [
+    ("+8613800000001", "+8613800000100", 4, [("", "+8613800000025"), ("+8613800000025", "+8613800000050"),
+                                             ("+8613800000050", "+8613800000075"), ("+8613800000075", None)]),
+    ("+8613800000001", "+8613800000002", 4, [("", None)]),  # too few numbers to split
+    ("+8613800000001", "+86138000001", 4, [("", None)]), (None, None, 4, [("", None)])])
+def test_parts_split_the_numbers_evenly_and_leave_both_ends_open(first, last, parts, expected):
+    assert churn_parts.cuts(first, last, parts) == expected
 
 
 def test_a_subscriber_without_usage_is_not_scored(boss):
@@ -92,7 +170,7 @@ def test_a_subscriber_without_usage_is_not_scored(boss):
 
 def test_the_schedule_runs_the_scoring_weekly_with_the_churn_settings(settings_with):
     entry = {e.name: e for e in periodic(settings_with(churn_red="0.7"))}["churn-score"]
-    assert entry.when == "30 2 * * 1" and entry.func is score_week and entry.timeout >= 600
+    assert entry.when == "30 2 * * 1" and entry.func is score_week and entry.timeout >= 60
     args = entry.arguments(datetime(2026, 12, 7, 2, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
     assert args["week"] == "2026-W50" and args["month"] == "2026-12" and args["red"] == 0.7
     assert args["tree"].endswith("menus/churn_tree.json")

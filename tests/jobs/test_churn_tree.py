@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from bot.i18n import load_catalogs
 from integrations.boss import Usage
@@ -55,6 +56,35 @@ def test_reasons_are_the_path_with_the_subscribers_values_in_both_languages():
     assert score == 0.9 and reasons == [("spend_change_pct", -42.0), ("offnet_pct", 35.0)]
     assert explain(reasons, "en", CATALOGS) == "spend down 42% over 3 months; calls to other networks 35%"
     assert explain(reasons, "zh_Hans", CATALOGS) == "消费 3 个月下降 42%；异网通话占比 35%"
+
+
+SHIPPED = Tree.load()
+SCORED = SHIPPED.compiled()
+CUTS = sorted({n[1] for n in SHIPPED.nodes if n[0] >= 0})  # a value on a split goes left: test those too
+VALUE = st.one_of(st.sampled_from(CUTS), st.floats(-200, 200, allow_nan=False), st.integers(-100, 100).map(float))
+
+
+@settings(max_examples=1_000, deadline=None)
+@given(st.lists(VALUE, min_size=len(FEATURES), max_size=len(FEATURES)))
+def test_the_compiled_tree_scores_and_keeps_reasons_as_the_data_tree(row):
+    """The nested-if function built from the file gives the same leaf and the same kept reasons on any row."""
+    score, reasons = SHIPPED.score(row)
+    assert SCORED(row) == (score, keep_reasons(reasons))
+
+
+def test_the_compiled_tree_agrees_on_the_seeded_history():
+    for tree in (SHIPPED, Tree(SMALL)):
+        scored = tree.compiled()
+        for r in labelled(2_000, seed=11):
+            row = features(r.months)
+            score, reasons = tree.score(row)
+            assert scored(row) == (score, keep_reasons(reasons))
+
+
+def test_features_read_plain_rows_as_they_read_usage():
+    """`Boss.usage_rows` hands over plain tuples laid out as `Usage`, the msisdn after them."""
+    for r in labelled(500, seed=12):
+        assert features([(*m, r.msisdn) for m in r.months]) == features(r.months)
 
 
 def test_reasons_as_kept_render_the_same_and_rising_spend_says_up():
