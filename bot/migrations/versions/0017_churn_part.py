@@ -1,7 +1,7 @@
 """The parts of a week's value-loss scoring: msisdn ranges run as separate RQ jobs, each done once.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 from alembic import op
 import sqlalchemy as sa
