@@ -186,9 +186,11 @@ class Schedule(_Section):
     points_expiry: str = "5 0 1 12 *"
     churn: str = "30 2 * * 1"  # the weekly value-loss scoring, Monday 02:30
     campaign_rescan: str = "every 1m"  # runs that died (or were never queued) are queued again
+    churn_rescan: str = "every 5m"  # scoring parts whose worker died are queued again
     reminders: bool = True
 
-    @field_validator("outbox_rescan", "telegram_rescan", "reconcile", "points_expiry", "churn", "campaign_rescan")
+    @field_validator("outbox_rescan", "telegram_rescan", "reconcile", "points_expiry", "churn", "campaign_rescan",
+                     "churn_rescan")
     @classmethod
     def _a_schedule(cls, value: str) -> str:
         parse_when(value)

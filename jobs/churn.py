@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import delete, text
 from sqlalchemy.engine import Connection, Engine
 
@@ -22,6 +23,8 @@ from jobs.churn_features import WINDOW, dormant, features
 from jobs.churn_tree import TREE_FILE, ZONES, Thresholds, Tree, zone
 from jobs.schedule import Periodic, provide
 from jobs.tables import ChurnScore
+
+log = structlog.get_logger()
 
 SCORES = ChurnScore.__table__
 OPERATOR_ZONE = ZoneInfo("Asia/Shanghai")
@@ -155,6 +158,25 @@ def score_week(week: str, month: str, red: float = 0.6, yellow: float = 0.35, gr
     return {"week": week, "queued": queued}
 
 
+def rescan(red: float = 0.6, yellow: float = 0.35, green: float = 0.15, dormant_days: int = 0,
+           tree: str = "", lease_s: int = churn_parts.PART_TIMEOUT_S) -> dict:
+    """RQ job (`churn-rescan`): queue again every part whose worker died mid-part (its lease passed before it
+    was done), so a week completes by itself; the claim keeps each part's effect to once."""
+    from rq import Queue, get_current_job
+
+    from jobs import process
+
+    job = get_current_job()
+    dead = churn_parts.stalled(process.engine(), utcnow())
+    for week, part in dead:
+        Queue(job.origin, connection=job.connection).enqueue(
+            score_part, week, part, red=red, yellow=yellow, green=green, dormant_days=dormant_days, tree=tree,
+            lease_s=lease_s, job_timeout=lease_s)
+    if dead:
+        log.info("churn_parts_requeued", parts=len(dead), weeks=sorted({w for w, _ in dead}))
+    return {"requeued": len(dead)}
+
+
 def arguments(settings: Any) -> dict[str, Any]:
     """[churn] as the job's plain arguments."""
     c = settings.churn
@@ -169,6 +191,7 @@ def _week(slot: datetime) -> dict[str, str]:
 
 @provide
 def churn_entries(settings: Any) -> list[Periodic]:
-    """The weekly scoring, `churn-score`, at [schedule] churn."""
+    """The weekly scoring, `churn-score`, at [schedule] churn; `churn-rescan` re-queues dead workers' parts."""
     return [Periodic("churn-score", score_week, settings.schedule.churn, arguments(settings), per_slot=_week,
-                     timeout=RUN_TIMEOUT_S)]
+                     timeout=RUN_TIMEOUT_S),
+            Periodic("churn-rescan", rescan, settings.schedule.churn_rescan, arguments(settings))]

@@ -82,6 +82,20 @@ def finish(engine: Engine, week: str, part: int, subscribers: int, now: datetime
         state="done", subscribers=subscribers, done_at=utc(now), lease_until=None)))
 
 
+def stalled(engine: Engine, now: datetime) -> list[tuple[str, int]]:
+    """Parts whose worker died (running, lease passed), put back to "queued" so the caller queues each once
+    more; (week, part) of each."""
+    dead = and_(P.c.state == "running", P.c.lease_until < utc(now))
+
+    def work(conn: Connection) -> list[tuple[str, int]]:
+        found = [(w, p) for w, p in conn.execute(select(P.c.week, P.c.part).where(dead))]
+        if found:
+            conn.execute(update(P).where(dead).values(state="queued", lease_until=None))
+        return found
+
+    return write(engine, work)
+
+
 def progress(engine: Engine, week: str | None = None) -> list[Progress]:
     """Parts done of each week planned (or of `week`), newest week first."""
     done = P.c.state == "done"
