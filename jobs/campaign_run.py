@@ -189,9 +189,9 @@ class Run:
             self._hand_off(batch)
             members, written = members + batch.members, written + len(batch.sms) + len(batch.telegram)
             left -= batch.members
-            if batch.state != "running" or not rate or left > 0:
-                if batch.state != "running":
-                    break
+            if batch.state != "running":
+                break
+            if not rate or left > 0:
                 continue
             next_due = part + timedelta(seconds=budget / rate)
             if self.requeue:
