@@ -126,13 +126,17 @@ async def test_twenty_concurrent_creates_with_one_key_make_one_campaign(api):
     assert status == 409, body
 
 
-async def test_pause_resume_and_cancel(api):
+async def test_pause_resume_and_cancel(api, settings):
+    """A resume hands the run to the workers again at once."""
     number = await made(api, {**SPEC, "audience": {"prefixes": ["+861380000000"]}})
     for action in ("preview", "approve"):
         await step(api, number, action)
+    queue = Queue(settings.jobs.queue, connection=Redis.from_url(settings.redis.url))
     await step(api, number, "launch", expect=202)
     assert (await step(api, number, "pause"))["state"] == "paused"
     assert (await step(api, number, "pause", expect=409))["error"] == "wrong_state"
+    before = queue.count
     assert (await step(api, number, "resume"))["state"] == "running"
+    assert queue.count == before + 1
     assert (await step(api, number, "cancel"))["state"] == "cancelled"
     assert (await step(api, number, "resume", expect=409))["error"] == "wrong_state"
