@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import structlog
 from sqlalchemy import and_, column, or_, select, table, update
@@ -24,6 +24,7 @@ from integrations.sqltx import utc, utcnow, write
 from jobs import process
 from jobs import reminder_write as store
 from jobs.audit import SYSTEM, record
+from jobs.campaign_kind import KindDue, KindPartners, due_now, texts
 from jobs.campaign_spec import Offer
 from jobs.campaign_tables import Campaign, CampaignMember
 from jobs.campaign_text import message
@@ -34,7 +35,8 @@ from jobs.tables import Outbox, TelegramOutbox
 log = structlog.get_logger()
 C, M, O, TO, G = (Campaign.__table__, CampaignMember.__table__, Outbox.__table__, TelegramOutbox.__table__,
                   store.G)
-SUBSCRIBER = table("subscriber", column("msisdn"), column("language"))  # the runtime's; read only
+SUBSCRIBER = table("subscriber", column("msisdn"), column("name"), column("tier"), column("language"),
+                   column("timezone"))  # the runtime's; read only
 KIND = CAP_CLASS = "marketing"  # docs/campaigns.md: gated, capped and reported as marketing
 GOTO_HOURS = 7 * 24  # a reply "1" takes the offer for a week (a message deferred overnight included)
 PART = timedelta(seconds=1)  # a paced run writes a second's worth of members a part
@@ -63,6 +65,7 @@ class Batch:
 
     state: str
     members: int = 0
+    not_due: int = 0
     sms: list[int] = field(default_factory=list)
     telegram: list[int] = field(default_factory=list)
 
@@ -72,22 +75,28 @@ def cause(campaign_id: int, msisdn: str) -> str:
 
 
 def _page(conn: Connection, campaign_id: int, after: str, size: int) -> list:
-    """The next members who get a message (not control), with their language today."""
-    return conn.execute(select(M.c.msisdn, SUBSCRIBER.c.language).select_from(
+    """The next members who get a message (not control), with what a reminder reads of them today."""
+    s = SUBSCRIBER.c
+    return conn.execute(select(M.c.msisdn, s.name, s.tier, s.language, s.timezone).select_from(
         M.outerjoin(SUBSCRIBER, SUBSCRIBER.c.msisdn == M.c.msisdn)).where(
         M.c.campaign_id == campaign_id, M.c.control == False, M.c.msisdn > after)  # noqa: E712
         .order_by(M.c.msisdn).limit(size)).all()
 
 
-def _rows(campaign_id: int, row: Any, page: list, chats: dict[str, int], catalogs: Any,
-          now: datetime) -> tuple[list[dict], list[dict]]:
-    """The batch's outbox rows (SMS, Telegram): one text per language, rendered once."""
+def _rows(campaign_id: int, row: Any, page: list, chats: dict[str, int], catalogs: Any, now: datetime,
+          worded: Mapping[str, str] | None = None) -> tuple[list[dict], list[dict]]:
+    """The batch's outbox rows (SMS, Telegram): a text campaign's one text per language, rendered once; a
+    kind's campaign's text per member (`worded`: only the members the kind is due for)."""
     spec, texts, sms, tg = spec_of(row), {}, [], []
     base = {"kind": KIND, "topic": f"cmp:{campaign_id}", "cap_class": CAP_CLASS, "status": "pending",
             "attempts": 0, "next_attempt_at": utc(now), "error": "", "created_at": utc(now)}
     for member in page:
         lang = member.language or "zh_Hans"
-        if lang not in texts:
+        if worded is not None:
+            if member.msisdn not in worded:
+                continue
+            texts[lang] = worded[member.msisdn]
+        elif lang not in texts:
             texts[lang] = message(spec, lang, catalogs)
         new = {**base, "msisdn": member.msisdn, "text": texts[lang], "cause": cause(campaign_id, member.msisdn)}
         chat = chats.get(member.msisdn)
@@ -108,9 +117,21 @@ def _gotos(conn: Connection, campaign_id: int, offer: Offer, written: set[str], 
                          "params": params, "expires_at": until} for c in sorted(written)])
 
 
+def _kind_gotos(conn: Connection, kind_due: KindDue, worded: Mapping[str, tuple[str, Any]], sms: list[dict],
+                tg: list[dict], written: set[str], now: datetime) -> None:
+    """A kind's own goto (a reply "1" continues it), written as a reminder run writes it, with the member's
+    values, when the campaign has no offer of its own."""
+    if kind_due.kind.goto:
+        store.gotos(conn, kind_due.kind, [store.Row(r["msisdn"], r["cause"], r["text"], r.get("chat_id"),
+                                                    worded[r["msisdn"]][1].data)
+                                          for r in sms + tg if r["cause"] in written], now)
+
+
 def write_batch(engine: Engine, campaign_id: int, now: datetime, catalogs: Any, size: int,
-                lease: timedelta) -> Batch:
-    """Write the next batch, or mark the campaign done when none is left; nothing unless it is running."""
+                lease: timedelta, kind_due: KindDue | None = None, default_timezone: str = "Asia/Shanghai"
+                ) -> Batch:
+    """Write the next batch, or mark the campaign done when none is left; nothing unless it is running. A
+    kind's campaign (`kind_due`) writes only to the members the kind is due for, and counts the others."""
     def work(conn: Connection) -> Batch:
         row = conn.execute(select(C).where(C.c.id == campaign_id).with_for_update()).first()
         if row is None or row.state != "running":
@@ -121,15 +142,21 @@ def write_batch(engine: Engine, campaign_id: int, now: datetime, catalogs: Any, 
                 state="done", finished_at=utc(now), updated_at=utc(now), run_until=None))
             record(conn, SYSTEM, "campaign.done", target(campaign_id), now, written=row.written)
             return Batch("done")
-        sms, tg = _rows(campaign_id, row, page, store.chats_for(conn, [m.msisdn for m in page]), catalogs, now)
+        offer = spec_of(row).offer
+        worded = None if kind_due is None else texts(kind_due, page, offer, catalogs, default_timezone)
+        sms, tg = _rows(campaign_id, row, page, store.chats_for(conn, [m.msisdn for m in page]), catalogs, now,
+                        None if worded is None else {m: text for m, (text, _) in worded.items()})
         sms_ids, done = store.insert_new(conn, O, sms)
         tg_ids, done_tg = store.insert_new(conn, TO, tg)
-        offer = spec_of(row).offer
         if offer is not None:
             _gotos(conn, campaign_id, offer, done | done_tg, now)
+        elif kind_due is not None and worded:
+            _kind_gotos(conn, kind_due, worded, sms, tg, done | done_tg, now)
+        not_due = 0 if worded is None else len(page) - len(worded)
         conn.execute(update(C).where(C.c.id == campaign_id).values(
-            cursor=page[-1].msisdn, written=C.c.written + len(sms_ids) + len(tg_ids), run_until=utc(now + lease)))
-        return Batch("running", len(page), sms_ids, tg_ids)
+            cursor=page[-1].msisdn, written=C.c.written + len(sms_ids) + len(tg_ids), not_due=C.c.not_due + not_due,
+            run_until=utc(now + lease)))
+        return Batch("running", len(page), not_due, sms_ids, tg_ids)
 
     return write(engine, work)
 
@@ -162,6 +189,8 @@ class Run:
     enqueue: Enqueue | None = None  # None: the outbox re-scan sends the rows
     requeue: Requeue | None = None  # None: a paced run sleeps between its parts, here
     setup: CampaignSetup = CampaignSetup()
+    partners: KindPartners | None = None  # a kind's campaign: whom the kind is due for (a text's: unused)
+    kind_due: KindDue | None = field(default=None, init=False)  # read at each part's start
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
 
@@ -173,7 +202,16 @@ class Run:
             if row is not None and row.state == "scheduled" and self.requeue:
                 self.requeue(self.campaign_id, aware(row.start_at))
             return {"id": self.campaign_id, "state": row.state if row is not None else "gone", "written": 0}
+        self.kind_due = self._due(spec_of(row).kind)
         return self._parts(spec_of(row).rate_per_second, lease, due)
+
+    def _due(self, kind: str | None) -> KindDue | None:
+        """A kind's due list, read at this part's start; a text campaign has none."""
+        if kind is None:
+            return None
+        if self.partners is None:
+            raise RuntimeError(f"campaign {self.campaign_id} sends kind {kind!r}: its run needs the partners")
+        return due_now(self.engine, self.partners, kind, self.clock())
 
     def _budget(self, rate: int, started: datetime, due: datetime | None) -> int:
         late = max(timedelta(0), started - due) if due is not None else timedelta(0)
@@ -182,12 +220,14 @@ class Run:
     def _parts(self, rate: int | None, lease: timedelta, due: datetime | None) -> dict[str, Any]:
         part = self.clock()
         budget = left = self._budget(rate, part, due) if rate else 0
-        members = written = 0
+        members = written = not_due = 0
         while True:
             size = min(self.setup.batch, left) if rate else self.setup.batch
-            batch = write_batch(self.engine, self.campaign_id, self.clock(), self.catalogs, size, lease)
+            batch = write_batch(self.engine, self.campaign_id, self.clock(), self.catalogs, size, lease,
+                                self.kind_due, self._zone())
             self._hand_off(batch)
             members, written = members + batch.members, written + len(batch.sms) + len(batch.telegram)
+            not_due += batch.not_due
             left -= batch.members
             if batch.state != "running":
                 break
@@ -200,8 +240,12 @@ class Run:
             self.sleep(max(0.0, (next_due - self.clock()).total_seconds()))
             part, budget = next_due, self._budget(rate, next_due, None)
             left = budget
-        log.info("campaign_run", campaign=self.campaign_id, state=batch.state, members=members, written=written)
+        log.info("campaign_run", campaign=self.campaign_id, state=batch.state, members=members, written=written,
+                 not_due=not_due)
         return {"id": self.campaign_id, "state": batch.state, "written": written}
+
+    def _zone(self) -> str:
+        return self.partners.reminders.default_timezone if self.partners else "Asia/Shanghai"
 
     def _hand_off(self, batch: Batch) -> None:
         if self.enqueue and batch.sms:
@@ -233,8 +277,16 @@ def run_campaign(campaign_id: int, due: str | None = None) -> dict[str, Any]:
 
     queue = _queue()
     return Run(process.engine(), campaign_id, process.catalogs(), queue_sender(queue) if queue else None,
-               queue_run(queue) if queue else None, process.campaigns())(
+               queue_run(queue) if queue else None, process.campaigns(), _partners())(
         datetime.fromisoformat(due) if due else None)
+
+
+def _partners() -> KindPartners | None:
+    """The partners and reminder kinds the worker lends, if it lends them (a kind's campaign needs both)."""
+    try:
+        return KindPartners(process.services(), process.reminders())
+    except RuntimeError:
+        return None
 
 
 def queue_run(queue) -> Callable[[int, datetime | None], None]:

@@ -40,6 +40,7 @@ class Campaign(SQLModel, table=True):
     control: int = 0  # members held back: they get nothing
     suppressed: int = 0  # matched but opted out at preview: not members
     written: int = 0  # messages written to the outboxes by the run
+    not_due: int = 0  # a kind's campaign: members (not control) for whom the kind was not due; nothing written
     cursor: str = Field(default="", max_length=16)  # the last member (by number) the run has written
     run_until: datetime | None = _moment()  # a run is going (or queued) until then; the re-scan waits for it
 

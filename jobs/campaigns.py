@@ -102,7 +102,7 @@ def create(engine: Engine, spec: CampaignSpec | dict[str, Any], actor: Actor, no
     def work(conn: Connection) -> int:
         new = conn.execute(insert(C).values(
             name=spec.name, spec=spec.model_dump_json(), state="draft", created_by=actor.name,
-            created_at=utc(now), updated_at=utc(now), week="", audience=0, control=0, suppressed=0, written=0,
+            created_at=utc(now), updated_at=utc(now), week="", audience=0, control=0, suppressed=0, written=0, not_due=0,
             cursor="").returning(C.c.id)).scalar_one()
         record(conn, actor, "campaign.create", target(new), now, name=spec.name, state="draft")
         return new
@@ -211,7 +211,7 @@ def _row(engine: Engine, campaign_id: int) -> Any:
 def summary(row: Any) -> dict[str, Any]:
     """The campaign's own columns as plain JSON values (times as ISO 8601 UTC)."""
     out = {k: row._mapping[k] for k in ("id", "name", "state", "created_by", "approved_by", "launched_by",
-                                         "audience", "control", "suppressed", "written")}
+                                         "audience", "control", "suppressed", "written", "not_due")}
     out.update({k: aware(row._mapping[k]).isoformat() if row._mapping[k] else None for k in MOMENTS})
     return out
 

@@ -77,7 +77,7 @@ def write_rows(engine: Engine, kind: Kind, rows: list[Row], now: datetime) -> tu
         sms_ids, done = insert_new(conn, O, sms)
         tg_ids, done_tg = insert_new(conn, TO, tg)
         if kind.goto:
-            _gotos(conn, kind, [r for r in new if r.cause in done | done_tg], now)
+            gotos(conn, kind, [r for r in new if r.cause in done | done_tg], now)
         return sms_ids, tg_ids
 
     return write(engine, work)
@@ -106,7 +106,7 @@ def _from_arrays(tbl, rows: list[dict]):
     return postgresql.insert(tbl).from_select(names, select(*[source.c[n] for n in names]))
 
 
-def _gotos(conn: Connection, kind: Kind, rows: list[Row], now: datetime) -> None:
+def gotos(conn: Connection, kind: Kind, rows: list[Row], now: datetime) -> None:
     """The reminder a reply continues: the latest one per subscriber, in the transaction of its row."""
     if not rows:
         return

@@ -106,6 +106,9 @@ def send_offer(engine: Engine, actor: Actor, msisdn: str, campaign_id: int, cata
         if row.state not in ("running", "done"):
             raise CampaignError(409, "wrong_state", f"campaign {campaign_id} is {row.state}: only a launched "
                                 "campaign's message and offer can be sent")
+        if spec_of(row).kind is not None:
+            raise CampaignError(409, "kind_campaign", f"campaign {campaign_id} sends reminder kind "
+                                f"{spec_of(row).kind!r} to the members it is due for: send that kind instead")
         control = conn.execute(select(M.c.control).where(M.c.campaign_id == campaign_id, M.c.msisdn == msisdn)).scalar()
         if control:
             raise CampaignError(409, "control_group", f"this subscriber is in campaign {campaign_id}'s control "

@@ -69,10 +69,12 @@ def test_a_bad_spec_is_refused_with_422_naming_the_field(engine, changes, field)
     assert c.listing(engine) == []
 
 
-def test_a_kind_that_needs_its_own_triggers_values_is_refused(engine):
-    """A bill reminder needs a bill's amount: a campaign has none, and says to write a text instead."""
-    error = refused(c.create, engine, spec(text=None, kind="bill-ready"), LI, NOW)
-    assert error.status == 422 and "write a text instead" in error.reason
+def test_a_kind_whose_trigger_cannot_be_asked_about_a_member_is_refused(engine):
+    """Roaming is a feed read forward by the reminder runs' cursor: a campaign cannot ask it, and says why."""
+    error = refused(c.create, engine, spec(text=None, kind="roaming"), LI, NOW)
+    assert error.status == 422 and "roaming feed" in error.reason, error.reason
+    assert refused(c.create, engine, spec(text=None, kind="autumn"), LI, NOW).reason.startswith(
+        "kind: unknown reminder kind 'autumn'")
 
 
 def test_create_makes_a_draft_and_audits_it(engine):
@@ -281,14 +283,12 @@ def test_listing_shows_the_newest_first_and_filters_by_state(engine):
     assert refused(c.listing, engine, state="sleeping").status == 422
 
 
-def test_a_kind_without_values_of_its_own_is_sent_as_its_template_with_the_offer_line(engine, monkeypatch):
-    """A field-less kind's template, its hint moved after the offer line; a kind that is not there is 422."""
-    from jobs import campaign_text
-    from jobs.reminder_kinds import Kind
-
-    greet = Kind("season", "holiday", "care", "Season's greetings from us. Reply STOP to opt out.")
-    monkeypatch.setattr(campaign_text, "kinds", lambda: {"season": greet})
-    samples = previewed(engine, text=None, kind="season")["samples"]
-    assert samples["en"]["text"] == "Season's greetings from us. Reply 1 to get 2,000 points. Reply STOP to opt out."
-    assert refused(c.create, engine, spec(text=None, kind="autumn"), LI, NOW).reason.startswith(
-        "kind: unknown reminder kind 'autumn'")
+def test_a_kind_campaigns_preview_renders_the_kind_with_sample_values_and_says_so(engine):
+    """bill-ready at the lint's widest bill, its hint moved after the offer line; each sample carries a note."""
+    samples = previewed(engine, text=None, kind="bill-ready")["samples"]
+    assert samples["en"]["text"] == ("Your December 2026 bill is ¥99,999.99, due Dec 15. Reply 1 to get 2,000 "
+                                     "points. Reply STOP to opt out.")
+    assert samples["zh"]["text"] == "您2026年12月账单金额¥99,999.99，请于12月15日前缴费。回复1领取2,000积分。回复TD退订"
+    assert all("sample values" in s["note"] and "'bill-ready'" in s["note"] for s in samples.values())
+    plain = previewed(engine, text=None, kind="bill-ready", offer=None)["samples"]["en"]["text"]
+    assert plain == "Your December 2026 bill is ¥99,999.99, due Dec 15. Reply STOP to opt out."

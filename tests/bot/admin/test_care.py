@@ -129,9 +129,10 @@ async def test_a_care_message_is_handed_to_the_send_queue(serve, settings_with, 
     assert [(job.func_name, job.args) for job in queue.get_jobs()] == [("jobs.outbox.send_outbox", ([row.id],))]
 
 
-async def launched_campaign(api, state: str = "launch") -> int:
+async def launched_campaign(api, state: str = "launch", **changes) -> int:
     spec = {"name": "care desk", "audience": {"prefixes": ["+86138000000"]},
-            "text": {"zh": "感谢您的支持。", "en": "Thank you for staying with us."}, "offer": {"points": 500}}
+            "text": {"zh": "感谢您的支持。", "en": "Thank you for staying with us."}, "offer": {"points": 500},
+            **changes}
     status, made, _ = await api.call("POST", "/admin/campaigns", role="admin", json=spec)
     steps = {"draft": [], "launch": ["preview", "approve", "launch"]}[state]
     for step in steps:
@@ -182,3 +183,14 @@ async def test_a_campaign_offer_is_refused_for_a_draft_an_unknown_campaign_and_t
     status, body, _ = await api.call("POST", "/admin/subscribers/13800000001/messages", role="agent",
                                      json={"campaign": number, "kind": "birthday"})
     assert status == 422 and "exactly one" in body["reason"]
+
+
+async def test_a_reminder_kinds_campaign_is_refused_for_one_subscriber(api):
+    """Its message depends on the kind being due for them: the agent sends the kind itself instead."""
+    number = await launched_campaign(api, text=None, kind="bill-ready")
+    with api.db.connect() as conn:
+        member = conn.execute(select(CampaignMember.msisdn).where(CampaignMember.campaign_id == number,
+                                                                  CampaignMember.control == False)).scalars().first()  # noqa: E712
+    status, body, _ = await api.call("POST", f"/admin/subscribers/{member}/messages", role="agent",
+                                     json={"campaign": number})
+    assert (status, body["error"]) == (409, "kind_campaign") and outbox(api, member) == []
