@@ -152,9 +152,9 @@ class Bar:
         self.out, self.tty, self.last, self.at = out, out.isatty(), "", 0.0
 
     def __call__(self, status: dict) -> None:
-        n = {k: int(status.get(k) or 0) for k in ("audience", "control", "written", "pending", "held", "sent",
-                                                  "deferred", "failed", "replied", "accepted")}
-        target = max(1, n["audience"] - n["control"], n["written"])
+        n = {k: int(status.get(k) or 0) for k in ("audience", "control", "not_due", "written", "pending", "held",
+                                                  "sent", "deferred", "failed", "replied", "accepted")}
+        target = max(1, n["audience"] - n["control"] - n["not_due"], n["written"])  # not_due: a kind not due
         done = n["written"] - n["pending"] - n["held"]  # written and past the senders
         text = (f"{status.get('state', '?'):<9} {done:,}/{target:,}  sent {n['sent']:,}  "
                 f"deferred {n['deferred']:,}  failed {n['failed']:,}  replied {n['replied']:,}  "
