@@ -9,12 +9,11 @@ where 1 is an answer. An idle, ended or absent session never keeps it. The goto 
 transaction that settles the reply, so a second "1" is ordinary input."""
 from __future__ import annotations
 
-import asyncio
 import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine as DbEngine
@@ -23,6 +22,7 @@ from bot.channels.table import Channel
 from bot.engine.engine import Engine
 from bot.engine.flow import Ask
 from bot.engine.session import Session
+from bot.groupcommit import GroupCommit, read
 from bot.store import SessionStore
 from jobs.tables import Outbox, ReminderGoto, TelegramOutbox
 
@@ -47,6 +47,23 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def _by_cause(conn: Connection, query, table, causes: set[str]) -> dict[str, Any]:
+    return {r.cause: r for r in conn.execute(query.where(table.c.cause.in_(causes)))} if causes else {}
+
+
+def _goto(row: Any, now: datetime, sms: dict[str, Any], chats: dict[str, Any], fallback: dict[str, str]) -> Goto | None:
+    """The goto of `row` if it is unexpired and its reminder went out (by SMS, to the chat, or as the SMS
+    copy of a chat message Telegram refused: jobs.telegram)."""
+    if row is None or _aware(row.expires_at) <= now:
+        return None
+    copies = [f for f, cause in fallback.items() if cause == row.cause]
+    sent = [sms.get(row.cause), *(sms.get(f) for f in copies), chats.get(row.cause)]
+    rows = [r for r in sent if r is not None and r.status not in UNSEEN]
+    if not rows:
+        return None
+    return Goto(row.msisdn, row.goto, _values(row.params), row.cause, _aware(rows[0].created_at))
+
+
 def _values(raw: str) -> tuple[tuple[str, Any], ...]:
     """The reminder's values as session values (plain scalars only: a session holds nothing else)."""
     try:
@@ -65,12 +82,13 @@ class ReminderReplies:
         self.store = store  # the channel's sessions, peeked without the lock (the turn takes it)
         self.channel = channel
         self.engine = engine  # for the channel's session window and the state a session shows
+        self._pending = GroupCommit(db, self.pending, "reminder_gotos", linger_s=0, run=read)
 
     async def find(self, msisdn: str, text: str, now: datetime) -> Goto | None:
         """The reminder this text continues, or None when it is ordinary input."""
         if unicodedata.normalize("NFKC", text).strip() != REPLY:  # "１" from a Chinese keyboard too
             return None
-        goto = await asyncio.to_thread(self.pending, msisdn, now)
+        goto = await self._pending((msisdn, now))
         if goto is None:
             return None
         session = await self.store.peek(self.channel.session_key(msisdn))
@@ -83,22 +101,15 @@ class ReminderReplies:
         asking = isinstance(self.engine.state(session.flow, session.state), Ask)
         return asking or session.updated > goto.written_at.timestamp()
 
-    def pending(self, msisdn: str, now: datetime) -> Goto | None:
-        """The subscriber's unexpired goto whose reminder they get (not held back by opt-out or a cap)."""
-        with self.db.connect() as conn:
-            row = conn.execute(select(G).where(G.c.msisdn == msisdn)).first()
-            if row is None or _aware(row.expires_at) <= now:
-                return None
-            sent = [conn.execute(select(O.c.status, O.c.created_at).where(O.c.cause == row.cause)).first()]
-            chat = conn.execute(select(TO.c.id, TO.c.status, TO.c.created_at).where(TO.c.cause == row.cause)).first()
-            if chat is not None and chat.status == "failed":  # Telegram refused it: its SMS copy (jobs.telegram)
-                sent.append(conn.execute(select(O.c.status, O.c.created_at).where(
-                    O.c.cause == f"tg-fallback:{chat.id}")).first())
-            sent.append(chat)
-        rows = [r for r in sent if r is not None and r.status not in UNSEEN]
-        if not rows:
-            return None
-        return Goto(msisdn, row.goto, _values(row.params), row.cause, _aware(rows[0].created_at))
+    def pending(self, conn: Connection, asks: Sequence[tuple[str, datetime]]) -> list[Goto | None]:
+        """For each (subscriber, now): their unexpired goto whose reminder they get (not held back by opt-out
+        or a cap). Set-based: the "1"s of a burst are looked up together."""
+        found = {r.msisdn: r for r in conn.execute(select(G).where(G.c.msisdn.in_({m for m, _ in asks})))}
+        causes = {r.cause for r in found.values()}
+        chats = _by_cause(conn, select(TO.c.cause, TO.c.id, TO.c.status, TO.c.created_at), TO, causes)
+        fallback = {f"tg-fallback:{c.id}": cause for cause, c in chats.items() if c.status == "failed"}
+        sms = _by_cause(conn, select(O.c.cause, O.c.status, O.c.created_at), O, causes | set(fallback))
+        return [_goto(found.get(m), now, sms, chats, fallback) for m, now in asks]
 
     def used(self, goto: Goto) -> Callable[[Connection], None]:
         """Delete the goto with the reply that settles it (only that reminder's: a newer one stays)."""

@@ -16,8 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.channels.conversation import InboxRow
 from bot.channels.forms import BadRequest, field
-from bot.channels.sms_inbox import SmsInboxWriter
-from bot.models import SmsInbox
+from bot.channels.sms_inbox import Received, SmsInboxWriter
 from bot.msisdn import BadNumber, mask, normalise
 from integrations.smsgateway import DLR_ORDER
 from integrations.smsgateway.signing import SIGNATURE, TIMESTAMP, verify
@@ -42,12 +41,12 @@ def parse(body: bytes, content_type: str) -> dict[str, str]:
     return form
 
 
-def to_row(form: dict[str, str], gateway: str, region: str, now: datetime) -> SmsInbox:
+def to_row(form: dict[str, str], gateway: str, region: str, now: datetime) -> Received:
     try:
         msisdn = normalise(field(form, "from", 32), region)
     except BadNumber as exc:
         raise BadRequest(f"from: {exc}") from None
-    return SmsInbox(gateway=gateway, message_id=field(form, "id", 64), msisdn=msisdn,
+    return Received(gateway=gateway, message_id=field(form, "id", 64), msisdn=msisdn,
                     short_code=field(form, "to", 16), text=field(form, "text", MAX_TEXT), received_at=now)
 
 
