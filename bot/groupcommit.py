@@ -72,13 +72,13 @@ class GroupCommit(Generic[I, R]):
             results = await self.run(self.db, lambda conn: self.work(conn, items))
         except Exception as exc:
             if len(batch) == 1:
-                return _answer(batch[0][1], error=exc)
+                return answer(batch[0][1], error=exc)
             log.warning("group_commit_split", group=self.name, items=len(batch), error=type(exc).__name__)
             for one in batch:  # each alone: the bad one fails by itself, the others are stored
                 await self._write([one])
             return
         for (_, future), result in zip(batch, results, strict=True):
-            _answer(future, result)
+            answer(future, result)
 
     async def drain(self) -> None:
         """At shutdown: finish the batch being written and those waiting."""
@@ -86,7 +86,8 @@ class GroupCommit(Generic[I, R]):
             await asyncio.shield(self._writer)
 
 
-def _answer(future: asyncio.Future, result: object = None, error: BaseException | None = None) -> None:
+def answer(future: asyncio.Future, result: object = None, error: BaseException | None = None) -> None:
+    """Resolve a waiting caller's future, unless the caller is gone."""
     if future.done():  # its caller is gone (cancelled): the item is written all the same
         return
     if error is not None:

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
+from bot.pipelined import Pipelined
+
 
 class MinuteCounter:
     """Counts per subscriber and minute under `namespace` (a channel's own, so two inboxes' ids never mix)."""
@@ -13,11 +15,10 @@ class MinuteCounter:
     def __init__(self, redis: Redis, namespace: str) -> None:
         self.redis = redis
         self.namespace = namespace
+        self._pipelined = Pipelined(redis)  # the counts of concurrent messages share a round trip
 
     async def place(self, msisdn: str, message_id: int, now: datetime) -> int:
-        """How many messages `msisdn` sent in `now`'s minute, this one included (one round trip)."""
+        """How many messages `msisdn` sent in `now`'s minute, this one included (one round trip, shared)."""
         key = f"{self.namespace}{msisdn}:{int(now.timestamp() // 60)}"
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(key, message_id).expire(key, 120).scard(key)
-            *_, place = await pipe.execute()
+        *_, place = await self._pipelined(("SADD", key, message_id), ("EXPIRE", key, 120), ("SCARD", key))
         return int(place)

@@ -1,7 +1,7 @@
 """Sessions in Redis: one key per subscriber, a per-subscriber lock, versioned writes.
 
 A turn costs two round trips: one script takes the lock and reads the session, another writes the
-session (refusing a stale version) and releases the lock.
+session (refusing a stale version) and releases the lock. Concurrent turns share them (`bot/pipelined.py`).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from bot.msisdn import mask
 from bot.engine.session import Session, dumps, loads
+from bot.pipelined import Pipelined
 
 log = structlog.get_logger()
 
@@ -73,6 +74,7 @@ class SessionStore:
         self._acquire = redis.register_script(_ACQUIRE)
         self._save = redis.register_script(_SAVE)
         self._release = redis.register_script(_RELEASE)
+        self._pipelined = Pipelined(redis)  # the scripts of concurrent turns share a round trip
         self._pending: set[asyncio.Task] = set()  # background releases, referenced until done
 
     def keys(self, msisdn: str) -> list[str]:
@@ -86,7 +88,7 @@ class SessionStore:
         deadline = loop.time() + self.lock_wait_ms / 1000
         delay = 0.005
         while True:
-            attempt = asyncio.ensure_future(self._acquire(keys=keys, args=[token, self.lock_ttl_ms]))
+            attempt = asyncio.ensure_future(self._pipelined.script(self._acquire, keys, [token, self.lock_ttl_ms]))
             try:
                 raw = await asyncio.shield(attempt)
             except asyncio.CancelledError:
@@ -105,14 +107,15 @@ class SessionStore:
         """Write the session as version+1 and release the lock; StaleSession if it moved on."""
         saved = session.evolve(version=held.version + 1)
         value = f"{saved.version}|{dumps(saved)}"
-        ok = await self._save(keys=self.keys(held.msisdn), args=[held.token, held.version, value, self.ttl_s])
+        args = [held.token, held.version, value, self.ttl_s]
+        ok = await self._pipelined.script(self._save, self.keys(held.msisdn), args)
         if not ok:
             raise StaleSession(mask(held.msisdn))
         return saved
 
     async def release(self, held: Held) -> None:
         """Release the lock without writing (a replayed hop, an error)."""
-        await self._release(keys=self.keys(held.msisdn), args=[held.token])
+        await self._pipelined.script(self._release, self.keys(held.msisdn), [held.token])
 
     def release_later(self, held: Held) -> None:
         """Release in the background: a cancelled turn must answer now, not after Redis does."""
@@ -132,7 +135,7 @@ class SessionStore:
 
     async def peek(self, msisdn: str) -> Session | None:
         """Read a session without locking (tests and the simulator's status line)."""
-        raw = await self.redis.get(self.keys(msisdn)[1])
+        [raw] = await self._pipelined(("GET", self.keys(msisdn)[1]))
         return _decode(raw) if raw else None
 
 

@@ -10,12 +10,16 @@ from sqlmodel import Session as DbSession
 from bot.engine.flow import Profile
 from bot.groupcommit import GroupCommit, read
 from bot.models import Subscriber
+from integrations.sqlrows import among, built, values
 
 
 _S = Subscriber.__table__
 _COLUMNS = (_S.c.msisdn, _S.c.name, _S.c.tier, _S.c.language, _S.c.timezone)
 _PROFILE = select(*_COLUMNS).where(_S.c.msisdn == bindparam("msisdn"))
-_PROFILES = select(*_COLUMNS).where(_S.c.msisdn.in_(bindparam("numbers", expanding=True)))
+
+
+def _profiles(conn: Connection):
+    return select(*_COLUMNS).where(among(conn, "msisdn", "numbers", "text"))
 
 
 class Subscribers:
@@ -37,7 +41,8 @@ class Subscribers:
         return await self._batched(msisdn)
 
     def _profiles(self, conn: Connection, msisdns: Sequence[str]) -> list[Profile | None]:
-        found = {row.msisdn: row for row in conn.execute(_PROFILES, {"numbers": list(set(msisdns))})}
+        query = built(conn, _profiles)  # one SQL text for any batch size
+        found = {row.msisdn: row for row in conn.execute(query, {"numbers": values(conn, set(msisdns))})}
         return [self._profile(found[m]) if m in found else None for m in msisdns]
 
     def _profile(self, row) -> Profile:

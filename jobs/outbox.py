@@ -50,10 +50,19 @@ class New(NamedTuple):
 
 
 def add_new(conn: Connection, messages: list[New], now: datetime) -> list[int]:
-    """Write messages in the caller's transaction in one statement, without looking for their causes
-    first (an existing one fails the transaction); their row ids, in order."""
-    rows = [_pending(m.msisdn, m.text, m.cause, now, m.kind) for m in messages]
-    return list(conn.execute(insert(O).returning(O.c.id, sort_by_parameter_order=True), rows).scalars())
+    """Write messages in the caller's transaction (one prepared INSERT for all), without looking for their
+    causes first (an existing one fails the transaction); their row ids, in order."""
+    conn.execute(_INSERT, [_pending(m.msisdn, m.text, m.cause, now, m.kind) for m in messages])
+    query = sqlrows.built(conn, _ids_by_cause)
+    ids = dict(conn.execute(query, {"causes": sqlrows.values(conn, [m.cause for m in messages])}).all())
+    return [ids[m.cause] for m in messages]
+
+
+def _ids_by_cause(conn: Connection):
+    return select(O.c.cause, O.c.id).where(sqlrows.among(conn, "cause", "causes", "text"))
+
+
+_INSERT = insert(O)
 
 
 def _pending(msisdn: str, text: str, cause: str, now: datetime, kind: str, topic: str = "",

@@ -23,6 +23,7 @@ from bot.engine.engine import Engine
 from bot.engine.flow import Ask
 from bot.engine.session import Session
 from bot.groupcommit import GroupCommit, read
+from integrations.sqlrows import among, built, values
 from bot.store import SessionStore
 from jobs.tables import Outbox, ReminderGoto, TelegramOutbox
 
@@ -47,8 +48,21 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _by_cause(conn: Connection, query, table, causes: set[str]) -> dict[str, Any]:
-    return {r.cause: r for r in conn.execute(query.where(table.c.cause.in_(causes)))} if causes else {}
+def _gotos(conn: Connection):
+    return select(G).where(among(conn, "msisdn", "numbers", "text"))
+
+
+def _chat_rows(conn: Connection):
+    return select(TO.c.cause, TO.c.id, TO.c.status, TO.c.created_at).where(among(conn, "cause", "causes", "text"))
+
+
+def _sms_rows(conn: Connection):
+    return select(O.c.cause, O.c.status, O.c.created_at).where(among(conn, "cause", "causes", "text"))
+
+
+def _by_cause(conn: Connection, query: Callable[[Connection], Any], causes: set[str]) -> dict[str, Any]:
+    found = conn.execute(built(conn, query), {"causes": values(conn, causes)}) if causes else ()
+    return {r.cause: r for r in found}
 
 
 def _goto(row: Any, now: datetime, sms: dict[str, Any], chats: dict[str, Any], fallback: dict[str, str]) -> Goto | None:
@@ -104,11 +118,11 @@ class ReminderReplies:
     def pending(self, conn: Connection, asks: Sequence[tuple[str, datetime]]) -> list[Goto | None]:
         """For each (subscriber, now): their unexpired goto whose reminder they get (not held back by opt-out
         or a cap). Set-based: the "1"s of a burst are looked up together."""
-        found = {r.msisdn: r for r in conn.execute(select(G).where(G.c.msisdn.in_({m for m, _ in asks})))}
+        found = {r.msisdn: r for r in conn.execute(built(conn, _gotos), {"numbers": values(conn, {m for m, _ in asks})})}
         causes = {r.cause for r in found.values()}
-        chats = _by_cause(conn, select(TO.c.cause, TO.c.id, TO.c.status, TO.c.created_at), TO, causes)
+        chats = _by_cause(conn, _chat_rows, causes)
         fallback = {f"tg-fallback:{c.id}": cause for cause, c in chats.items() if c.status == "failed"}
-        sms = _by_cause(conn, select(O.c.cause, O.c.status, O.c.created_at), O, causes | set(fallback))
+        sms = _by_cause(conn, _sms_rows, causes | set(fallback))
         return [_goto(found.get(m), now, sms, chats, fallback) for m, now in asks]
 
     def used(self, goto: Goto) -> Callable[[Connection], None]:

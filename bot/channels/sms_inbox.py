@@ -5,16 +5,17 @@ recognised and stored once. The batch also tells which messages are their subscr
 one, so the conversation answers them without reading the inbox back."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from bot.channels.conversation import InboxRow
 from bot.groupcommit import GroupCommit
 from bot.models import SmsInbox
+from integrations.sqlrows import among, built, values
 
 I = SmsInbox.__table__
 
@@ -54,7 +55,7 @@ class SmsInboxWriter:
     def _store(self, conn: Connection, rows: Sequence[Received]) -> list[Stored | None]:
         new = _new(conn, self.gateway, rows)
         fresh = [r for r, is_new in zip(rows, new) if is_new]
-        ids = _insert(conn, fresh) if fresh else []
+        ids = _insert(conn, self.gateway, fresh) if fresh else []
         oldest = _oldest_unanswered(conn, {r.msisdn for r in fresh})
         stored = iter(Stored(_row(r, i), oldest.get(r.msisdn) == i) for r, i in zip(fresh, ids))
         return [next(stored) if is_new else None for is_new in new]
@@ -62,8 +63,7 @@ class SmsInboxWriter:
 
 def _new(conn: Connection, gateway: str, rows: Sequence[Received]) -> list[bool]:
     """Which rows are not redeliveries: not stored before, and not an earlier row of this batch."""
-    ids = {r.message_id for r in rows}
-    seen = set(conn.execute(select(I.c.message_id).where(I.c.gateway == gateway, I.c.message_id.in_(ids))).scalars())
+    seen = set(_ids(conn, gateway, [r.message_id for r in rows]))
     new = []
     for r in rows:
         new.append(r.message_id not in seen)
@@ -71,15 +71,34 @@ def _new(conn: Connection, gateway: str, rows: Sequence[Received]) -> list[bool]
     return new
 
 
-def _insert(conn: Connection, rows: list[Received]) -> list[int]:
-    values = [asdict(r) for r in rows]
-    return list(conn.execute(insert(I).returning(I.c.id, sort_by_parameter_order=True), values).scalars())
+def _insert(conn: Connection, gateway: str, rows: list[Received]) -> list[int]:
+    """One prepared INSERT run for every row (a multi-row statement would be parsed again for each batch
+    size), then their ids by message id."""
+    conn.execute(_INSERT, [dict(gateway=r.gateway, message_id=r.message_id, msisdn=r.msisdn, short_code=r.short_code,
+                                text=r.text, received_at=r.received_at) for r in rows])
+    ids = _ids(conn, gateway, [r.message_id for r in rows])
+    return [ids[r.message_id] for r in rows]
+
+
+def _ids(conn: Connection, gateway: str, message_ids: list[str]) -> dict[str, int]:
+    return dict(conn.execute(built(conn, _ids_query), {"gateway": gateway, "ids": values(conn, message_ids)}).all())
 
 
 def _oldest_unanswered(conn: Connection, msisdns: set[str]) -> dict[str, int]:
-    found = conn.execute(select(I.c.msisdn, func.min(I.c.id)).where(I.c.msisdn.in_(msisdns), I.c.processed_at.is_(None))
-                         .group_by(I.c.msisdn))
-    return {msisdn: oldest for msisdn, oldest in found}
+    return dict(conn.execute(built(conn, _oldest_query), {"numbers": values(conn, msisdns)}).all())
+
+
+def _ids_query(conn: Connection) -> Select:
+    return select(I.c.message_id, I.c.id).where(I.c.gateway == bindparam("gateway"),
+                                                among(conn, "message_id", "ids", "text"))
+
+
+def _oldest_query(conn: Connection) -> Select:
+    return (select(I.c.msisdn, func.min(I.c.id)).where(among(conn, "msisdn", "numbers", "text"),
+                                                       I.c.processed_at.is_(None)).group_by(I.c.msisdn))
+
+
+_INSERT = insert(I)
 
 
 def _row(r: Received, inbox_id: int) -> InboxRow:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable, NamedTuple, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +16,7 @@ from bot.dispatcher import Reply
 from bot.groupcommit import GroupCommit
 from bot.models import SmsInbox
 from bot.outbound import Outbound
+from integrations.sqlrows import among, built, values
 from integrations.sqltx import utcnow
 from jobs import outbox
 
@@ -69,8 +70,8 @@ class SmsMailbox:
     def _settle(self, conn: Connection, items: Sequence[Settle]) -> list[int | None]:
         """Mark the batch's messages (those another run did not mark first), run their changes, write
         their replies; each item's outbox id, None for a message without reply or marked before."""
-        marked = set(conn.execute(update(I).where(I.c.id.in_([i.row.id for i in items]), I.c.processed_at.is_(None))
-                                  .values(processed_at=self.clock()).returning(I.c.id)).scalars())
+        marked = set(conn.execute(built(conn, _mark), {"ids": values(conn, [i.row.id for i in items]),
+                                                         "now": self.clock()}).scalars())
         mine = []
         for item in items:
             mine.append(item.row.id in marked)
@@ -84,6 +85,12 @@ class SmsMailbox:
 
     async def hand_off(self, ids: list[int]) -> None:
         await self.outbound.hand_off(ids)
+
+
+def _mark(conn: Connection):
+    """Mark these messages processed unless another run did: the ids it marked."""
+    return (update(I).where(among(conn, "id", "ids"), I.c.processed_at.is_(None))
+            .values(processed_at=bindparam("now")).returning(I.c.id))
 
 
 def _row(found: Any) -> InboxRow:
