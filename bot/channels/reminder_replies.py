@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, String, and_, bindparam, cast, delete, literal, select
 from sqlalchemy.engine import Connection, Engine as DbEngine
 
 from bot.channels.table import Channel
@@ -30,6 +30,7 @@ from jobs.tables import Outbox, ReminderGoto, TelegramOutbox
 REPLY = "1"  # the reply every template with a goto names ("Reply 1 to ...", jobs/reminder_kinds.py checks)
 UNSEEN = ("suppressed", "capped", "failed")  # rows the subscriber will never get: no reply to continue them
 G, O, TO = ReminderGoto.__table__, Outbox.__table__, TelegramOutbox.__table__
+_CONSUME = delete(G).where(G.c.msisdn == bindparam("msisdn"), G.c.cause == bindparam("cause"))  # built once: per reply
 
 
 @dataclass(frozen=True)
@@ -48,34 +49,28 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _gotos(conn: Connection):
-    return select(G).where(among(conn, "msisdn", "numbers", "text"))
+def _gotos_with_their_messages(conn: Connection) -> Select:
+    """The gotos of these subscribers, each with its reminder as sent by SMS, to a Telegram chat, and as the
+    SMS copy of a chat message Telegram refused (jobs.telegram): one statement for a batch."""
+    copy = O.alias("tg_copy")
+    sent_copy = and_(TO.c.status == "failed", copy.c.cause == literal("tg-fallback:") + cast(TO.c.id, String))
+    return (select(G, O.c.status.label("sms_status"), O.c.created_at.label("sms_at"),
+                   copy.c.status.label("copy_status"), copy.c.created_at.label("copy_at"),
+                   TO.c.status.label("chat_status"), TO.c.created_at.label("chat_at"))
+            .select_from(G.outerjoin(O, O.c.cause == G.c.cause).outerjoin(TO, TO.c.cause == G.c.cause)
+                         .outerjoin(copy, sent_copy))
+            .where(among(conn, "reminder_goto.msisdn", "numbers", "text")))
 
 
-def _chat_rows(conn: Connection):
-    return select(TO.c.cause, TO.c.id, TO.c.status, TO.c.created_at).where(among(conn, "cause", "causes", "text"))
-
-
-def _sms_rows(conn: Connection):
-    return select(O.c.cause, O.c.status, O.c.created_at).where(among(conn, "cause", "causes", "text"))
-
-
-def _by_cause(conn: Connection, query: Callable[[Connection], Any], causes: set[str]) -> dict[str, Any]:
-    found = conn.execute(built(conn, query), {"causes": values(conn, causes)}) if causes else ()
-    return {r.cause: r for r in found}
-
-
-def _goto(row: Any, now: datetime, sms: dict[str, Any], chats: dict[str, Any], fallback: dict[str, str]) -> Goto | None:
-    """The goto of `row` if it is unexpired and its reminder went out (by SMS, to the chat, or as the SMS
-    copy of a chat message Telegram refused: jobs.telegram)."""
+def _goto(row: Any, now: datetime) -> Goto | None:
+    """The goto of `row` if it is unexpired and its reminder went out: the first copy the subscriber gets."""
     if row is None or _aware(row.expires_at) <= now:
         return None
-    copies = [f for f, cause in fallback.items() if cause == row.cause]
-    sent = [sms.get(row.cause), *(sms.get(f) for f in copies), chats.get(row.cause)]
-    rows = [r for r in sent if r is not None and r.status not in UNSEEN]
-    if not rows:
+    sent = [(row.sms_status, row.sms_at), (row.copy_status, row.copy_at), (row.chat_status, row.chat_at)]
+    seen = [at for status, at in sent if status is not None and status not in UNSEEN]
+    if not seen:
         return None
-    return Goto(row.msisdn, row.goto, _values(row.params), row.cause, _aware(rows[0].created_at))
+    return Goto(row.msisdn, row.goto, _values(row.params), row.cause, _aware(seen[0]))
 
 
 def _values(raw: str) -> tuple[tuple[str, Any], ...]:
@@ -118,15 +113,12 @@ class ReminderReplies:
     def pending(self, conn: Connection, asks: Sequence[tuple[str, datetime]]) -> list[Goto | None]:
         """For each (subscriber, now): their unexpired goto whose reminder they get (not held back by opt-out
         or a cap). Set-based: the "1"s of a burst are looked up together."""
-        found = {r.msisdn: r for r in conn.execute(built(conn, _gotos), {"numbers": values(conn, {m for m, _ in asks})})}
-        causes = {r.cause for r in found.values()}
-        chats = _by_cause(conn, _chat_rows, causes)
-        fallback = {f"tg-fallback:{c.id}": cause for cause, c in chats.items() if c.status == "failed"}
-        sms = _by_cause(conn, _sms_rows, causes | set(fallback))
-        return [_goto(found.get(m), now, sms, chats, fallback) for m, now in asks]
+        query = built(conn, _gotos_with_their_messages)
+        found = {r.msisdn: r for r in conn.execute(query, {"numbers": values(conn, {m for m, _ in asks})})}
+        return [_goto(found.get(m), now) for m, now in asks]
 
     def used(self, goto: Goto) -> Callable[[Connection], None]:
         """Delete the goto with the reply that settles it (only that reminder's: a newer one stays)."""
         def consume(conn: Connection) -> None:
-            conn.execute(delete(G).where(G.c.msisdn == goto.msisdn, G.c.cause == goto.cause))
+            conn.execute(_CONSUME, {"msisdn": goto.msisdn, "cause": goto.cause})
         return consume
