@@ -9,10 +9,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import ConnectionError, NoScriptError
 
 from bot.groupcommit import answer
 
+ATTEMPTS = 3  # redis-py's own default for a command on a dropped connection
 Command = tuple  # ("SADD", key, member): the command's name and arguments as redis-py's execute_command takes them
 
 
@@ -51,12 +52,8 @@ class Pipelined:
             self._sender = None
 
     async def _send(self, batch: list[tuple[list[Command], asyncio.Future]]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        for commands, _ in batch:
-            for command in commands:
-                pipe.execute_command(*command)
         try:
-            results = await pipe.execute(raise_on_error=False)
+            results = await self._execute(batch)
         except BaseException as exc:  # the connection failed (or the sender was cancelled): everyone's error
             for _, future in batch:
                 answer(future, error=exc if isinstance(exc, Exception) else ConnectionError("cancelled"))
@@ -69,3 +66,18 @@ class Pipelined:
             error = next((r for r in mine if isinstance(r, Exception)), None)
             answer(future, mine, error)
 
+    async def _execute(self, batch: list[tuple[list[Command], asyncio.Future]]) -> list[Any]:
+        """The pipeline's answers; tried again on pooled connections Redis dropped (a restart), as redis-py
+        retries a single command: such a connection fails before the commands reach Redis."""
+        for attempt in range(ATTEMPTS):
+            pipe = self.redis.pipeline(transaction=False)
+            for commands, _ in batch:
+                for command in commands:
+                    pipe.execute_command(*command)
+            try:
+                return await pipe.execute(raise_on_error=False)
+            except ConnectionError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                await self.redis.connection_pool.disconnect(inuse_connections=False)  # the other idle ones too
+        raise AssertionError("unreachable")
