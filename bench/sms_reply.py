@@ -1,4 +1,4 @@
-"""Benchmark 9: the inbound SMS reply path, the web process's share. N signed inbound texts from N distinct
+"""Benchmark 11: the inbound SMS reply path, the web process's share. N signed inbound texts from N distinct
 subscribers, posted the way a gateway does (`--concurrency` in flight) straight to a real `shortcode serve`
 over loopback: half are "1" replies to a low-balance reminder (`reminder_goto`, as a campaign leaves them),
 the rest keywords and a little free text. A run ends when every text is answered (its inbox row processed,
