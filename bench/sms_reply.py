@@ -127,23 +127,25 @@ def baseline_run(base, port: int, numbers: list[str], run: int, concurrency: int
 
 def profile(pid: int, out: str, seconds: float) -> subprocess.Popen:
     spy = Path(PY).with_name("py-spy")
+    form = {".json": "speedscope", ".txt": "raw"}.get(Path(out).suffix, "flamegraph")
     return subprocess.Popen([str(spy), "record", "-p", str(pid), "-o", out, "-d", str(int(seconds)), "-r", "250",
-                             "--nonblocking", "--threads", "-f", {".json": "speedscope", ".txt": "raw"}.get(Path(out).suffix, "flamegraph")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                             "--nonblocking", "--threads", "-f", form], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tree", help="run serve from this checkout instead of this one")
-    ap.add_argument("--profile", help="py-spy the web process over the last run into this file (.svg, .json or .txt: collapsed stacks)")
-    args = ap.parse_args()
-    if LOAD_CORE and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {int(LOAD_CORE)})  # the client beside Redis, off the server's core
-    tree = Path(args.tree).resolve() if args.tree else ROOT
-    tmp = Path(tempfile.mkdtemp(prefix="bench-reply-"))
+    ap.add_argument("--profile", help="py-spy the web process over the last run into this file "
+                                      "(.svg, .json or .txt: collapsed stacks)")
+    return ap.parse_args()
+
+
+def prepare(tree: Path, tmp: Path, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """A seeded scratch database with a reminder planted for every subscriber who will text "1"."""
     db_url = f"sqlite:///{tmp}/reply.db"
     need = args.messages * args.runs
     subprocess.run([PY, "-m", "bot.tools.cli", "seed", "--demo", "--subscribers", str(need + 10)], cwd=tree,
@@ -151,6 +153,23 @@ def main() -> None:
                    stdout=subprocess.DEVNULL)
     numbers = [f"+{8613800000001 + i}" for i in range(need)]
     plant_reminders(db_url, [n for i, n in enumerate(numbers) if TEXTS[i % args.messages % len(TEXTS)] == "1"])
+    return db_url, numbers
+
+
+def show(run: int, r: dict, b: dict) -> None:
+    print(f"  run {run + 1}: web {r['cpu_ms']:.2f} ms CPU/message (event loop {r['loop_ms']:.2f}, "
+          f"kernel {r['system_ms']:.2f}), {r['mps']:,.0f} msg/s answered ({r['ack_mps']:,.0f}/s "
+          f"acknowledged; non-200 {r['non_200']}, unanswered {r['unanswered']}); baseline "
+          f"{b['cpu_ms']:.2f} ms CPU/request, {b['mps']:,.0f} req/s", flush=True)
+
+
+def main() -> None:
+    args = arguments()
+    if LOAD_CORE and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {int(LOAD_CORE)})  # the client beside Redis, off the server's core
+    tree = Path(args.tree).resolve() if args.tree else ROOT
+    tmp = Path(tempfile.mkdtemp(prefix="bench-reply-"))
+    db_url, numbers = prepare(tree, tmp, args)
     out: dict[str, list] = {"reply": [], "baseline": []}
     with redis_server(tmp) as (redis_url, _r):
         web_port, base_port = free_port(), free_port()
@@ -162,16 +181,12 @@ def main() -> None:
             for run in range(args.runs):
                 batch = numbers[run * args.messages:(run + 1) * args.messages]
                 spy = profile(web.pid, args.profile, 60) if args.profile and run == args.runs - 1 else None
-                r = reply_run(web, web_port, db_url, batch, run, args.concurrency)
+                out["reply"].append(reply_run(web, web_port, db_url, batch, run, args.concurrency))
                 if spy:
                     spy.send_signal(2)
                     spy.wait(30)
-                b = baseline_run(base, base_port, batch, run, args.concurrency)
-                out["reply"].append(r)
-                out["baseline"].append(b)
-                print(f"  run {run + 1}: web {r['cpu_ms']:.2f} ms CPU/message (event loop {r['loop_ms']:.2f}, kernel {r['system_ms']:.2f}), "
-                      f"{r['mps']:,.0f} msg/s answered ({r['ack_mps']:,.0f}/s acknowledged; non-200 {r['non_200']}, unanswered {r['unanswered']}); "
-                      f"baseline {b['cpu_ms']:.2f} ms CPU/request, {b['mps']:,.0f} req/s", flush=True)
+                out["baseline"].append(baseline_run(base, base_port, batch, run, args.concurrency))
+                show(run, out["reply"][-1], out["baseline"][-1])
     report(args, out)
 
 
@@ -179,7 +194,8 @@ def report(args: argparse.Namespace, out: dict) -> None:
     cpu, mps = spread([r["cpu_ms"] for r in out["reply"]]), spread([r["mps"] for r in out["reply"]])
     bcpu, bmps = spread([b["cpu_ms"] for b in out["baseline"]]), spread([b["mps"] for b in out["baseline"]])
     load = os.getloadavg()
-    print(f"\nInbound SMS replies, {args.messages:,} a run, {args.concurrency} in flight, median of {args.runs} (min-max)")
+    print(f"\nInbound SMS replies, {args.messages:,} a run, {args.concurrency} in flight, "
+          f"median of {args.runs} (min-max)")
     print(f"web CPU per message: {cpu['median']:.2f} ms ({cpu['min']:.2f}-{cpu['max']:.2f}); "
           f"{mps['median']:,.0f} msg/s answered ({mps['min']:,.0f}-{mps['max']:,.0f})")
     print(f"same-run baseline (bare aiohttp form POST + Redis GET/SET): {bcpu['median']:.2f} ms CPU/request, "

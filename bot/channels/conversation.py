@@ -77,8 +77,9 @@ class Inbox(Protocol):
 
     async def settle(self, row: InboxRow, reply: Reply | None, kind: str,
                      also: Callable[[Connection], None] | None = None) -> int | None:
-        """In one transaction (its own, or a group commit with others): mark the row processed, run `also` and write `reply` (if any) to `row.to`;
-        the channel draws it (a text, or buttons) and knows its own row's extra fields (a press to answer).
+        """In one transaction (its own, or a group commit with others): mark the row processed, run `also`
+        and write `reply` (if any) to `row.to`; the channel draws it (a text, or buttons) and knows its own
+        row's extra fields (a press to answer).
         Nothing happens when another run marked it first. The reply's outbound id, for `hand_off`."""
 
     async def hand_off(self, ids: list[int]) -> None:
