@@ -9,6 +9,14 @@ from redis.asyncio import Redis
 from bot.pipelined import Pipelined
 
 
+# KEYS: the subscriber's set for the minute. ARGV: the message id, the set's TTL in seconds. Returns its size.
+_PLACE = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return redis.call('SCARD', KEYS[1])
+"""
+
+
 class MinuteCounter:
     """Counts per subscriber and minute under `namespace` (a channel's own, so two inboxes' ids never mix)."""
 
@@ -16,9 +24,9 @@ class MinuteCounter:
         self.redis = redis
         self.namespace = namespace
         self._pipelined = Pipelined(redis)  # the counts of concurrent messages share a round trip
+        self._place = redis.register_script(_PLACE)  # one command, not three, in that round trip
 
     async def place(self, msisdn: str, message_id: int, now: datetime) -> int:
         """How many messages `msisdn` sent in `now`'s minute, this one included (one round trip, shared)."""
         key = f"{self.namespace}{msisdn}:{int(now.timestamp() // 60)}"
-        *_, place = await self._pipelined(("SADD", key, message_id), ("EXPIRE", key, 120), ("SCARD", key))
-        return int(place)
+        return int(await self._pipelined.script(self._place, [key], [message_id, 120]))
