@@ -47,6 +47,7 @@ bench: catalogs redis-server wrk
 	$(BIN)/python bench/ussd_turn.py
 	$(BIN)/python bench/variants.py
 	$(BIN)/python bench/sms_roundtrip.py
+	$(BIN)/python bench/sms_reply.py
 	$(BIN)/python bench/telegram_roundtrip.py --with-sms
 	$(BIN)/python bench/flood.py
 	$(BIN)/python bench/bulk_outbound.py

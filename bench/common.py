@@ -73,9 +73,9 @@ class Proc:
 
 @contextmanager
 def started(name: str, argv: list[str], core: str, env: dict | None = None, tmp: Path | None = None,
-            ready_port: int | None = None) -> Iterator[Proc]:
+            ready_port: int | None = None, cwd: Path = ROOT) -> Iterator[Proc]:
     log = (tmp or Path("/tmp")) / f"bench-{name}.log"
-    popen = subprocess.Popen(pinned(core, argv), env={**os.environ, **SECRETS, **(env or {})}, cwd=ROOT,
+    popen = subprocess.Popen(pinned(core, argv), env={**os.environ, **SECRETS, **(env or {})}, cwd=cwd,
                              stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     proc = Proc(name, popen, log)
     try:

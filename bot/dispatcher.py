@@ -137,7 +137,7 @@ class Dispatcher:
         _TURN_LANG.set(None)
         held = await self.store.acquire(self.channel.session_key(inbound.msisdn))
         try:
-            profile = self._profile(held, inbound)
+            profile = await self._profile(held, inbound)
             _TURN_LANG.set(profile.lang if profile else None)
             if profile is None:
                 await self.store.release(held)
@@ -186,12 +186,13 @@ class Dispatcher:
             turn = Turn(resumed.session, resumed.screen, turn.events + resumed.events, resumed.call)
         raise RuntimeError(f"more than {MAX_CALLS_PER_TURN} calls in one turn at {turn.session.location}")
 
-    def _profile(self, held: Held, inbound: Inbound) -> Profile | None:
-        """Inside a conversation the profile comes with the session; a new one reads the database."""
+    async def _profile(self, held: Held, inbound: Inbound) -> Profile | None:
+        """Inside a conversation the profile comes with the session; a new one reads the database (with the
+        other turns beginning at the same moment)."""
         s = held.session
         if s is not None and s.ref == inbound.ref and s.tier and inbound.text is not None:
             return Profile(s.msisdn, "", s.tier, s.lang, s.tz or self.subscribers.default_timezone)
-        return self.subscribers.profile(inbound.msisdn)
+        return await self.subscribers.load(inbound.msisdn)
 
     @staticmethod
     def _is_replay(held: Held, inbound: Inbound) -> bool:

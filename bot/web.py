@@ -105,10 +105,12 @@ async def _channels(app: web.Application) -> AsyncIterator[None]:
                             s.ussd.reply_timeout)
     app[CONVERSATIONS] = sms_conversation(core, dispatchers["sms"], app[DB], outbound, app[REDIS].aio)
     background = app[BACKGROUND] = Background(limit=64)
+    conversations = app[CONVERSATIONS]
     app[SMS] = SmsChannel(app[DB], [x.strip() for x in s.sms.secrets.split(",")], s.service.region,
-                          on_stored=lambda inbox_id: background.spawn(app[CONVERSATIONS].process(inbox_id)))
+                          on_stored=lambda inbox_id, known: background.spawn(conversations.process(inbox_id, known)))
     yield
-    await background.drain()
+    await app[SMS].inbox.drain()
+    await background.drain()  # a task settling its reply waits for that group commit
     await outbound.drain()
     if telegram_out is not None:
         await telegram_out.drain()

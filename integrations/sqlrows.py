@@ -6,12 +6,14 @@ batch in one set-based statement instead of one UPDATE per row. bench/reminder_r
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Connection
 
 PG_TYPES = {"int": "bigint", "text": "text", "float": "double precision"}
+S = TypeVar("S")
+_BUILT: dict[tuple[Callable, str], Any] = {}
 
 
 def is_pg(conn: Connection) -> bool:
@@ -24,6 +26,15 @@ def among(conn: Connection, column: str, name: str, kind: str = "int") -> TextCl
     if is_pg(conn):
         return text(f"{column} = ANY(CAST(:{name} AS {PG_TYPES[kind]}[]))").bindparams(bindparam(name))
     return text(f"{column} IN (SELECT value FROM json_each(:{name}))").bindparams(bindparam(name))
+
+
+def built(conn: Connection, build: Callable[[Connection], S]) -> S:
+    """`build(conn)`'s statement, made once per dialect: on a hot path, building a statement (and its cache
+    key) costs more than running it from SQLAlchemy's compiled cache."""
+    key = (build, conn.dialect.name)
+    if key not in _BUILT:
+        _BUILT[key] = build(conn)
+    return _BUILT[key]
 
 
 def table(conn: Connection, name: str, columns: dict[str, str]) -> str:

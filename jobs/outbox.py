@@ -37,9 +37,38 @@ def add(conn: Connection, msisdn: str, text: str, cause: str, now: datetime, kin
     """Write a message in the caller's transaction; the same cause twice is one message."""
     exists = conn.execute(select(O.c.id).where(O.c.cause == cause)).first()
     if not exists:
-        conn.execute(insert(O).values(msisdn=msisdn, text=text, cause=cause, kind=kind, topic=topic,
-                                      cap_class=cap_class, status="pending", attempts=0, next_attempt_at=now,
-                                      error="", created_at=now))
+        conn.execute(insert(O).values(_pending(msisdn, text, cause, now, kind, topic, cap_class)))
+
+
+class New(NamedTuple):
+    """A message whose cause is new for certain (its cause was marked done in the same transaction)."""
+
+    msisdn: str
+    text: str
+    cause: str
+    kind: str = "reply"
+
+
+def add_new(conn: Connection, messages: list[New], now: datetime) -> list[int]:
+    """Write messages in the caller's transaction (one prepared INSERT for all), without looking for their
+    causes first (an existing one fails the transaction); their row ids, in order."""
+    conn.execute(_INSERT, [_pending(m.msisdn, m.text, m.cause, now, m.kind) for m in messages])
+    query = sqlrows.built(conn, _ids_by_cause)
+    ids = dict(conn.execute(query, {"causes": sqlrows.values(conn, [m.cause for m in messages])}).all())
+    return [ids[m.cause] for m in messages]
+
+
+def _ids_by_cause(conn: Connection):
+    return select(O.c.cause, O.c.id).where(sqlrows.among(conn, "cause", "causes", "text"))
+
+
+_INSERT = insert(O)
+
+
+def _pending(msisdn: str, text: str, cause: str, now: datetime, kind: str, topic: str = "",
+             cap_class: str = "") -> dict:
+    return dict(msisdn=msisdn, text=text, cause=cause, kind=kind, topic=topic, cap_class=cap_class,
+                status="pending", attempts=0, next_attempt_at=now, error="", created_at=now)
 
 
 @dataclass

@@ -75,10 +75,11 @@ class Inbox(Protocol):
     def unprocessed(self, before: datetime, limit: int = 1000) -> list[int]:
         """Ids of rows received before `before` and never processed (the re-scan's work)."""
 
-    def settle(self, row: InboxRow, reply: Reply | None, kind: str,
-               also: Callable[[Connection], None] | None = None) -> int | None:
-        """In one transaction: mark the row processed, run `also` and write `reply` (if any) to `row.to`;
-        the channel draws it (a text, or buttons) and knows its own row's extra fields (a press to answer).
+    async def settle(self, row: InboxRow, reply: Reply | None, kind: str,
+                     also: Callable[[Connection], None] | None = None) -> int | None:
+        """In one transaction (its own, or a group commit with others): mark the row processed, run `also`
+        and write `reply` (if any) to `row.to`; the channel draws it (a text, or buttons) and knows its own
+        row's extra fields (a press to answer).
         Nothing happens when another run marked it first. The reply's outbound id, for `hand_off`."""
 
     async def hand_off(self, ids: list[int]) -> None:
@@ -121,14 +122,16 @@ class TextConversation:
         self.reminders = reminders  # what a "1" continues, when a reminder asked for it
         self._draining: dict[str, int] = {}  # subscriber -> highest inbox id the running task must reach
 
-    async def process(self, inbox_id: int) -> bool:
+    async def process(self, inbox_id: int, known: InboxRow | None = None) -> bool:
         """Answer this message once, after every earlier unanswered message of the same subscriber, so
         their inputs apply in the order they were received; False when it must be tried again later.
+        `known`: the message itself when the caller knows it is the subscriber's oldest unanswered one
+        (stored a moment ago), so the inbox is not read back.
 
         One task at a time answers a subscriber's messages in this process: a message arriving while it
         runs is left to it. Without that, a burst of 100 texts started 100 tasks, each walking the same
         earlier messages, and the flood's work grew with its square while everyone else waited."""
-        row = await asyncio.to_thread(self.inbox.row, inbox_id)
+        row = known or await asyncio.to_thread(self.inbox.row, inbox_id)
         if row is None or row.processed:
             return True
         if row.msisdn in self._draining:
@@ -136,15 +139,22 @@ class TextConversation:
             return True  # the running task reads the unanswered messages again before it stops
         self._draining[row.msisdn] = row.id
         try:
-            while True:
-                rows = await asyncio.to_thread(self.inbox.unanswered, row.msisdn, self._draining[row.msisdn])
-                if not rows:
-                    return True
-                for earlier in rows:
-                    if not await self._answer(earlier):
-                        return False  # a later message waits for this one: inputs never overtake
+            return await self._drain(row.msisdn, [row] if known else None)
         finally:
             del self._draining[row.msisdn]  # no await since the last read: nothing was left to it
+
+    async def _drain(self, msisdn: str, rows: list[InboxRow] | None) -> bool:
+        """Answer the subscriber's unanswered messages in order until none is left up to the highest id
+        handed to this task; the inbox is read again only when one arrived meanwhile (or a read was cut)."""
+        while True:
+            if rows is None:
+                rows = await asyncio.to_thread(self.inbox.unanswered, msisdn, self._draining[msisdn])
+            if not rows:
+                return True
+            for earlier in rows:
+                if not await self._answer(earlier):
+                    return False  # a later message waits for this one: inputs never overtake
+            rows = None if self._draining[msisdn] > rows[-1].id else []
 
     def unprocessed(self, older_than: timedelta, limit: int = 1000) -> list[int]:
         """Messages acknowledged but never answered (a process died): the re-scan processes them."""
@@ -170,7 +180,7 @@ class TextConversation:
                 return False
             reply = self.turns.apology(await asyncio.to_thread(self._lang, row.msisdn))
         kind = "confirmation" if word in ("stop", "start") else "reply"
-        out = await asyncio.to_thread(self.inbox.settle, row, reply, kind, also)
+        out = await self.inbox.settle(row, reply, kind, also)
         log.info(f"{self.inbox.channel}_answered", word=word, outbox=out)
         await self.inbox.hand_off([out] if out else [])
         return True
@@ -179,7 +189,7 @@ class TextConversation:
         """Over the limit: one notice a minute, then silence; the flood never reaches a flow."""
         lang = await asyncio.to_thread(self._lang, row.msisdn)
         notice = Reply(self.speech.say(lang, THROTTLED), final=False, lang=lang) if first else None
-        out = await asyncio.to_thread(self.inbox.settle, row, notice, "reply")
+        out = await self.inbox.settle(row, notice, "reply")
         await self.inbox.hand_off([out] if out else [])
         log.info(f"{self.inbox.channel}_throttled", notice=first)
         return True

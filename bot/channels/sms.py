@@ -1,6 +1,7 @@
 """SMS over HTTP: the gateway's signed inbound webhook. A message is stored in the inbox and committed
-before the gateway gets its 200, so an acknowledged message is never lost; a redelivery is recognised
-by (gateway, message id) and changes nothing."""
+before the gateway gets its 200 (with the others of a burst, in one group commit: `sms_inbox.py`), so an
+acknowledged message is never lost; a redelivery is recognised by (gateway, message id) and changes
+nothing."""
 from __future__ import annotations
 
 import asyncio
@@ -12,10 +13,10 @@ import structlog
 from aiohttp import web
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session as DbSession
 
+from bot.channels.conversation import InboxRow
 from bot.channels.forms import BadRequest, field
-from bot.models import SmsInbox
+from bot.channels.sms_inbox import Received, SmsInboxWriter
 from bot.msisdn import BadNumber, mask, normalise
 from integrations.smsgateway import DLR_ORDER
 from integrations.smsgateway.signing import SIGNATURE, TIMESTAMP, verify
@@ -40,23 +41,26 @@ def parse(body: bytes, content_type: str) -> dict[str, str]:
     return form
 
 
-def to_row(form: dict[str, str], gateway: str, region: str, now: datetime) -> SmsInbox:
+def to_row(form: dict[str, str], gateway: str, region: str, now: datetime) -> Received:
     try:
         msisdn = normalise(field(form, "from", 32), region)
     except BadNumber as exc:
         raise BadRequest(f"from: {exc}") from None
-    return SmsInbox(gateway=gateway, message_id=field(form, "id", 64), msisdn=msisdn,
+    return Received(gateway=gateway, message_id=field(form, "id", 64), msisdn=msisdn,
                     short_code=field(form, "to", 16), text=field(form, "text", MAX_TEXT), received_at=now)
 
 
 class SmsChannel:
     def __init__(self, db: Engine, secrets: list[str], region: str, gateway: str = "africastalking",
-                 on_stored: Callable[[int], None] | None = None) -> None:
+                 on_stored: Callable[[int, InboxRow | None], None] | None = None) -> None:
         self.db = db
         self.secrets = secrets
         self.region = region
         self.gateway = gateway
-        self.on_stored = on_stored  # hands the stored message on for processing (a job id only)
+        self.inbox = SmsInboxWriter(db, gateway)
+        # hands the stored message on for processing: its id, and the row when it is the subscriber's oldest
+        # unanswered one (the conversation then need not read the inbox)
+        self.on_stored = on_stored
 
     async def _signed_form(self, request: web.Request) -> dict[str, str] | web.Response:
         body = await request.read()
@@ -66,11 +70,6 @@ class SmsChannel:
             return parse(body, request.content_type)
         except BadRequest as exc:
             return web.Response(status=400, text=f"bad request: {exc}")
-
-    def _store(self, row: SmsInbox) -> None:
-        with DbSession(self.db, expire_on_commit=False) as db:
-            db.add(row)
-            db.commit()
 
     async def report(self, request: web.Request) -> web.Response:
         """A delivery report: forward-only status, parked when the message id is not recorded yet."""
@@ -97,11 +96,13 @@ class SmsChannel:
             return web.Response(status=400, text=f"bad request: {exc}")
         structlog.contextvars.bind_contextvars(channel="sms", session=row.message_id, msisdn=mask(row.msisdn))
         try:
-            await asyncio.to_thread(self._store, row)
-        except IntegrityError:
+            stored = await self.inbox.store(row)
+        except IntegrityError:  # stored by another process at the same moment
+            stored = None
+        if stored is None:
             log.info("sms_inbound_duplicate")
             return web.Response(text="OK (duplicate)")
-        log.info("sms_inbound_stored", inbox=row.id)
+        log.info("sms_inbound_stored", inbox=stored.row.id)
         if self.on_stored:
-            self.on_stored(row.id)
+            self.on_stored(stored.row.id, stored.row if stored.first else None)
         return web.Response(text="OK")

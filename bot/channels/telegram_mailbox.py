@@ -3,6 +3,7 @@
 processed. A press is the input its button stands for, applied only at the hop its menu was drawn at."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -65,8 +66,12 @@ class TelegramMailbox:
             return list(conn.execute(select(I.c.id).where(I.c.processed_at.is_(None), I.c.received_at < before)
                                      .order_by(I.c.id).limit(limit)).scalars())
 
-    def settle(self, row: InboxRow, reply: Reply | None, kind: str,
-               also: Callable[[Connection], None] | None = None) -> int | None:
+    async def settle(self, row: InboxRow, reply: Reply | None, kind: str,
+                     also: Callable[[Connection], None] | None = None) -> int | None:
+        return await asyncio.to_thread(self._settle, row, reply, kind, also)
+
+    def _settle(self, row: InboxRow, reply: Reply | None, kind: str,
+                also: Callable[[Connection], None] | None) -> int | None:
         def work(conn: Connection) -> int | None:
             if not mark(conn, row.id, self.clock()):
                 return None  # another run processed it

@@ -127,7 +127,7 @@ async def test_a_subscriber_in_shanghai_stays_there_when_the_service_default_is_
     await d.handle(Inbound("ussd", MSISDN, "tz", None, 0, "*126#"))
     held = await d.store.acquire(MSISDN)
     await d.store.release(held)
-    assert d._profile(held, Inbound("ussd", MSISDN, "tz", "1", 1, "*126#")).timezone == "Asia/Shanghai"
+    assert (await d._profile(held, Inbound("ussd", MSISDN, "tz", "1", 1, "*126#"))).timezone == "Asia/Shanghai"
     await client.aclose()
 
 

@@ -67,18 +67,46 @@ async def test_stale_write_is_refused(store):
     assert (await store.peek(MSISDN)).state == "second"
 
 
+def count_round_trips(store, monkeypatch) -> list[int]:
+    """The commands of each pipeline the store sends (one pipeline, one round trip)."""
+    sent, pipeline = [], store.redis.pipeline
+
+    def counting(*args, **kw):
+        pipe = pipeline(*args, **kw)
+        execute = pipe.execute
+
+        async def counted(*a, **k):
+            sent.append(len(pipe.command_stack))
+            return await execute(*a, **k)
+        pipe.execute = counted
+        return pipe
+
+    monkeypatch.setattr(store.redis, "pipeline", counting)
+    return sent
+
+
 async def test_a_turn_takes_two_round_trips(store, monkeypatch):
-    calls = []
-    original = store.redis.evalsha
-
-    async def counting(*args, **kw):
-        calls.append(args[0])
-        return await original(*args, **kw)
-
-    monkeypatch.setattr(store.redis, "evalsha", counting)
+    await store.save(await store.acquire("+8613900000000"), fresh())  # Redis knows the scripts now
+    sent = count_round_trips(store, monkeypatch)
     held = await store.acquire(MSISDN)
     await store.save(held, fresh())
-    assert len(calls) == 2
+    assert sent == [1, 1]
+
+
+async def test_concurrent_turns_share_their_round_trips(store, monkeypatch):
+    """Twenty subscribers' turns at the same moment: their locks and saves go in a few pipelines, and
+    each turn still gets its own session."""
+    await store.save(await store.acquire("+8613900000000"), fresh())
+    sent = count_round_trips(store, monkeypatch)
+    numbers = [f"+86139000001{n:02d}" for n in range(20)]
+
+    async def turn(msisdn: str) -> None:
+        held = await store.acquire(msisdn)
+        await store.save(held, fresh(state=msisdn))
+
+    await asyncio.gather(*[turn(n) for n in numbers])
+    assert sum(sent) == 40 and len(sent) <= 4
+    assert [(await store.peek(n)).state for n in numbers] == numbers
 
 
 async def test_session_key_has_the_configured_ttl(store):

@@ -57,7 +57,7 @@ class MemoryInbox:
     def unprocessed(self, before: datetime, limit: int = 1000) -> list[int]:
         return [r.id for r in self.rows.values() if not r.processed and r.received_at < before][:limit]
 
-    def settle(self, row: InboxRow, reply: Reply | None, kind: str, also=None) -> int | None:
+    async def settle(self, row: InboxRow, reply: Reply | None, kind: str, also=None) -> int | None:
         if self.rows[row.id].processed:
             return None
         with self.db.begin() as conn:

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 from aiohttp import ClientSession
-from sqlalchemy import select
+from sqlalchemy import String, func, select
 
 from bot.models import SmsInbox
 from integrations.smsgateway.signing import headers
@@ -152,7 +152,8 @@ async def test_processing_a_message_again_changes_nothing(settings_with, db, cor
             conn.execute(SmsInbox.__table__.insert().values(id=n, gateway="t", message_id=f"m{n}", msisdn=EN,
                                                             short_code="12580", text=body, received_at=now))
     assert await conversations.process(1)
-    real_write, calls = outbound.write, []
+    settling = conversations.inbox.commit  # the group commit that marks a message and writes its reply
+    real_write, calls = settling.work, []
 
     def crash_once(*args, **kwargs):
         calls.append(1)
@@ -160,7 +161,7 @@ async def test_processing_a_message_again_changes_nothing(settings_with, db, cor
             raise ConnectionError("died before the reply was written")
         return real_write(*args, **kwargs)
 
-    outbound.write = crash_once
+    settling.work = crash_once
     with pytest.raises(ConnectionError):
         await conversations.process(2)
     assert await conversations.process(2) and await conversations.process(2)
@@ -341,3 +342,35 @@ async def test_an_sms_turn_is_abandoned_at_its_deadline_and_tried_again_later(se
         await SessionStore(redis, s.redis.prefix).release(other)
         await redis.aclose()
     assert answered is False and replies(db, "m1") == []
+
+
+async def test_texts_arriving_together_are_answered_in_the_order_they_were_stored(app, db):
+    """Six texts of one subscriber posted at once among twenty others' (so they share group commits): each
+    is answered once, and their replies are written in inbox order, whatever order the requests ran in."""
+    others = [f"+86138000000{n:02d}" for n in range(21, 41)]
+    ids = await asyncio.gather(*[deliver(app, EN, body) for body in ["PTS", "1", "0", "1", "0", "1"]],
+                               *[deliver(app, n, "BILL") for n in others])
+    for message_id in ids:
+        await reply(db, message_id)
+    I, O = SmsInbox.__table__, Outbox.__table__
+    with db.connect() as conn:
+        mine = conn.execute(select(I.c.id, O.c.id).join(O, O.c.cause == "sms-in:" + I.c.id.cast(String))
+                            .where(I.c.msisdn == EN).order_by(I.c.id)).all()
+    assert len(mine) == 6 and [o for _, o in mine] == sorted(o for _, o in mine)
+
+
+async def test_a_new_text_never_overtakes_an_earlier_one_left_unanswered(app, db):
+    """A text acknowledged by a process that died before answering is still waiting when the next one
+    arrives: the next one's task answers it first, so "1" applies to the menu PTS opened."""
+    from datetime import datetime, timezone
+
+    I, O = SmsInbox.__table__, Outbox.__table__
+    with db.begin() as conn:
+        earlier = conn.execute(I.insert().values(gateway="africastalking", message_id="ATIn_died", msisdn=EN,
+                                                 short_code="12580", text="PTS", received_at=datetime.now(timezone.utc))
+                               .returning(I.c.id)).scalar_one()
+    answer = await text(app, db, EN, "1")
+    with db.connect() as conn:
+        first = conn.execute(select(O.c.id).where(O.c.cause == f"sms-in:{earlier}")).scalar_one()
+        second = conn.execute(select(func.max(O.c.id))).scalar_one()
+    assert first < second and answer.startswith("You have ")  # "1" of the points menu: the balance
