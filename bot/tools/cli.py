@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import errno
 import json
+import os
 import sys
 
 from bot.settings import Settings, load_settings
@@ -349,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`shortcode campaign report 1 | head`): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE or args.command not in BUSY_PORT:
             raise

@@ -342,3 +342,14 @@ def test_boss_refuses_bad_input_in_one_line_with_exit_2(tmp_path, args, reason):
 def test_boss_on_a_database_never_migrated_says_what_to_run(tmp_path):
     out = shortcode("boss", "balance", "13800000001", "5", tmp_path=tmp_path, check=False)
     assert out.returncode == 2 and "run `shortcode db upgrade`" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path):
+    """`shortcode ... | head`: the pipe closes before the output is written; one exit code, no traceback."""
+    read, write = os.pipe()
+    os.close(read)
+    env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "bot.tools.cli", "count", "GOLF", "--json"], stdout=write,
+                         stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, timeout=60)
+    os.close(write)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
