@@ -16,7 +16,8 @@ from typing import Any, Callable
 from bot.settings import Settings
 
 TOKEN_ENV = "SHORTCODE_TOKEN"
-WHY = {401: "not authenticated", 403: "not allowed", 404: "not found", 409: "conflict"}
+WHY = {400: "bad request", 401: "not authenticated", 403: "not allowed", 404: "not found", 409: "conflict",
+       413: "too large", 422: "invalid"}
 
 
 class AdminError(Exception):

@@ -27,7 +27,7 @@ async def test_refusals_are_one_line_and_exit_2(api, tmp_path):
             (("care", "lookup", "13999999999", "--url", api.base), {"SHORTCODE_TOKEN": api.tokens["viewer"]},
              "404 not found: no such subscriber"),
             (("care", "lookup", "12", "--url", api.base), {"SHORTCODE_TOKEN": api.tokens["viewer"]},
-             "400 refused: msisdn: not a valid phone number"),
+             "400 bad request: msisdn: not a valid phone number"),
             (("care", "send", "13800000001", "--url", api.base), {"SHORTCODE_TOKEN": api.tokens["agent"]},
              "give --kind, --campaign, or --text-zh and/or --text-en"),
             (("admin", "whoami", "--url", f"http://127.0.0.1:{free_port()}"), {"SHORTCODE_TOKEN": "sc_x"},
@@ -79,7 +79,7 @@ async def test_campaign_cli_refusals_are_one_line_and_exit_2(api, tmp_path):
     for args, env, says in (
             (("campaign", "create", "--url", api.base), agent, "give --name (or --file)"),
             (("campaign", "create", "--name", "x", "--text-zh", "只有中文", "--url", api.base), agent,
-             "422 refused: "),
+             "422 invalid: field 'text'"),
             (("campaign", "create", "--file", str(tmp_path / "none.json"), "--url", api.base), agent,
              "none.json"),
             (("campaign", "launch", "999", "--url", api.base), agent, "404 not found: there is no campaign 999"),
