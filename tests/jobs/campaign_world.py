@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import insert
 
 from integrations.boss.tables import BossUsage
@@ -57,3 +58,19 @@ def spec(**changes) -> dict:
     base = {"name": "冬季关怀", "audience": {"zones": ["red", "yellow"]},
             "text": {"en": "We value you.", "zh": "感谢您的一路相伴。"}, "offer": {"points": 2000}}
     return {**base, **changes}
+
+
+@pytest.fixture
+def engine(tmp_path):
+    """A campaign world of 60 subscribers on SQLite."""
+    engine = world(f"sqlite:///{tmp_path}/campaigns.db", 60)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def both(sql_url):
+    """The same on SQLite and PostgreSQL."""
+    engine = world(sql_url, 60)
+    yield engine
+    engine.dispose()

@@ -18,6 +18,7 @@ from jobs.campaign_run import CampaignSetup, Run
 from jobs.campaign_tables import CampaignMember
 from jobs.reminders import run as reminder_run
 from jobs.tables import Outbox, ReminderGoto
+from tests.jobs.campaign_world import both, engine  # noqa: F401  (fixtures)
 from tests.jobs.campaign_world import CATALOGS, LI, NOW, ZHAO, number, spec, world
 from tests.jobs.reminder_fakes import KINDS, SETUP, Bill, FakeBoss, LowBalance, services
 
@@ -30,20 +31,6 @@ def boss() -> FakeBoss:
     return FakeBoss(bills=[Bill(number(i), "2026-12", 100 * (i + 1), 100 * (i + 1), date(2026, 12, 3),
                                 date(2026, 12, 15)) for i in BILLED],
                     lows=[LowBalance(number(i), 500 + i, NOW - timedelta(hours=1)) for i in range(0, 60, 4)])
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = world(f"sqlite:///{tmp_path}/k.db", 60)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def both(sql_url):
-    engine = world(sql_url, 60)
-    yield engine
-    engine.dispose()
 
 
 def launched(engine, kind="bill-ready", **changes) -> int:

@@ -15,6 +15,7 @@ from jobs.audit import read
 from jobs.campaign_run import MAX_PART, PART, CampaignSetup, Run, stalled
 from jobs.campaign_tables import Campaign, CampaignMember
 from jobs.tables import Outbox, ReminderGoto, TelegramOutbox
+from tests.jobs.campaign_world import both, engine  # noqa: F401  (fixtures)
 from tests.jobs.campaign_world import CATALOGS, LI, NOW, ZHAO, spec, world
 from tests.jobs.reminder_fakes import link_telegram
 
@@ -35,20 +36,6 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = world(f"sqlite:///{tmp_path}/r.db", 60)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def both(sql_url):
-    engine = world(sql_url, 60)
-    yield engine
-    engine.dispose()
 
 
 def launched(engine, now=NOW, **changes) -> int:
