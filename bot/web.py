@@ -16,6 +16,7 @@ from bot.admin.http import ADMIN, AdminState
 from bot.admin.routes import install as install_admin
 from bot.background import Background
 from bot.channels.conversation import TextConversation
+from bot.console import install as install_console
 from bot.channels.sms import SmsChannel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_outbound import TelegramOutbound
@@ -294,6 +295,7 @@ def make_app(core: Core) -> web.Application:
     app.router.add_post("/sms/inbound", sms_inbound)
     app.router.add_post("/sms/dlr", sms_report)
     install_admin(app)
+    install_console(app)
     if core.settings.telegram.enabled:
         app.cleanup_ctx.insert(app.cleanup_ctx.index(_channels) + 1, _telegram)
         app.router.add_post("/telegram/webhook", telegram_webhook)

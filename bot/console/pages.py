@@ -1,0 +1,117 @@
+"""The console's pages: sign in and out, the dashboard, the campaigns with pause and cancel. Roles are the
+admin API's rule (`Actor.at_least`); lifecycle steps are `jobs.campaigns`' own, which write the audit rows."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp_jinja2
+import structlog
+from aiohttp import web
+
+from bot.admin import agents
+from bot.admin.http import ADMIN
+from bot.console import csrf, dashboard, session
+from bot.console.door import LOGIN, SESSION
+from bot.console.words import N_
+from bot.i18n import LANGUAGES
+from jobs import campaigns
+from jobs.audit import Actor
+
+log = structlog.get_logger()
+LANG_COOKIE = "sc_lang"
+ACTIONS = {"pause": (campaigns.pause, campaigns.LIVE),
+           "cancel": (campaigns.cancel, tuple(s for s in campaigns.STATES if s not in ("cancelled", "done")))}
+ACTING_ROLE = "agent"  # the admin API's role for POST /admin/campaigns/{id}/pause and /cancel
+
+
+def language(request: web.Request) -> str:
+    """`?lang=` first, then the `sc_lang` cookie, then the service's language."""
+    for asked in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if asked in LANGUAGES:
+            return asked
+    return request.app[ADMIN].core.settings.service.language
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    lang, catalogs = language(request), request.app[ADMIN].core.catalogs
+    found = request.get(SESSION)
+    context.update(_=lambda text: catalogs.gettext(lang, text), lang=lang, me=found,
+                   csrf=found.csrf if found else "", path=request.path)
+    response = aiohttp_jinja2.render_template(template, request, context, status=status)
+    if request.query.get("lang") in LANGUAGES:
+        session.set_cookie(request, response, LANG_COOKIE, lang, 365 * 86400)
+    return response
+
+
+def see_other(location: str) -> web.Response:
+    """After a POST: the browser GETs `location` (a reload does not post again)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def actor(request: web.Request) -> Actor:
+    found = request[SESSION]
+    return Actor(found.agent, found.role, f"console {request.remote or '?'}")
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return _login_page(request, None)
+
+
+def _login_page(request: web.Request, problem: str | None, status: int = 200, name: str = "") -> web.Response:
+    token = csrf.login_token(request)
+    response = render(request, "login.html", status, login_csrf=token, problem=problem, name=name)
+    csrf.keep_login_token(request, response, token)
+    return response
+
+
+async def login(request: web.Request) -> web.Response:
+    """An active agent's name and one of their tokens: a session, and on to the dashboard."""
+    form = await request.post()
+    name, token = str(form.get("agent", ""))[:64], str(form.get("token", ""))
+    found, _ = (None, "") if not token or len(token) > 200 else await asyncio.to_thread(
+        agents.holder, request.app[ADMIN].db, token)
+    if found is None or found.name != name:
+        log.info("console_sign_in_refused", agent=name)
+        return _login_page(request, N_("Unknown agent or token."), 401, name)
+    made = await session.create(request.app, found.name, found.role)
+    log.info("console_signed_in", agent=found.name, role=found.role)
+    response = see_other("/console/")
+    session.set_cookie(request, response, session.COOKIE, made.id, session.IDLE_SECONDS)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    await session.drop(request, request[SESSION])
+    response = see_other(LOGIN)
+    response.del_cookie(session.COOKIE, path="/console/")
+    return response
+
+
+async def home(request: web.Request) -> web.Response:
+    state = request.app[ADMIN]
+    now = state.clock()
+    zones = await asyncio.to_thread(dashboard.zones, state.db, now)
+    running = await asyncio.to_thread(dashboard.running, state.db, state.services)
+    return render(request, "dashboard.html", zones=zones, running=running)
+
+
+async def campaign_list(request: web.Request, problem: str | None = None, status: int = 200) -> web.Response:
+    rows = await asyncio.to_thread(campaigns.listing, request.app[ADMIN].db)
+    return render(request, "campaigns.html", status, campaigns=rows, actions=ACTIONS,
+                  may_act=actor(request).at_least(ACTING_ROLE), problem=problem)
+
+
+async def campaign_action(request: web.Request) -> web.Response:
+    """Pause or cancel: 403 below the admin API's role for it, the lifecycle's refusal shown on the list."""
+    who, state = actor(request), request.app[ADMIN]
+    if not who.at_least(ACTING_ROLE):
+        return web.Response(status=403, text=f"403: needs the role {ACTING_ROLE} or above", content_type="text/plain")
+    raw, action = request.match_info["id"], request.path.rsplit("/", 1)[1]
+    if not raw.isdigit() or len(raw) > 18 or action not in ACTIONS:
+        raise web.HTTPNotFound()
+    try:
+        await asyncio.to_thread(ACTIONS[action][0], state.db, int(raw), who, state.clock())
+    except campaigns.CampaignError as exc:
+        return await campaign_list(request, exc.reason, exc.status)
+    return see_other("/console/campaigns")

@@ -1,0 +1,14 @@
+"""Words the console shows from data (roles, warning zones, campaign states), marked here so that babel
+extracts them; the templates translate them with `_()`. tests/bot/console checks the lists stay complete."""
+from __future__ import annotations
+
+
+def N_(text: str) -> str:
+    """Marks a message for extraction; it is translated where it is shown."""
+    return text
+
+
+ROLES = (N_("viewer"), N_("agent"), N_("supervisor"), N_("admin"))
+ZONES = (N_("blue"), N_("green"), N_("yellow"), N_("red"), N_("white"))
+STATES = (N_("draft"), N_("previewed"), N_("approved"), N_("scheduled"), N_("running"), N_("paused"),
+          N_("cancelled"), N_("done"))
