@@ -122,9 +122,14 @@ def listing(engine: Engine) -> list[AgentRow]:
 
 def holder(engine: Engine, token: str) -> tuple[AgentRow | None, str]:
     """The active agent a token belongs to, or None and why not ("unknown token", "token revoked")."""
+    return holder_of_digest(engine, digest(token))
+
+
+def holder_of_digest(engine: Engine, sha256: str) -> tuple[AgentRow | None, str]:
+    """As `holder`, by the token's digest: the web console keeps only that in its session."""
     with engine.connect() as conn:
         row = conn.execute(select(AG, TOK.c.revoked_at.label("token_revoked"))
-                           .join(TOK, TOK.c.agent == AG.c.name).where(TOK.c.sha256 == digest(token))).first()
+                           .join(TOK, TOK.c.agent == AG.c.name).where(TOK.c.sha256 == sha256)).first()
     if row is None:
         return None, "unknown token"
     if row.token_revoked is not None or row.revoked_at is not None:

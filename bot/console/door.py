@@ -3,8 +3,13 @@
 Content-Security-Policy, X-Frame-Options DENY and Referrer-Policy no-referrer."""
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+
 from aiohttp import web
 
+from bot.admin import agents
+from bot.admin.http import ADMIN
 from bot.console import csrf, session
 
 PREFIX = "/console/"
@@ -28,13 +33,26 @@ async def console_door(request: web.Request, handler):
         if request.method == "POST" and not await csrf.login_ok(request):
             return csrf.forbidden(request)
         return await handler(request)
-    found = await session.load(request)
+    found = await current(request)
     if found is None:
-        raise web.HTTPSeeOther(LOGIN)
+        return web.Response(status=303, headers={"Location": LOGIN})
     if request.method == "POST" and not await csrf.session_ok(request, found):
         return csrf.forbidden(request)
     request[SESSION] = found
     return await handler(request)
+
+
+async def current(request: web.Request) -> session.Session | None:
+    """The request's session while its agent and token are still active, with the agent's role as it is now;
+    a session whose agent or token was revoked is dropped."""
+    found = await session.load(request)
+    if found is None:
+        return None
+    agent, _ = await asyncio.to_thread(agents.holder_of_digest, request.app[ADMIN].db, found.token_sha256)
+    if agent is None or agent.name != found.agent:
+        await session.drop(request, found)
+        return None
+    return replace(found, role=agent.role)
 
 
 async def add_headers(request: web.Request, response: web.StreamResponse) -> None:

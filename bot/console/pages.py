@@ -74,7 +74,7 @@ async def login(request: web.Request) -> web.Response:
     if found is None or found.name != name:
         log.info("console_sign_in_refused", agent=name)
         return _login_page(request, N_("Unknown agent or token."), 401, name)
-    made = await session.create(request.app, found.name, found.role)
+    made = await session.create(request.app, found.name, found.role, agents.digest(token))
     log.info("console_signed_in", agent=found.name, role=found.role)
     response = see_other("/console/")
     session.set_cookie(request, response, session.COOKIE, made.id, session.IDLE_SECONDS)

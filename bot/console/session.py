@@ -1,5 +1,6 @@
-"""Server-side console sessions in Redis: a random id in the `sc_console` cookie, the agent, role and CSRF
-token under the id's SHA-256 (a Redis dump holds no usable cookie), forgotten after 8 idle hours."""
+"""Server-side console sessions in Redis: a random id in the `sc_console` cookie; the agent, the digest of the
+token they signed in with (checked again on every request: revoking the agent or the token ends the session)
+and the CSRF token, kept under the id's SHA-256 (a Redis dump holds no usable cookie); 8 idle hours."""
 from __future__ import annotations
 
 import hashlib
@@ -20,6 +21,7 @@ class Session:
     agent: str
     role: str
     csrf: str
+    token_sha256: str
 
 
 def _key(session_id: str) -> str:
@@ -32,10 +34,11 @@ def _redis(app: web.Application):
     return app[REDIS].aio
 
 
-async def create(app: web.Application, agent: str, role: str) -> Session:
-    session = Session(secrets.token_urlsafe(32), agent, role, secrets.token_urlsafe(32))
+async def create(app: web.Application, agent: str, role: str, token_sha256: str) -> Session:
+    session = Session(secrets.token_urlsafe(32), agent, role, secrets.token_urlsafe(32), token_sha256)
     key = _key(session.id)
-    await _redis(app).hset(key, mapping={"agent": agent, "role": role, "csrf": session.csrf})
+    await _redis(app).hset(key, mapping={"agent": agent, "role": role, "csrf": session.csrf,
+                                         "token_sha256": token_sha256})
     await _redis(app).expire(key, IDLE_SECONDS)
     return session
 
@@ -52,7 +55,7 @@ async def load(request: web.Request) -> Session | None:
     await _redis(request.app).expire(key, IDLE_SECONDS)
     text = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
             for k, v in found.items()}
-    return Session(session_id, text["agent"], text["role"], text["csrf"])
+    return Session(session_id, text["agent"], text["role"], text["csrf"], text["token_sha256"])
 
 
 async def drop(request: web.Request, session: Session) -> None:

@@ -3,11 +3,14 @@ on the campaign actions, the audit row, and both languages."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 
+from bot.admin import agents
+from bot.admin.tables import AgentToken
 from jobs import campaigns
 from jobs.audit import AuditLog
-from tests.bot.console.conftest import Console
+from tests.bot.admin.conftest import NOW, OPERATOR
+from tests.bot.console.conftest import Console, csrf_of
 
 PAGES = [("GET", "/console/"), ("GET", "/console/campaigns"), ("POST", "/console/logout"),
          ("POST", "/console/campaigns/1/pause"), ("POST", "/console/campaigns/1/cancel"),
@@ -88,16 +91,10 @@ async def test_a_viewer_sees_no_buttons_and_gets_403_posting_anyway(console, run
     async with http.get("/console/campaigns") as r:
         html = await r.text()
     assert "红区关怀" in html and "/pause" not in html and "/cancel" not in html
-    async with http.post(f"/console/campaigns/{running}/pause", data={"csrf": csrf_of_page(html)},
+    async with http.post(f"/console/campaigns/{running}/pause", data={"csrf": csrf_of(html)},
                          allow_redirects=False) as r:
         assert r.status == 403
     assert campaigns.status(console.db, running)["state"] == "running" and not audited(console, "campaign.pause")
-
-
-def csrf_of_page(html: str) -> str:
-    from tests.bot.console.conftest import csrf_of
-
-    return csrf_of(html)
 
 
 async def test_an_agent_pauses_a_running_campaign_and_the_audit_says_so(console, running):
@@ -106,7 +103,7 @@ async def test_an_agent_pauses_a_running_campaign_and_the_audit_says_so(console,
     async with http.get("/console/campaigns") as r:
         html = await r.text()
     assert f"/console/campaigns/{running}/pause" in html
-    async with http.post(f"/console/campaigns/{running}/pause", data={"csrf": csrf_of_page(html)},
+    async with http.post(f"/console/campaigns/{running}/pause", data={"csrf": csrf_of(html)},
                          allow_redirects=False) as r:
         assert r.status == 303 and r.headers["Location"] == "/console/campaigns"
     assert campaigns.status(console.db, running)["state"] == "paused"
@@ -129,7 +126,7 @@ async def test_the_token_never_appears_in_any_answer(console, running):
     token = console.tokens["agent"]
     http = console.client()
     async with http.get("/console/login") as r:
-        form = {"agent": "agent1", "token": token + "x", "csrf": csrf_of_page(await r.text())}
+        form = {"agent": "agent1", "token": token + "x", "csrf": csrf_of(await r.text())}
     async with http.post("/console/login", data=form) as r:
         assert r.status == 401 and token not in await r.text()
     http, _ = await console.sign_in("agent")
@@ -156,3 +153,18 @@ async def test_both_languages_render_and_the_choice_is_kept(console, running):
         chinese = await r.text()
     assert "Running campaigns" in english and "红区关怀" in english
     assert "Running campaigns" not in chinese and "红区关怀" in chinese
+
+
+@pytest.mark.parametrize("revoke", ["agent", "token"])
+async def test_revoking_the_agent_or_its_token_ends_the_console_session(console, revoke):
+    """The session is only as good as the token it was opened with, checked on every request."""
+    http, _ = await console.sign_in("agent")
+    async with http.get("/console/", allow_redirects=False) as r:
+        assert r.status == 200
+    if revoke == "agent":
+        agents.revoke(console.db, OPERATOR, "agent1", NOW)
+    else:
+        with console.db.begin() as conn:
+            conn.execute(update(AgentToken.__table__).values(revoked_at=NOW))
+    async with http.get("/console/", allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"] == "/console/login"
