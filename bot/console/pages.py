@@ -58,9 +58,10 @@ async def login_form(request: web.Request) -> web.Response:
     return _login_page(request, None)
 
 
-def _login_page(request: web.Request, problem: str | None, status: int = 200, name: str = "") -> web.Response:
+def _login_page(request: web.Request, problem: str | None, status: int = 200) -> web.Response:
+    """The form, empty again after a refusal: nothing typed is echoed into the page."""
     token = csrf.login_token(request)
-    response = render(request, "login.html", status, login_csrf=token, problem=problem, name=name)
+    response = render(request, "login.html", status, login_csrf=token, problem=problem)
     csrf.keep_login_token(request, response, token)
     return response
 
@@ -72,8 +73,8 @@ async def login(request: web.Request) -> web.Response:
     found, _ = (None, "") if not token or len(token) > 200 else await asyncio.to_thread(
         agents.holder, request.app[ADMIN].db, token)
     if found is None or found.name != name:
-        log.info("console_sign_in_refused", agent=name)
-        return _login_page(request, N_("Unknown agent or token."), 401, name)
+        log.info("console_sign_in_refused")  # not the typed name: it could be anything, a number too
+        return _login_page(request, N_("Unknown agent or token."), 401)
     made = await session.create(request.app, found.name, found.role, agents.digest(token))
     log.info("console_signed_in", agent=found.name, role=found.role)
     response = see_other("/console/")

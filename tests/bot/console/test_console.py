@@ -3,6 +3,7 @@ on the campaign actions, the audit row, and both languages."""
 from __future__ import annotations
 
 import pytest
+from structlog.testing import capture_logs
 from sqlalchemy import select, update
 
 from bot.admin import agents
@@ -168,3 +169,14 @@ async def test_revoking_the_agent_or_its_token_ends_the_console_session(console,
             conn.execute(update(AgentToken.__table__).values(revoked_at=NOW))
     async with http.get("/console/", allow_redirects=False) as r:
         assert r.status == 303 and r.headers["Location"] == "/console/login"
+
+
+async def test_a_refused_sign_in_echoes_and_logs_nothing_typed(console):
+    """A number typed as the name appears neither in the page nor in a log line."""
+    http = console.client()
+    async with http.get("/console/login") as r:
+        form = {"agent": "13800000001", "token": "sc_guess", "csrf": csrf_of(await r.text())}
+    with capture_logs() as logs:
+        async with http.post("/console/login", data=form) as r:
+            assert r.status == 401 and "13800000001" not in await r.text()
+    assert "13800000001" not in str(logs)
