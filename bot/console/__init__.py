@@ -8,9 +8,10 @@ import jinja2
 from aiohttp import web
 
 from bot.console import pages
-from bot.console.door import LOGIN, add_headers, console_door
+from bot.console.door import LOGIN, STATIC, STATIC_NAME, add_headers, console_door
 
 TEMPLATES = Path(__file__).parent / "templates"
+ASSETS = Path(__file__).parent / "static"
 
 
 def install(app: web.Application) -> None:
@@ -19,10 +20,12 @@ def install(app: web.Application) -> None:
                          undefined=jinja2.StrictUndefined)
     app.middlewares.append(console_door)
     app.on_response_prepare.append(add_headers)
+    app.router.add_static(STATIC, ASSETS, name=STATIC_NAME, show_index=False, follow_symlinks=False)
     app.router.add_get(LOGIN, pages.login_form)
     app.router.add_post(LOGIN, pages.login)
     app.router.add_post("/console/logout", pages.logout)
     app.router.add_get("/console/", pages.home)
+    app.router.add_get("/console/progress.json", pages.progress)
     app.router.add_get("/console/campaigns", pages.campaign_list)
     app.router.add_post("/console/campaigns/{id}/pause", pages.campaign_action)
     app.router.add_post("/console/campaigns/{id}/cancel", pages.campaign_action)

@@ -1,19 +1,20 @@
-"""The console's door and headers: no /console/ path but the sign-in page is reached without a session
-(redirect to it), every POST carries its CSRF token (else 403), and every console answer carries a strict
-Content-Security-Policy, X-Frame-Options DENY and Referrer-Policy no-referrer."""
+"""The console's door and headers: no /console/ path but the sign-in page and the static assets (a GET the
+static resource matched) is reached without a session (redirect to the sign-in page), every POST carries its
+CSRF token (else 403), and every console answer carries a strict Content-Security-Policy, X-Frame-Options
+DENY and Referrer-Policy no-referrer (static assets may be cached; pages are no-store)."""
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 from aiohttp import web
 
-from bot.admin import agents
-from bot.admin.http import ADMIN
-from bot.console import csrf, session
+from bot.console import csrf, session, signin
 
 PREFIX = "/console/"
 LOGIN = "/console/login"
+STATIC = "/console/static/"
+STATIC_NAME = "console-static"
+STATIC_CACHE = "public, max-age=3600"
 SESSION = web.RequestKey("console_session", session.Session)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -29,6 +30,8 @@ def is_console(path: str) -> bool:
 async def console_door(request: web.Request, handler):
     if not is_console(request.path):
         return await handler(request)
+    if is_static(request):
+        return await handler(request)
     if request.path == LOGIN:
         if request.method == "POST" and not await csrf.login_ok(request):
             return csrf.forbidden(request)
@@ -42,14 +45,21 @@ async def console_door(request: web.Request, handler):
     return await handler(request)
 
 
+def is_static(request: web.Request) -> bool:
+    """A GET the static resource itself matched (the sign-in page needs the stylesheet); a path that only
+    looks like it, or any other method, goes through the door."""
+    resource = request.match_info.route.resource
+    return request.method in ("GET", "HEAD") and resource is not None and resource.name == STATIC_NAME
+
+
 async def current(request: web.Request) -> session.Session | None:
-    """The request's session while its agent and token are still active, with the agent's role as it is now;
-    a session whose agent or token was revoked is dropped."""
+    """The request's session while its agent and the password or token it was opened with still hold, with
+    the agent's role as it is now; a session whose agent, token or password went is dropped."""
     found = await session.load(request)
     if found is None:
         return None
-    agent, _ = await asyncio.to_thread(agents.holder_of_digest, request.app[ADMIN].db, found.token_sha256)
-    if agent is None or agent.name != found.agent:
+    agent = await signin.holder_now(request, found.agent, found.token_sha256)
+    if agent is None:
         await session.drop(request, found)
         return None
     return replace(found, role=agent.role)
@@ -59,3 +69,5 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     """Every console answer, redirects and errors included (an `on_response_prepare` signal)."""
     if is_console(request.path):
         response.headers.update(HEADERS)
+        if is_static(request) and response.status == 200:
+            response.headers["Cache-Control"] = STATIC_CACHE
