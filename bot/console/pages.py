@@ -9,9 +9,8 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
-from bot.admin import agents
 from bot.admin.http import ADMIN
-from bot.console import csrf, dashboard, session
+from bot.console import access, chart, csrf, dashboard, session, signin
 from bot.console.door import LOGIN, SESSION
 from bot.console.words import N_
 from bot.i18n import LANGUAGES
@@ -23,6 +22,7 @@ LANG_COOKIE = "sc_lang"
 ACTIONS = {"pause": (campaigns.pause, campaigns.LIVE),
            "cancel": (campaigns.cancel, tuple(s for s in campaigns.STATES if s not in ("cancelled", "done")))}
 ACTING_ROLE = "agent"  # the admin API's role for POST /admin/campaigns/{id}/pause and /cancel
+PROGRESS_ROLE = access.role_of("GET", "/admin/campaigns/{id}")
 
 
 def language(request: web.Request) -> str:
@@ -67,15 +67,23 @@ def _login_page(request: web.Request, problem: str | None, status: int = 200) ->
 
 
 async def login(request: web.Request) -> web.Response:
-    """An active agent's name and one of their tokens: a session, and on to the dashboard."""
+    """An active agent's name and their password or one of their tokens: a session, and on to the dashboard.
+    Too many failures for the name or the address: 429 until the window ends (`signin`)."""
     form = await request.post()
-    name, token = str(form.get("agent", ""))[:64], str(form.get("token", ""))
-    found, _ = (None, "") if not token or len(token) > 200 else await asyncio.to_thread(
-        agents.holder, request.app[ADMIN].db, token)
-    if found is None or found.name != name:
+    name, secret = str(form.get("agent", ""))[:64], str(form.get("token", ""))
+    if await signin.limited(request, name):
+        log.info("console_sign_in_refused", limited=True)
+        response = _login_page(request, N_("Too many failed sign-ins. Wait 15 minutes and try again."), 429)
+        response.headers["Retry-After"] = str(signin.WINDOW_SECONDS)
+        return response
+    found, kept = (None, "") if not secret or len(secret) > 200 else await asyncio.to_thread(
+        signin.check, request.app[ADMIN].db, name, secret)
+    if found is None:
+        await signin.failed(request, name)
         log.info("console_sign_in_refused")  # not the typed name: it could be anything, a number too
-        return _login_page(request, N_("Unknown agent or token."), 401)
-    made = await session.create(request.app, found.name, found.role, agents.digest(token))
+        return _login_page(request, N_("Unknown agent, password or token."), 401)
+    await signin.succeeded(request, name)
+    made = await session.create(request.app, found.name, found.role, kept)
     log.info("console_signed_in", agent=found.name, role=found.role)
     response = see_other("/console/")
     session.set_cookie(request, response, session.COOKIE, made.id, session.IDLE_SECONDS)
@@ -90,11 +98,23 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def home(request: web.Request) -> web.Response:
+    """The dashboard: zones (chart and table) and tiers, running campaigns, recent opt-outs."""
     state = request.app[ADMIN]
-    now = state.clock()
+    now, zone = state.clock(), state.core.settings.service.timezone
     zones = await asyncio.to_thread(dashboard.zones, state.db, now)
+    tiers = await asyncio.to_thread(dashboard.tiers, state.db, now)
     running = await asyncio.to_thread(dashboard.running, state.db, state.services)
-    return render(request, "dashboard.html", zones=zones, running=running)
+    opt_outs = await asyncio.to_thread(dashboard.opt_outs, state.db, zone)
+    return render(request, "dashboard.html", zones=zones, tiers=tiers, running=running, opt_outs=opt_outs,
+                  chart=chart.bars(zones["rows"], "zone"), timezone=zone)
+
+
+async def progress(request: web.Request) -> web.Response:
+    """The running campaigns' counts as JSON for the dashboard's script (the role of GET /admin/campaigns/{id})."""
+    if not actor(request).at_least(PROGRESS_ROLE):
+        return access.refused(PROGRESS_ROLE)
+    state = request.app[ADMIN]
+    return web.json_response(await asyncio.to_thread(dashboard.progress, state.db, state.services))
 
 
 async def campaign_list(request: web.Request, problem: str | None = None, status: int = 200) -> web.Response:
