@@ -17,6 +17,7 @@ class Agent(SQLModel, table=True):
     role: str = Field(max_length=16)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    password: str | None = Field(default=None, max_length=200)  # scrypt's salt and hash (bot/admin/passwords.py)
 
 
 class AgentToken(SQLModel, table=True):

@@ -1,6 +1,7 @@
 """Server-side console sessions in Redis: a random id in the `sc_console` cookie; the agent, the digest of the
-token they signed in with (checked again on every request: revoking the agent or the token ends the session)
-and the CSRF token, kept under the id's SHA-256 (a Redis dump holds no usable cookie); 8 idle hours."""
+token they signed in with or the mark of their password (`bot.admin.passwords.mark`), checked again on every
+request (revoking the agent or the token, or a new password, ends the session), and the CSRF token, kept
+under the id's SHA-256 (a Redis dump holds no usable cookie); 8 idle hours."""
 from __future__ import annotations
 
 import hashlib
