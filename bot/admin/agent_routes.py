@@ -7,12 +7,13 @@ import asyncio
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from bot.admin import agents
+from bot.admin import agents, passwords
 from bot.admin.http import Call, Refused, answer, body
 from bot.admin.idempotency import idempotent
 from jobs import audit
 
 AUDIT_LIMIT = 1000
+SETS_OTHERS = "admin"  # the role that manages agents (POST /admin/agents)
 
 
 async def whoami(call: Call) -> web.Response:
@@ -50,6 +51,26 @@ async def revoke_agent(call: Call) -> web.Response:
     except agents.AgentError as exc:
         raise Refused(404, str(exc)) from None
     return answer({"name": name, "revoked": True, "tokens_revoked": tokens})
+
+
+class NewPassword(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str
+
+
+async def set_password(call: Call) -> web.Response:
+    """An admin sets anyone's password, any other agent only their own (the route admits every role). Not
+    idempotent-keyed: the stored request would hold a digest of the password."""
+    name = call.request.match_info["name"]
+    if call.actor.name != name and not call.actor.at_least(SETS_OTHERS):
+        raise Refused(403, f"only an {SETS_OTHERS} sets another agent's password", "forbidden")
+    new = await body(call, NewPassword)
+    try:
+        await asyncio.to_thread(passwords.set_password, call.state.db, call.actor, name, new.password,
+                                call.state.clock())
+    except agents.AgentError as exc:
+        raise Refused(422 if isinstance(exc, passwords.BadPassword) else 404, str(exc)) from None
+    return answer({"name": name, "password_set": True})
 
 
 def _int(call: Call, name: str, default: int, low: int, high: int) -> int:

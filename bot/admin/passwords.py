@@ -46,9 +46,13 @@ def matches(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(made, base64.b64decode(digest or "")) and ok
 
 
+class BadPassword(AgentError):
+    """Too short or too long."""
+
+
 def check(password: str) -> str:
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise AgentError(f"a password has {MIN_LENGTH} to {MAX_LENGTH} characters")
+        raise BadPassword(f"a password has {MIN_LENGTH} to {MAX_LENGTH} characters")
     return password
 
 

@@ -29,6 +29,7 @@ ROUTES: list[Route] = [
     Route("GET", "/admin/agents", "admin", agent_routes.list_agents),
     Route("POST", "/admin/agents", "admin", agent_routes.add_agent),
     Route("DELETE", "/admin/agents/{name}", "admin", agent_routes.revoke_agent),
+    Route("POST", "/admin/agents/{name}/password", "viewer", agent_routes.set_password),  # others': admin
     Route("GET", "/admin/audit", "supervisor", agent_routes.audit_log),
     Route("GET", "/admin/subscribers/{msisdn}", "viewer", care_routes.lookup),
     Route("POST", "/admin/subscribers/{msisdn}/messages", "agent", care_routes.send),

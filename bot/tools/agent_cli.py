@@ -1,4 +1,4 @@
-"""`shortcode agent add|list|revoke|token`: the operator at the console manages care agents and their tokens
+"""`shortcode agent add|list|revoke|token|password`: the operator at the console manages care agents and their tokens
 (as `Actor(<os user>, "admin", "cli")`; every change is in the audit log)."""
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ def register(sub) -> None:
     a.add_argument("name", help="the agent's name")
     a = asub.add_parser("token", help="a new token for an active agent (the old ones stay valid)")
     a.add_argument("name", help="the agent's name")
+    a = asub.add_parser("password", help="set an agent's password for the web console (asked twice; or one line "
+                                         "on stdin when it is not a terminal)")
+    a.add_argument("name", help="the agent's name")
     describe(asub)
     s.set_defaults(func=cmd_agent)
 
@@ -43,8 +46,18 @@ def _usage(settings: Settings, token: str) -> str:
             f"   or: curl -H 'Authorization: Bearer {token}' http://{host}:{settings.http.port}/admin/whoami")
 
 
+def read_password() -> str:
+    """Asked twice on a terminal (not echoed); one line from stdin otherwise (a script or a pipe)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("new password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
 def cmd_agent(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.admin import agents
+    from bot.admin import agents, passwords
     from bot.db import make_engine, upgrade
 
     upgrade(settings.database_url)
@@ -57,6 +70,9 @@ def cmd_agent(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "token":
             token = agents.new_token(engine, actor, args.name, now)
             print(f"new token for {args.name}\n{_usage(settings, token)}")
+        elif args.action == "password":
+            passwords.set_password(engine, actor, args.name, read_password(), now)
+            print(f"password set for {args.name}")
         elif args.action == "revoke":
             tokens = agents.revoke(engine, actor, args.name, now)
             print(f"agent {args.name} revoked ({tokens} token(s) revoked)")
@@ -65,7 +81,7 @@ def cmd_agent(args: argparse.Namespace, settings: Settings) -> int:
             for r in rows:
                 print(f"{r.name:<24} {r.role:<10} {'active' if r.revoked_at is None else 'revoked'}")
             print(f"{len(rows)} agent(s)")
-    except agents.AgentError as exc:
+    except ValueError as exc:  # an AgentError, or the two passwords typed differ
         print(f"shortcode agent {args.action}: {exc}", file=sys.stderr)
         return 2
     finally:
