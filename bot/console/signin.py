@@ -15,12 +15,12 @@ from bot.admin.agents import AgentRow
 from bot.admin.http import ADMIN
 
 FAILURES, WINDOW_SECONDS = 10, 15 * 60
-KEY = "console:signin:failed:"
+KEY = "console:signin:failed:"  # after the deployment's `[redis] prefix`
 
 
 def _keys(request: web.Request, name: str) -> tuple[str, str]:
-    return (KEY + "agent:" + hashlib.sha256(name.encode()).hexdigest(),
-            KEY + "ip:" + (request.remote or "?"))
+    start = request.app[ADMIN].core.settings.redis.prefix + KEY
+    return start + "agent:" + hashlib.sha256(name.encode()).hexdigest(), start + "ip:" + (request.remote or "?")
 
 
 def _redis(request: web.Request):

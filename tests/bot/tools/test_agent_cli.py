@@ -63,3 +63,23 @@ def test_a_duplicate_name_is_refused(tmp_path):
     shortcode("agent", "add", "li", "--role", "agent", tmp_path=tmp_path)
     out = shortcode("agent", "add", "li", "--role", "admin", tmp_path=tmp_path, check=False)
     assert out.returncode == 2 and "agent 'li' exists already" in out.stderr
+
+
+def test_password_reads_one_line_from_a_pipe_sets_it_hashed_and_audits_it(tmp_path):
+    """Not a terminal: one line from stdin; the password is never printed; too short is refused (exit 2)."""
+    from bot.admin import passwords
+
+    shortcode("agent", "add", "wang", "--role", "agent", tmp_path=tmp_path)
+    short = shortcode("agent", "password", "wang", tmp_path=tmp_path, check=False, stdin="tooshort\n")
+    assert short.returncode == 2 and "10 to 200 characters" in short.stderr and "tooshort" not in short.stderr
+    out = shortcode("agent", "password", "wang", tmp_path=tmp_path, stdin="a long enough secret\n")
+    assert out.stdout == "password set for wang\n"
+    db = database(tmp_path)
+    agent, kept = passwords.holder(db, "wang", "a long enough secret")
+    assert agent.name == "wang" and kept.startswith("pw:")
+    assert passwords.holder(db, "wang", "a long enough secret ")[0] is None
+    with db.connect() as conn:
+        rows = conn.execute(select(AuditLog.action, AuditLog.target)).all()
+    assert ("agent.password", "agent:wang") in rows
+    missing = shortcode("agent", "password", "nobody", tmp_path=tmp_path, check=False, stdin="a long enough secret\n")
+    assert missing.returncode == 2 and "no active agent 'nobody'" in missing.stderr

@@ -13,11 +13,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def shortcode(*args, tmp_path, check=True, **extra_env):
+def shortcode(*args, tmp_path, check=True, stdin: str | None = None, **extra_env):
     env = {**os.environ, "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PYTHONPATH": str(ROOT),
            **extra_env}
     return subprocess.run([sys.executable, "-m", "bot.tools.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, check=check, timeout=120)
+                          cwd=ROOT, check=check, timeout=120, input=stdin)
 
 
 def test_lint_passes_on_the_shipped_menus(tmp_path):
