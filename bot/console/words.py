@@ -1,6 +1,6 @@
-"""Words the console shows from data (roles, tiers, warning zones, campaign states), marked here so that
-babel extracts them; the templates translate them with `_()`. tests/bot/console checks the lists stay
-complete."""
+"""Words the console shows from data (roles, channels, tiers, warning zones, campaign states), marked here
+so that babel extracts them; the templates translate them with `_()`. tests/bot/console checks the lists
+stay complete."""
 from __future__ import annotations
 
 
@@ -10,6 +10,7 @@ def N_(text: str) -> str:
 
 
 ROLES = (N_("viewer"), N_("agent"), N_("supervisor"), N_("admin"))
+CHANNELS = (N_("sms"), N_("telegram"))  # where an opt-out came from
 TIERS = (N_("regular"), N_("silver"), N_("gold"), N_("diamond"))
 ZONES = (N_("blue"), N_("green"), N_("yellow"), N_("red"), N_("white"))
 STATES = (N_("draft"), N_("previewed"), N_("approved"), N_("scheduled"), N_("running"), N_("paused"),

@@ -228,3 +228,11 @@ def test_every_tier_shown_is_marked_for_translation():
     from bot.engine.flow import TIERS
 
     assert words.TIERS == TIERS
+
+
+def test_every_opt_out_channel_is_marked_for_translation():
+    from bot.channels.sms_mailbox import SmsMailbox
+    from bot.channels.telegram_mailbox import TelegramMailbox
+    from bot.console import words
+
+    assert set(words.CHANNELS) == {SmsMailbox.channel, TelegramMailbox.channel}
