@@ -41,14 +41,14 @@ class Chart:
 
 
 def nice_top(largest: int) -> int:
-    """The axis' top: the largest count rounded up to 1, 2 or 5 times a power of ten (at least TICKS)."""
-    step = 1
-    while step * 10 <= largest:
-        step *= 10
-    for factor in (1, 2, 5, 10):
-        if factor * step >= largest:
-            return max(factor * step, TICKS)
-    return max(largest, TICKS)
+    """The axis' top: TICKS grid steps of 1, 2 or 5 times a power of ten, at or above the largest count
+    (so every grid line's label is a whole number)."""
+    need, scale = max(largest, 1) / TICKS, 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * scale >= need:
+                return factor * scale * TICKS
+        scale *= 10
 
 
 def bars(rows: list[dict], key: str) -> Chart:
