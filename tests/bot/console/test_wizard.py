@@ -1,0 +1,170 @@
+"""The campaign wizard, the approval queue and a campaign's page over real HTTP: the wizard makes exactly the
+campaign the admin API makes for the same spec, shows bad fields again with their reasons, makes one campaign
+for a double submit; roles and the second approval as the API's; launch queues the run; the report renders."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import func, select
+
+from jobs import campaigns
+from jobs.campaign_tables import Campaign
+from tests.bot.console.conftest import Console, csrf_of
+
+LIMIT = 20  # [campaigns] second_approval_above here; the demo database has 50 subscribers, 9 under +861380000000
+FORM = {"name": "红区关怀", "prefixes": "+861380000000", "text_en": "Thank you for staying with us.",
+        "text_zh": "尊敬的客户，感谢您一直以来的支持。", "offer": "points", "points": "2000", "start": "now",
+        "step": "create"}
+SAME_SPEC = {"name": "红区关怀", "audience": {"prefixes": ["+861380000000"]},
+             "text": {"en": "Thank you for staying with us.", "zh": "尊敬的客户，感谢您一直以来的支持。"},
+             "offer": {"points": 2000}}
+KEY = re.compile(r'name="key" value="([^"]+)"')
+
+
+@pytest.fixture
+def settings(settings_with):
+    return settings_with(campaigns_second_approval_above=LIMIT)
+
+
+def count(console: Console) -> int:
+    with console.db.connect() as conn:
+        return conn.execute(select(func.count()).select_from(Campaign)).scalar_one()
+
+
+async def wizard(console: Console, role: str = "agent"):
+    """(client, the form's fields: csrf and key)."""
+    http, _ = await console.sign_in(role)
+    async with http.get("/console/campaigns/new") as r:
+        assert r.status == 200
+        html = await r.text()
+    return http, {"csrf": csrf_of(html), "key": KEY.search(html).group(1)}
+
+
+async def submit(http, hidden: dict, **changes):
+    async with http.post("/console/campaigns/new", data={**FORM, **hidden, **changes}, allow_redirects=False) as r:
+        return r.status, r.headers.get("Location"), await r.text()
+
+
+async def test_the_wizard_creates_and_previews_exactly_the_campaign_the_api_would(console):
+    http, hidden = await wizard(console)
+    status, location, _ = await submit(http, hidden)
+    assert status == 303 and location.startswith("/console/campaigns/")
+    number = int(location.rsplit("/", 1)[1])
+    made = campaigns.status(console.db, number)
+    assert made["state"] == "previewed" and made["audience"] == 9 and made["created_by"] == "agent1"
+    assert campaigns.spec(console.db, number) == campaigns.parse_spec(SAME_SPEC)
+    async with http.get(location) as r:
+        page = await r.text()
+    assert r.status == 200 and "回复1领取2,000积分" in page and "Reply 1 to get 2,000 points." in page
+
+
+async def test_a_double_submit_makes_one_campaign(console):
+    """A reload of the POST (same key, same fields) replays the first answer: same campaign, no second one."""
+    http, hidden = await wizard(console)
+    first = await submit(http, hidden)
+    again = await submit(http, hidden)
+    assert first[:2] == again[:2] and first[0] == 303 and count(console) == 1
+
+
+async def test_bad_fields_are_shown_again_with_their_reasons_and_what_was_typed(console):
+    http, hidden = await wizard(console)
+    status, _, html = await submit(http, hidden, name="", prefixes="138x", points="0",
+                                   text_en="Reply STOP to leave", rate_per_second="fast")
+    assert status == 422 and count(console) == 0
+    for reason in ("Give the campaign a name", "Number prefixes are + and digits", "Points from 1",
+                   "without the offer or opt-out line", "messages per second from 1 to 10000"):
+        assert reason in html, reason
+    assert 'value="138x"' in html and "Reply STOP to leave</textarea>" in html
+    fixed = await submit(http, {**hidden, "csrf": csrf_of(html), "key": KEY.search(html).group(1)})
+    assert fixed[0] == 303 and count(console) == 1
+
+
+async def test_reasons_in_chinese(console):
+    http, hidden = await wizard(console)
+    async with http.get("/console/campaigns/new?lang=zh_Hans") as r:
+        await r.read()
+    status, _, html = await submit(http, hidden, name="")
+    assert status == 422 and "Give the campaign a name" not in html and 'id="name-error"' in html
+
+
+async def test_the_count_button_counts_with_the_previews_query_and_shows_the_phone(console):
+    http, hidden = await wizard(console)
+    status, _, html = await submit(http, hidden, step="count")
+    assert status == 200 and "9 subscribers" in html and "UCS-2" in html and "GSM-7" in html
+    assert "Reply STOP to opt out." in html and count(console) == 0
+
+
+async def test_a_viewer_sees_no_new_campaign_and_cannot_post_one(console):
+    http, _ = await console.sign_in("viewer")
+    async with http.get("/console/campaigns") as r:
+        html = await r.text()
+    assert "/console/campaigns/new" not in html
+    async with http.get("/console/campaigns/new") as r:
+        assert r.status == 403
+    async with http.post("/console/campaigns/new", data={**FORM, "csrf": csrf_of(html), "key": "k" * 20}) as r:
+        assert r.status == 403
+    assert count(console) == 0
+
+
+async def big_campaign(console: Console) -> tuple:
+    """A previewed campaign of all 50 (above the limit) made by agent1 through the wizard."""
+    http, hidden = await wizard(console)
+    _, location, _ = await submit(http, hidden, prefixes="")
+    return http, int(location.rsplit("/", 1)[1])
+
+
+async def press(http, number: int, step: str, back: str = "/console/approvals"):
+    async with http.get("/console/approvals") as r:
+        token = csrf_of(await r.text())
+    async with http.post(f"/console/campaigns/{number}/{step}", data={"csrf": token, "back": back},
+                         allow_redirects=False) as r:
+        return r.status, await r.text()
+
+
+async def test_the_creator_cannot_approve_above_the_limit_and_a_supervisor_can(console, settings):
+    http, number = await big_campaign(console)
+    async with http.get("/console/approvals") as r:
+        assert f"/console/campaigns/{number}/approve" in await r.text()
+    status, html = await press(http, number, "approve")
+    assert status == 409 and "someone other than its creator" in html
+    assert campaigns.status(console.db, number)["state"] == "previewed"
+    boss, _ = await console.sign_in("supervisor")
+    assert (await press(boss, number, "approve"))[0] == 303
+    queue = Queue(settings.jobs.queue, connection=Redis.from_url(settings.redis.url))
+    before = queue.count
+    assert (await press(http, number, "launch"))[0] == 303
+    assert campaigns.status(console.db, number)["state"] == "running" and queue.count == before + 1
+
+
+async def test_a_viewer_sees_no_lifecycle_button_and_gets_403_posting(console):
+    _, number = await big_campaign(console)
+    viewer, _ = await console.sign_in("viewer")
+    for page in ("/console/approvals", f"/console/campaigns/{number}"):
+        async with viewer.get(page) as r:
+            html = await r.text()
+        assert r.status == 200 and f"/console/campaigns/{number}/" not in html.replace(
+            f'data-progress="/console/campaigns/{number}/progress"', "")
+    for step in ("approve", "launch", "cancel"):
+        assert (await press(viewer, number, step))[0] == 403
+    assert campaigns.status(console.db, number)["state"] == "previewed"
+
+
+async def test_the_detail_page_shows_progress_and_the_report(console, running):
+    http, _ = await console.sign_in("viewer")
+    async with http.get(f"/console/campaigns/{running}") as r:
+        html = await r.text()
+    assert r.status == 200 and 'data-count="sent"' in html and "<svg" in html and "messaged" in html
+    async with http.get(f"/console/campaigns/{running}/progress") as r:
+        counts = await r.json()
+    assert counts["state"] == "running" and set(counts) >= {"sent", "delivered", "replied", "accepted", "pending"}
+    agent, _ = await console.sign_in("agent")
+    async with agent.get(f"/console/campaigns/{running}") as r:
+        html = await r.text()
+    assert f"/console/campaigns/{running}/pause" in html and f"/console/campaigns/{running}/resume" not in html
+    status, _ = await press(agent, running, "pause", f"/console/campaigns/{running}")
+    assert status == 303 and campaigns.status(console.db, running)["state"] == "paused"
+    assert (await press(agent, running, "resume", f"/console/campaigns/{running}"))[0] == 303
+    assert campaigns.status(console.db, running)["state"] == "running"
