@@ -8,10 +8,11 @@ import re
 import pytest
 from redis import Redis
 from rq import Queue
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 
 from jobs import campaigns
 from jobs.campaign_tables import Campaign
+from jobs.tables import ChurnScore
 from tests.bot.console.conftest import Console, csrf_of
 
 LIMIT = 20  # [campaigns] second_approval_above here; the demo database has 50 subscribers, 9 under +861380000000
@@ -43,8 +44,10 @@ async def wizard(console: Console, role: str = "agent"):
     return http, {"csrf": csrf_of(html), "key": KEY.search(html).group(1)}
 
 
-async def submit(http, hidden: dict, **changes):
-    async with http.post("/console/campaigns/new", data={**FORM, **hidden, **changes}, allow_redirects=False) as r:
+async def submit(http, hidden: dict, lang: str | None = "en", **changes):
+    """The form posted (the page in `lang`; None: the session's language, here the service's Chinese)."""
+    path = "/console/campaigns/new" + (f"?lang={lang}" if lang else "")
+    async with http.post(path, data={**FORM, **hidden, **changes}, allow_redirects=False) as r:
         return r.status, r.headers.get("Location"), await r.text()
 
 
@@ -84,10 +87,8 @@ async def test_bad_fields_are_shown_again_with_their_reasons_and_what_was_typed(
 
 async def test_reasons_in_chinese(console):
     http, hidden = await wizard(console)
-    async with http.get("/console/campaigns/new?lang=zh_Hans") as r:
-        await r.read()
-    status, _, html = await submit(http, hidden, name="")
-    assert status == 422 and "Give the campaign a name" not in html and 'id="name-error"' in html
+    status, _, html = await submit(http, hidden, lang=None, name="")
+    assert status == 422 and "请为活动命名" in html and "Give the campaign a name" not in html
 
 
 async def test_the_count_button_counts_with_the_previews_query_and_shows_the_phone(console):
@@ -152,11 +153,23 @@ async def test_a_viewer_sees_no_lifecycle_button_and_gets_403_posting(console):
     assert campaigns.status(console.db, number)["state"] == "previewed"
 
 
-async def test_the_detail_page_shows_progress_and_the_report(console, running):
+@pytest.fixture
+def scored(console) -> None:
+    """Everyone yellow in the campaign's week (2026-W49), and the week after: every other one green."""
+    with console.db.begin() as conn:
+        numbers = conn.execute(text("SELECT msisdn FROM subscriber ORDER BY msisdn")).scalars().all()
+        conn.execute(insert(ChurnScore), [
+            {"msisdn": n, "week": week, "zone": zone, "score": 0.5, "reasons": ""}
+            for i, n in enumerate(numbers)
+            for week, zone in (("2026-W49", "yellow"), ("2026-W50", "green" if i % 2 else "yellow"))])
+
+
+async def test_the_detail_page_shows_progress_and_the_report(console, scored, running):
     http, _ = await console.sign_in("viewer")
     async with http.get(f"/console/campaigns/{running}") as r:
         html = await r.text()
-    assert r.status == 200 and 'data-count="sent"' in html and "<svg" in html and "messaged" in html
+    assert r.status == 200 and 'data-count="sent"' in html and "<svg" in html and "2026-W50" in html
+    assert html.count("<rect") == 6 and '<th scope="row">收到短信组</th>' in html
     async with http.get(f"/console/campaigns/{running}/progress") as r:
         counts = await r.json()
     assert counts["state"] == "running" and set(counts) >= {"sent", "delivered", "replied", "accepted", "pending"}
