@@ -28,6 +28,7 @@ def install(app: web.Application) -> None:
     app.router.add_post("/console/campaigns/new", wizard.submit)
     app.router.add_get("/console/campaigns/{id}", campaign_pages.detail)
     app.router.add_get("/console/campaigns/{id}/progress", campaign_pages.progress)
-    app.router.add_post("/console/campaigns/{id}/{step:approve|launch|pause|resume|cancel}", campaign_pages.step)
+    for step in campaign_pages.STEPS:  # approve, launch, pause, resume, cancel: the admin API's handlers
+        app.router.add_post(f"/console/campaigns/{{id}}/{step}", campaign_pages.step)
     app.router.add_get("/console/approvals", campaign_pages.approvals)
     app.router.add_static("/console/static/", Path(__file__).parent / "static")  # until "look"'s lands
