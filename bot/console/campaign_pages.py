@@ -15,6 +15,7 @@ from bot.admin.http import ADMIN, Call, Refused
 from bot.admin.routes import ROUTES
 from bot.console.pages import actor, campaign_list, render, see_other
 from bot.console.words import N_
+from bot.msisdn import BadNumber, mask, normalise
 from jobs import campaigns
 from jobs.campaign_text import samples
 
@@ -51,6 +52,14 @@ def number(request: web.Request) -> int:
     return int(raw)
 
 
+def whole_number(token: str) -> bool:
+    """A "prefix" that is a whole valid number: no page may hold one (shown masked, refused in the wizard)."""
+    try:
+        return normalise(token) == token
+    except BadNumber:
+        return False
+
+
 def forbidden(role: str) -> web.Response:
     return web.Response(status=403, text=f"403: needs the role {role} or above", content_type="text/plain")
 
@@ -67,9 +76,10 @@ async def detail(request: web.Request, problem: str | None = None, status: int =
     except campaigns.CampaignError:
         raise web.HTTPNotFound() from None  # the only refusal of a read: no such campaign
     texts = samples(spec, state.core.catalogs)
+    prefixes = [mask(p) if whole_number(p) else p for p in spec.audience.prefixes]
     return render(request, "campaign.html", status, c=found, spec=spec, texts=texts, progress=PROGRESS,
                   steps=allowed(request, found["state"]), labels=LABELS, problem=problem,
-                  bars=bars(found.get("zones")), tz=state.core.settings.service.timezone)
+                  bars=bars(found.get("zones")), prefixes=prefixes, tz=state.core.settings.service.timezone)
 
 
 async def progress(request: web.Request) -> web.Response:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from bot.admin.http import ADMIN, Call, answer
 from bot.admin.idempotency import Keyed
-from bot.console.campaign_pages import forbidden, role_of
+from bot.console.campaign_pages import forbidden, role_of, whole_number
 from bot.console.pages import actor, render, see_other
 from bot.console.words import N_
 from flows.offers import MAX_POINTS
@@ -43,7 +43,17 @@ HINTS = {  # where pydantic found a problem -> what the agent reads next to the 
     "start_at": N_("Give the start date and time, or start now."),
     "rate_per_second": N_("A whole number of messages per second from 1 to 10000, or empty."),
 }
+WHOLE = N_("A whole phone number is not a prefix, and is not kept in the page: to message one subscriber, use "
+           "their page.")
 CREATE = "/admin/campaigns"
+
+
+def without_numbers(values: dict[str, Any]) -> bool:
+    """Drop whole numbers from the typed prefixes (they are refused, never echoed); True when one was there."""
+    tokens = values["prefixes"].replace(",", " ").split()
+    kept = [t for t in tokens if not whole_number(t)]
+    values["prefixes"] = " ".join(kept)
+    return len(kept) < len(tokens)
 
 
 def typed(form: Any) -> dict[str, Any]:
@@ -152,6 +162,8 @@ async def submit(request: web.Request) -> web.Response:
         return forbidden(role_of("POST", CREATE))
     form = await request.post()
     values, catalogs = typed(form), request.app[ADMIN].core.catalogs
+    if without_numbers(values):
+        return page(request, values, 422, errors={"prefixes": WHOLE}, phone=phone(values, catalogs))
     if form.get("step") == "check":
         return web.json_response({"count": await count(request, values), "phone": phone(values, catalogs)})
     if form.get("step") != "create":

@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, text
 from jobs import campaigns
 from jobs.campaign_tables import Campaign
 from jobs.tables import ChurnScore
+from tests.bot.admin.conftest import NOW, OPERATOR
 from tests.bot.console.conftest import Console, csrf_of
 
 LIMIT = 20  # [campaigns] second_approval_above here; the demo database has 50 subscribers, 9 under +861380000000
@@ -181,3 +182,20 @@ async def test_the_detail_page_shows_progress_and_the_report(console, scored, ru
     assert status == 303 and campaigns.status(console.db, running)["state"] == "paused"
     assert (await press(agent, running, "resume", f"/console/campaigns/{running}"))[0] == 303
     assert campaigns.status(console.db, running)["state"] == "running"
+
+
+async def test_a_whole_number_typed_as_a_prefix_is_refused_and_never_echoed(console):
+    """The page holds no whole number: not kept in the field, not in the reason."""
+    http, hidden = await wizard(console)
+    status, _, html = await submit(http, hidden, prefixes="+86139 +8613800000001")
+    assert status == 422 and count(console) == 0 and "13800000001" not in html
+    assert 'value="+86139"' in html and "A whole phone number is not a prefix" in html
+
+
+async def test_a_campaign_of_one_number_made_by_the_api_is_shown_masked(console, core):
+    number = campaigns.create(console.db, {**SAME_SPEC, "audience": {"prefixes": ["+8613800000001"]}},
+                              OPERATOR, NOW)["id"]
+    http, _ = await console.sign_in("viewer")
+    async with http.get(f"/console/campaigns/{number}") as r:
+        html = await r.text()
+    assert r.status == 200 and "13800000001" not in html and "+86138****0001" in html
