@@ -6,7 +6,9 @@ run to the workers exactly as the API does."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -79,7 +81,9 @@ async def detail(request: web.Request, problem: str | None = None, status: int =
     prefixes = [mask(p) if whole_number(p) else p for p in spec.audience.prefixes]
     return render(request, "campaign.html", status, c=found, spec=spec, texts=texts, progress=PROGRESS,
                   steps=allowed(request, found["state"]), labels=LABELS, problem=problem,
-                  bars=bars(found.get("zones")), prefixes=prefixes, tz=state.core.settings.service.timezone)
+                  bars=bars(found.get("zones")), prefixes=prefixes,
+                  start=local(found.get("start_at") or (spec.start_at and spec.start_at.isoformat()),
+                              state.core.settings.service.timezone))
 
 
 async def progress(request: web.Request) -> web.Response:
@@ -120,6 +124,13 @@ async def step(request: web.Request) -> web.Response:
         shown = {QUEUE: approvals, "/console/campaigns": campaign_list}.get(back, detail)
         return await shown(request, exc.reason, exc.status)
     return see_other(back)
+
+
+def local(moment: str | None, timezone: str) -> str | None:
+    """An ISO time as the operator reads it: "2026-12-03 18:00 (Asia/Shanghai)"."""
+    if not moment:
+        return None
+    return f"{datetime.fromisoformat(moment).astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M} ({timezone})"
 
 
 def bars(zones: dict[str, Any] | None) -> list[dict[str, Any]]:

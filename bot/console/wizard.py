@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from bot.admin.http import ADMIN, Call, answer
 from bot.admin.idempotency import Keyed
 from bot.console.campaign_pages import forbidden, role_of, whole_number
-from bot.console.pages import actor, render, see_other
+from bot.console.pages import actor, language, render, see_other
 from bot.console.words import N_
 from flows.offers import MAX_POINTS
 from flows.packages import PACKAGES
@@ -46,6 +46,8 @@ HINTS = {  # where pydantic found a problem -> what the agent reads next to the 
 WHOLE = N_("A whole phone number is not a prefix, and is not kept in the page: to message one subscriber, use "
            "their page.")
 CREATE = "/admin/campaigns"
+COUNTED = N_("%(n)s subscribers (%(s)s opted out, left out)")
+CHARACTERS, SEGMENTS = N_("%(c)s characters"), N_("%(s)s segments")
 
 
 def without_numbers(values: dict[str, Any]) -> bool:
@@ -140,6 +142,16 @@ async def count(request: web.Request, values: dict[str, Any]) -> dict[str, int] 
     return await asyncio.to_thread(measure)
 
 
+def checked(lang: str, catalogs: Any, found: dict[str, int] | None, shown: dict[str, dict[str, Any]]
+            ) -> dict[str, Any]:
+    """The JSON answer static/wizard.js shows: the count and each message's cost, worded in the page's language."""
+    say = lambda text, **values: catalogs.gettext(lang, text) % values  # noqa: E731
+    words = say(COUNTED, n=found["audience"], s=found["suppressed"]) if found else "–"
+    costs = {k: " · ".join((v["encoding"], say(CHARACTERS, c=v["characters"]), say(SEGMENTS, s=v["segments"])))
+             for k, v in shown.items()}
+    return {"count": found, "count_text": words, "phone": shown, "cost": costs}
+
+
 def page(request: web.Request, values: dict[str, Any], status: int = 200, **extra: Any) -> web.Response:
     return render(request, "wizard.html", status, v=values, zones=ZONES, tiers=TIERS, languages=("en", "zh_Hans"),
                   packages=sorted(PACKAGES), max_points=MAX_POINTS,
@@ -165,7 +177,8 @@ async def submit(request: web.Request) -> web.Response:
     if without_numbers(values):
         return page(request, values, 422, errors={"prefixes": WHOLE}, phone=phone(values, catalogs))
     if form.get("step") == "check":
-        return web.json_response({"count": await count(request, values), "phone": phone(values, catalogs)})
+        return web.json_response(checked(language(request), catalogs, await count(request, values),
+                                         phone(values, catalogs)))
     if form.get("step") != "create":
         return page(request, values, count=await count(request, values), phone=phone(values, catalogs))
     spec, errors = problems(spec_of(values, request.app[ADMIN].core.settings.service.timezone))

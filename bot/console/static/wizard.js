@@ -8,14 +8,13 @@
   var timer = null;
   var count = document.getElementById("count");
   function show(answer) {
-    var c = answer.count;
-    count.textContent = c ? c.audience + " (" + c.suppressed + " ✕)" : "–";
+    count.textContent = answer.count_text;
     ["en", "zh"].forEach(function (key) {
       var sms = form.querySelector('[data-sms="' + key + '"]');
       var cost = form.querySelector('[data-cost="' + key + '"]');
       var p = answer.phone[key];
       sms.textContent = p ? p.text : "";
-      cost.textContent = p ? p.encoding + " · " + p.characters + " · " + p.segments : "";
+      cost.textContent = p ? answer.cost[key] : "";
     });
   }
   function check() {

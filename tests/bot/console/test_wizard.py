@@ -97,6 +97,21 @@ async def test_the_count_button_counts_with_the_previews_query_and_shows_the_pho
     status, _, html = await submit(http, hidden, step="count")
     assert status == 200 and "9 subscribers" in html and "UCS-2" in html and "GSM-7" in html
     assert "Reply STOP to opt out." in html and count(console) == 0
+    async with http.post("/console/campaigns/new", data={**FORM, **hidden, "step": "check"}) as r:
+        checked = await r.json()  # what static/wizard.js shows, worded in the page language (English since ?lang=en)
+    assert checked["count"] == {"audience": 9, "suppressed": 0} and checked["count_text"].startswith("9 subscribers (0 opted out")
+    assert checked["phone"]["zh"]["text"].endswith("回复TD退订") and "UCS-2 · 36 characters" in checked["cost"]["zh"]
+    assert count(console) == 0
+
+
+async def test_a_start_time_is_the_operators_local_time(console):
+    http, hidden = await wizard(console)
+    status, location, _ = await submit(http, hidden, start="at", start_at="2026-12-24T09:30")
+    assert status == 303
+    number = int(location.rsplit("/", 1)[1])
+    assert campaigns.spec(console.db, number).start_at.isoformat() == "2026-12-24T09:30:00+08:00"
+    async with http.get(location) as r:
+        assert "2026-12-24 09:30 (Asia/Shanghai)" in await r.text()
 
 
 async def test_a_viewer_sees_no_new_campaign_and_cannot_post_one(console):
