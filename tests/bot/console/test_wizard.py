@@ -59,7 +59,13 @@ async def test_the_wizard_creates_and_previews_exactly_the_campaign_the_api_woul
     number = int(location.rsplit("/", 1)[1])
     made = campaigns.status(console.db, number)
     assert made["state"] == "previewed" and made["audience"] == 9 and made["created_by"] == "agent1"
-    assert campaigns.spec(console.db, number) == campaigns.parse_spec(SAME_SPEC)
+    async with console.client().post(console.base + "/admin/campaigns", json=SAME_SPEC,
+                                     headers={"Authorization": f"Bearer {console.tokens['agent']}"}) as r:
+        assert r.status == 201
+        by_api = (await r.json())["id"]
+    with console.db.connect() as conn:
+        specs = dict(conn.execute(select(Campaign.id, Campaign.spec)).all())
+    assert specs[number] == specs[by_api] and campaigns.spec(console.db, number) == campaigns.parse_spec(SAME_SPEC)
     async with http.get(location) as r:
         page = await r.text()
     assert r.status == 200 and "回复1领取2,000积分" in page and "Reply 1 to get 2,000 points." in page
