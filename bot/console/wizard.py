@@ -46,6 +46,8 @@ HINTS = {  # where pydantic found a problem -> what the agent reads next to the 
 WHOLE = N_("A whole phone number is not a prefix, and is not kept in the page: to message one subscriber, use "
            "their page.")
 CREATE = "/admin/campaigns"
+REUSED = N_("This form was already sent with other values (a campaign was made from them): check the fields "
+            "and create again to make another.")
 COUNTED = N_("%(n)s subscribers (%(s)s opted out, left out)")
 CHARACTERS, SEGMENTS = N_("%(c)s characters"), N_("%(s)s segments")
 
@@ -205,6 +207,6 @@ async def create(request: web.Request, values: dict[str, Any], spec: CampaignSpe
     body = json.loads(done.text or "{}")
     if "id" in body:
         return see_other(f"/console/campaigns/{body['id']}")
-    values["key"] = secrets.token_urlsafe(18)  # this key is spent on other values: the next submit is new
-    return page(request, values, 409 if done.status == 409 else done.status,
-                problem=body.get("reason") or body.get("error"))
+    reused = done.status == 409 and key in str(body.get("reason", ""))  # the key, used with other values
+    values["key"] = secrets.token_urlsafe(18)  # the key's answer was not a campaign: the next submit is new
+    return page(request, values, done.status, problem=REUSED if reused else body.get("reason") or body.get("error"))

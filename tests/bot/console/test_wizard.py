@@ -79,6 +79,17 @@ async def test_a_double_submit_makes_one_campaign(console):
     assert first[:2] == again[:2] and first[0] == 303 and count(console) == 1
 
 
+async def test_the_same_form_sent_again_with_other_values_says_so_and_makes_nothing(console):
+    """Back, change a field, submit: the key already made a campaign from other values; a fresh key is given."""
+    http, hidden = await wizard(console)
+    assert (await submit(http, hidden))[0] == 303
+    status, _, html = await submit(http, hidden, name="another")
+    assert status == 409 and "already sent with other values" in html and count(console) == 1
+    fresh = KEY.search(html).group(1)
+    assert fresh != hidden["key"] and (await submit(http, {**hidden, "key": fresh}, name="another"))[0] == 303
+    assert count(console) == 2
+
+
 async def test_bad_fields_are_shown_again_with_their_reasons_and_what_was_typed(console):
     http, hidden = await wizard(console)
     status, _, html = await submit(http, hidden, name="", prefixes="138x", points="0",
