@@ -154,11 +154,13 @@ def checked(lang: str, catalogs: Any, found: dict[str, int] | None, shown: dict[
     return {"count": found, "count_text": words, "phone": shown, "cost": costs}
 
 
-def page(request: web.Request, values: dict[str, Any], status: int = 200, **extra: Any) -> web.Response:
+def page(request: web.Request, values: dict[str, Any], status: int = 200, errors: dict[str, str] | None = None,
+         count: dict[str, int] | None = None, phone: dict[str, Any] | None = None, problem: str | None = None
+         ) -> web.Response:
+    """The form with what was typed, and whatever the last post found (reasons, count, the phone's view)."""
     return render(request, "wizard.html", status, v=values, zones=ZONES, tiers=TIERS, languages=("en", "zh_Hans"),
-                  packages=sorted(PACKAGES), max_points=MAX_POINTS,
-                  tz=request.app[ADMIN].core.settings.service.timezone, **{"errors": {}, "count": None,
-                                                                           "phone": {}, "problem": None, **extra})
+                  packages=sorted(PACKAGES), max_points=MAX_POINTS, tz=request.app[ADMIN].core.settings.service.timezone,
+                  errors=errors or {}, count=count, phone=phone or {}, problem=problem)
 
 
 async def new(request: web.Request) -> web.Response:
