@@ -105,3 +105,13 @@ def choose(conn: Connection, campaign: int, audience: Audience, share: float, no
         if members:
             conn.exec_driver_sql(sql, members)
     return chosen
+
+
+def size(conn: Connection, audience: Audience, now: datetime) -> Chosen:
+    """How many the preview would choose today (opted out counted apart), without writing anything: the same
+    `query`, counted. The console's wizard shows it live; the control share is the preview's to split."""
+    chosen = Chosen(latest_week(conn, now))
+    found = query(conn, audience, chosen.week, now).subquery()
+    total, stopped = conn.execute(select(func.count(), func.count(found.c.stopped))).one()
+    chosen.audience, chosen.suppressed = int(total) - int(stopped), int(stopped)
+    return chosen

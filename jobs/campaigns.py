@@ -208,6 +208,11 @@ def _row(engine: Engine, campaign_id: int) -> Any:
     return row
 
 
+def spec(engine: Engine, campaign_id: int) -> CampaignSpec:
+    """The campaign's spec as it was created (its detail page shows it)."""
+    return spec_of(_row(engine, campaign_id))
+
+
 def summary(row: Any) -> dict[str, Any]:
     """The campaign's own columns as plain JSON values (times as ISO 8601 UTC)."""
     out = {k: row._mapping[k] for k in ("id", "name", "state", "created_by", "approved_by", "launched_by",

@@ -7,7 +7,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import pages
+from bot.console import campaign_pages, pages, wizard
 from bot.console.door import LOGIN, STATIC, STATIC_NAME, add_headers, console_door
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -27,5 +27,10 @@ def install(app: web.Application) -> None:
     app.router.add_get("/console/", pages.home)
     app.router.add_get("/console/progress.json", pages.progress)
     app.router.add_get("/console/campaigns", pages.campaign_list)
-    app.router.add_post("/console/campaigns/{id}/pause", pages.campaign_action)
-    app.router.add_post("/console/campaigns/{id}/cancel", pages.campaign_action)
+    app.router.add_get("/console/campaigns/new", wizard.new)
+    app.router.add_post("/console/campaigns/new", wizard.submit)
+    app.router.add_get("/console/campaigns/{id}", campaign_pages.detail)
+    app.router.add_get("/console/campaigns/{id}/progress", campaign_pages.progress)
+    for step in campaign_pages.STEPS:  # approve, launch, pause, resume, cancel: the admin API's handlers
+        app.router.add_post(f"/console/campaigns/{{id}}/{step}", campaign_pages.step)
+    app.router.add_get("/console/approvals", campaign_pages.approvals)

@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from bot.admin.http import ADMIN
+from bot.admin.routes import ROUTES
 from bot.console import access, chart, csrf, dashboard, session, signin
 from bot.console.door import LOGIN, SESSION
 from bot.console.words import N_
@@ -23,6 +24,7 @@ ACTIONS = {"pause": (campaigns.pause, campaigns.LIVE),
            "cancel": (campaigns.cancel, tuple(s for s in campaigns.STATES if s not in ("cancelled", "done")))}
 ACTING_ROLE = "agent"  # the admin API's role for POST /admin/campaigns/{id}/pause and /cancel
 PROGRESS_ROLE = access.role_of("GET", "/admin/campaigns/{id}")
+CREATING_ROLE = next(r.role for r in ROUTES if (r.method, r.path) == ("POST", "/admin/campaigns"))
 
 
 def language(request: web.Request) -> str:
@@ -120,7 +122,8 @@ async def progress(request: web.Request) -> web.Response:
 async def campaign_list(request: web.Request, problem: str | None = None, status: int = 200) -> web.Response:
     rows = await asyncio.to_thread(campaigns.listing, request.app[ADMIN].db)
     return render(request, "campaigns.html", status, campaigns=rows, actions=ACTIONS,
-                  may_act=actor(request).at_least(ACTING_ROLE), problem=problem)
+                  may_act=actor(request).at_least(ACTING_ROLE), problem=problem,
+                  may_create=actor(request).at_least(CREATING_ROLE))
 
 
 async def campaign_action(request: web.Request) -> web.Response:
