@@ -7,7 +7,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import pages
+from bot.console import pages, subscriber_pages as subs
 from bot.console.door import LOGIN, add_headers, console_door
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -26,3 +26,7 @@ def install(app: web.Application) -> None:
     app.router.add_get("/console/campaigns", pages.campaign_list)
     app.router.add_post("/console/campaigns/{id}/pause", pages.campaign_action)
     app.router.add_post("/console/campaigns/{id}/cancel", pages.campaign_action)
+    app.router.add_get(subs.FORM, subs.lookup_form)
+    app.router.add_post(subs.FORM, subs.lookup)
+    app.router.add_get(subs.FORM + "/{handle}", subs.page)
+    app.router.add_post(subs.FORM + "/{handle}/messages", subs.send)
