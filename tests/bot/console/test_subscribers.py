@@ -25,7 +25,7 @@ SPELLINGS = ("+86 138 0000 0001", "8613800000001", "138 0000 0001", "13800000001
 
 async def look_up(console: Console, http, typed: str):
     """POST the lookup form as a browser does: (status, Location or "", body)."""
-    form = {"msisdn": typed, "csrf": await console.page_csrf(http, "/console/subscribers")}
+    form = {"msisdn": typed, "csrf": await console.page_csrf(http, "/console/subscribers?lang=en")}  # then English
     async with http.post("/console/subscribers", data=form, allow_redirects=False) as r:
         return r.status, r.headers.get("Location", ""), await r.text()
 
@@ -86,7 +86,7 @@ async def test_a_handle_opens_nothing_in_another_session(console):
     """The handle is kept in the session that looked the number up: another agent's browser gets 404."""
     _, location = await opened(console, "agent")
     other, _ = await console.sign_in("supervisor")
-    async with other.get(location) as r:
+    async with other.get(location + "?lang=en") as r:
         assert r.status == 404 and "expired" in await r.text()
 
 
