@@ -4,17 +4,17 @@ messages each way with their delivery; an agent sends one reminder or one campai
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import insert, select
 from structlog.testing import capture_logs
 
-from bot.models import SmsInbox
+from bot.models import SmsInbox, TelegramInbox, TelegramLink
 from integrations.boss.simulated import SimulatedBoss
 from integrations.sqltx import utcnow
 from jobs.audit import AuditLog
 from jobs.campaign_tables import CampaignMember
-from jobs.tables import ChurnScore, Outbox
+from jobs.tables import ChurnScore, OptOut, Outbox, TelegramOutbox
 from tests.bot.console.conftest import Console
 from tests.privacy import PHONE
 
@@ -104,6 +104,14 @@ async def test_the_page_shows_zones_with_reasons_in_chinese_and_messages_with_th
              "dlr_status": dlr, "next_attempt_at": seen, "created_at": seen + timedelta(minutes=n)}
             for n, (status, dlr) in enumerate([("sent", "Success"), ("sent", "Failed"), ("held", None),
                                                ("cancelled", None), ("sent", None)])])
+        conn.execute(insert(TelegramLink.__table__).values(user_id=7100041, msisdn=FULL, chat_id=7100041,
+                                                           linked_at=seen, update_id=1))
+        conn.execute(insert(TelegramInbox.__table__).values(bot="123456", update_id=2, user_id=7100041,
+                                                            chat_id=7100041, kind="text", text="hello from the chat",
+                                                            received_at=seen + timedelta(minutes=9)))
+        conn.execute(insert(TelegramOutbox.__table__).values(chat_id=7100041, msisdn=FULL, text="Your chat reply",
+                                                             cause="test:tg", status="sent", next_attempt_at=seen,
+                                                             created_at=seen + timedelta(minutes=9)))
     http, location = await opened(console, "viewer")
     async with http.get(location + "?lang=zh_Hans") as r:
         html = await r.text()
@@ -111,10 +119,27 @@ async def test_the_page_shows_zones_with_reasons_in_chinese_and_messages_with_th
     async with http.get(location + "?lang=en") as r:
         html = await r.text()
     assert "spend down 42" in html and "BALANCE please" in html
-    assert html.index("Message number 4") < html.index("Message number 0")
+    assert html.index("hello from the chat") < html.index("BALANCE please")
+    assert html.index("Your chat reply") < html.index("Message number 4") < html.index("Message number 0")
     for word in ("delivered", "failed", "held", "cancelled", "sent"):
         assert f'class="status-{word}">{word}<' in html, word
     no_full_number(html)
+
+
+async def test_an_opted_out_subscriber_shows_since_when_and_a_reminder_to_them_is_not_sent(console):
+    """Opt-out with its channel and time (operator's zone, Asia/Shanghai: UTC+8); the send says why nothing went."""
+    stopped = datetime(2026, 11, 30, 2, 5, tzinfo=timezone.utc)
+    with console.db.begin() as conn:
+        conn.execute(insert(OptOut.__table__).values(msisdn="+8613800000003", opted_out=True, channel="sms",
+                                                     text="STOP", changed_at=stopped))
+    SimulatedBoss(console.db).set_balance("+8613800000003", 500, utcnow())
+    http, location = await opened(console, "agent", "138 0000 0003")
+    async with http.get(location + "?lang=en") as r:
+        assert "Opted out since 2026-11-30 10:05 (by sms)" in await r.text()
+    form = {"kind": "low-balance", "csrf": await console.page_csrf(http, location)}
+    async with http.post(location + "/messages", data=form, allow_redirects=True) as r:
+        assert r.url.query["result"] == "opted_out" and "has opted out" in await r.text()
+    assert outbox(console, "+8613800000003") == []
 
 
 async def test_an_agent_sends_one_reminder_with_one_outbox_row_and_an_audit_row_from_the_console(console):
