@@ -89,6 +89,33 @@ def audit_kind(engine: Engine, actor: Actor, msisdn: str, kind: str, counts: dic
     write(engine, lambda conn: record(conn, actor, "care.reminder", mask(msisdn), now, kind=kind, **counts))
 
 
+COUNTED = ("queued", "suppressed", "already", "skipped", "telegram")
+
+
+def send_kind(state: Any, actor: Actor, msisdn: str, name: str) -> dict:
+    """One reminder kind (a known one: the caller checks) run for this subscriber alone, and its audit row;
+    the counts with `outcome` (queued, opted_out, sent_before or not_due) and the reason in English. The
+    admin API and the console both send through here. `state` is the app's `AdminState`."""
+    from jobs.reminders import run
+
+    now, core = state.clock(), state.core
+    counts = run(core.reminders.kinds[name], now, state.db, state.services, core.catalogs, core.reminders,
+                 msisdn=msisdn, enqueue=state.enqueue)
+    result = {k: getattr(counts, k) for k in COUNTED}
+    audit_kind(state.db, actor, msisdn, name, result, now)
+    outcome = ("queued" if counts.queued else "opted_out" if counts.suppressed else
+               "sent_before" if counts.already else "not_due")
+    reason = {"queued": "queued: quiet hours and caps apply at send", "opted_out": "opted out",
+              "sent_before": "sent before"}.get(outcome, f"nothing due: {name} does not apply to this subscriber now")
+    return {**result, "kind": name, "outcome": outcome, "reason": reason}
+
+
+def hand_over(state: Any, done: Written) -> None:
+    """A written row goes to the senders at once (without a queue the re-scan sends it)."""
+    if done.outbox_id is not None and state.enqueue:
+        state.enqueue(done.channel, [done.outbox_id])
+
+
 class Member(NamedTuple):
     msisdn: str
     language: str | None

@@ -81,8 +81,7 @@ async def send(call: Call) -> web.Response:
 
 async def _queued(call: Call, done: care.Written, language: str, **extra) -> web.Response:
     """Hand a written row to the senders; 202 with what was queued, or why nothing was."""
-    if done.outbox_id is not None and call.state.enqueue:
-        await asyncio.to_thread(call.state.enqueue, done.channel, [done.outbox_id])
+    await asyncio.to_thread(care.hand_over, call.state, done)
     return answer({"queued": int(done.outbox_id is not None), "suppressed": int(done.reason == "opted out"),
                    "reason": done.reason or "queued: quiet hours and caps apply at send", "language": language,
                    **extra}, status=202)
@@ -99,18 +98,9 @@ async def _offer(call: Call, msisdn: str, number: int) -> web.Response:
 
 
 async def _reminder(call: Call, msisdn: str, name: str) -> web.Response:
-    from jobs.reminders import run
-
-    state = call.state
-    kinds = state.core.reminders.kinds
+    kinds = call.state.core.reminders.kinds
     if name not in kinds:
         raise Refused(422, f"field 'kind': unknown kind '{name}' (one of {', '.join(kinds)})")
-    now = call.state.clock()
-    counts = await asyncio.to_thread(run, kinds[name], now, state.db, state.services, state.core.catalogs,
-                                     state.core.reminders, msisdn=msisdn, enqueue=state.enqueue)
-    result = {k: getattr(counts, k) for k in ("queued", "suppressed", "already", "skipped", "telegram")}
-    await asyncio.to_thread(care.audit_kind, state.db, call.actor, msisdn, name, result, now)
-    reason = ("queued: quiet hours and caps apply at send" if counts.queued else
-              "opted out" if counts.suppressed else "sent before" if counts.already else
-              f"nothing due: {name} does not apply to this subscriber now")
-    return answer({**result, "kind": name, "reason": reason}, status=202)
+    result = await asyncio.to_thread(care.send_kind, call.state, call.actor, msisdn, name)
+    result.pop("outcome")
+    return answer(result, status=202)

@@ -7,7 +7,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import campaign_pages, pages, wizard
+from bot.console import campaign_pages, pages, subscriber_pages as subs, wizard
 from bot.console.door import LOGIN, STATIC, STATIC_NAME, add_headers, console_door
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,3 +34,7 @@ def install(app: web.Application) -> None:
     for step in campaign_pages.STEPS:  # approve, launch, pause, resume, cancel: the admin API's handlers
         app.router.add_post(f"/console/campaigns/{{id}}/{step}", campaign_pages.step)
     app.router.add_get("/console/approvals", campaign_pages.approvals)
+    app.router.add_get(subs.FORM, subs.lookup_form)
+    app.router.add_post(subs.FORM, subs.lookup)
+    app.router.add_get(subs.FORM + "/{handle}", subs.page)
+    app.router.add_post(subs.FORM + "/{handle}/messages", subs.send)
