@@ -7,10 +7,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import pages
+from bot.console import pages, phone
 from bot.console.door import LOGIN, add_headers, console_door
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 
 
 def install(app: web.Application) -> None:
@@ -26,3 +27,7 @@ def install(app: web.Application) -> None:
     app.router.add_get("/console/campaigns", pages.campaign_list)
     app.router.add_post("/console/campaigns/{id}/pause", pages.campaign_action)
     app.router.add_post("/console/campaigns/{id}/cancel", pages.campaign_action)
+    app.router.add_get(phone.PAGE, phone.page)
+    app.router.add_post(phone.PAGE, phone.press)
+    app.router.add_post(phone.PAGE + "/subscriber", phone.use)
+    app.router.add_static("/console/static/", STATIC)  # phone.js (a duplicate of "look"'s route: keep one)
