@@ -9,6 +9,7 @@ from html import unescape
 import pytest
 from aiohttp import ClientSession
 
+from bot.console import handset
 from bot.msisdn import mask
 from bot.tools.console import budget_use
 from jobs import outbox
@@ -159,3 +160,15 @@ async def test_the_phone_page_speaks_chinese(phone_on):
     async with http.get("/console/phone?lang=zh_Hans") as r:
         html = await r.text()
     assert "测试手机" in html and "收件箱" in html
+
+
+@pytest.mark.parametrize("redis_url,phone,on", [("embedded", "auto", True), ("redis://x", "auto", False),
+                                                ("embedded", "false", False), ("redis://x", "true", True)])
+def test_auto_is_on_in_the_embedded_demo_only(settings_with, redis_url, phone, on):
+    """`[console] phone`: "auto" follows embedded mode (embedded Redis and SQLite); true and false force it."""
+    assert handset.enabled(settings_with(redis_url=redis_url, console_phone=phone)) is on
+
+
+def test_a_phone_setting_that_is_not_auto_true_or_false_is_refused(settings_with):
+    with pytest.raises(ValueError, match="console"):
+        settings_with(console_phone="maybe")
