@@ -14,8 +14,8 @@
   }
 
   function post(form, submitter) {
-    var body = new URLSearchParams(new FormData(form, submitter));
-    return fetch(form.action, {method: "POST", body: body, credentials: "same-origin"})
+    var body = new URLSearchParams(new FormData(form, submitter));  // form.action is the "action" buttons
+    return fetch(form.getAttribute("action"), {method: "POST", body: body, credentials: "same-origin"})
       .then(function (r) { return r.text(); })
       .then(function (html) {
         swap(html, ["handset", "inbox"]);
