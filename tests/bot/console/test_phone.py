@@ -172,3 +172,14 @@ def test_auto_is_on_in_the_embedded_demo_only(settings_with, redis_url, phone, o
 def test_a_phone_setting_that_is_not_auto_true_or_false_is_refused(settings_with):
     with pytest.raises(ValueError, match="console"):
         settings_with(console_phone="maybe")
+
+
+async def test_a_golf_booking_confirms_on_screen_and_by_sms_in_the_inbox(phone_on):
+    """The showcase books a tee time by bill: the confirming screen, and the same text as a confirmation SMS."""
+    http, _ = await phone_on.sign_in("agent")
+    await pick(http)
+    for typed in ("*126#", "3", "1", "2", "3", "1", "1", "1", "1"):  # golf, book, course, date, time, 1, bill, ok
+        html = await press(http, typed)
+    assert "预订成功" in screen(html)
+    inbox = html.split('id="inbox"')[1]
+    assert "预订成功" in inbox and "confirmation" in inbox
