@@ -206,6 +206,21 @@ class Log(_Section):
     level: str = "info"
 
 
+class Console(_Section):
+    # the tester phone at /console/phone: "auto" is on in the embedded demo only; true or false forces it
+    phone: str = "auto"
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _auto_or_bool(cls, value: Any) -> str:
+        """TOML gives a bool, the environment a string: both become "auto", "true" or "false"."""
+        text = str(value).strip().lower()
+        text = {"1": "true", "0": "false", "yes": "true", "no": "false", "on": "true", "off": "false"}.get(text, text)
+        if text not in ("auto", "true", "false"):
+            raise ValueError(f'[console] phone must be "auto", true or false, not {value!r}')
+        return text
+
+
 class Settings(_Section):
     service: Service = Service()
     http: Http = Http()
@@ -223,6 +238,7 @@ class Settings(_Section):
     schedule: Schedule = Schedule()
     paths: Paths = Paths()
     log: Log = Log()
+    console: Console = Console()
     base_dir: Path = PROJECT_ROOT
 
     @model_validator(mode="after")

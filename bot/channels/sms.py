@@ -95,14 +95,19 @@ class SmsChannel:
         except BadRequest as exc:
             return web.Response(status=400, text=f"bad request: {exc}")
         structlog.contextvars.bind_contextvars(channel="sms", session=row.message_id, msisdn=mask(row.msisdn))
+        return web.Response(text="OK" if await self.take(row) is not None else "OK (duplicate)")
+
+    async def take(self, row: Received) -> int | None:
+        """Store the message (committed), then hand it on to be answered; its inbox id, None for a redelivery.
+        The console's phone calls this too: its texts take the webhook's path past the signature."""
         try:
             stored = await self.inbox.store(row)
         except IntegrityError:  # stored by another process at the same moment
             stored = None
         if stored is None:
             log.info("sms_inbound_duplicate")
-            return web.Response(text="OK (duplicate)")
+            return None
         log.info("sms_inbound_stored", inbox=stored.row.id)
         if self.on_stored:
             self.on_stored(stored.row.id, stored.row if stored.first else None)
-        return web.Response(text="OK")
+        return stored.row.id

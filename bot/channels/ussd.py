@@ -57,13 +57,17 @@ class UssdChannel:
         except BadRequest as exc:
             return web.Response(status=400, text=f"bad request: {exc}")
         structlog.contextvars.bind_contextvars(channel="ussd", session=inbound.ref, msisdn=mask(inbound.msisdn))
+        return answer(await self.reply(inbound))
+
+    async def reply(self, inbound: Inbound) -> Reply:
+        """The hop's screen, or the apology in time when a dependency is slow (the console's phone calls this
+        too, so a tester walks the webhook's own path)."""
         try:
             async with asyncio.timeout(self.reply_timeout):  # no extra task per hop, unlike wait_for
-                reply = await self.dispatcher.handle(inbound)
+                return await self.dispatcher.handle(inbound)
         except TimeoutError:  # a slow dependency: the handset still gets a polite END in time
             log.error("hop_timed_out", timeout=self.reply_timeout)
-            reply = self.dispatcher.apology()
-        return answer(reply)
+            return self.dispatcher.apology()
 
     async def end(self, request: web.Request) -> web.Response:
         if not authorised(request, self.secret):

@@ -7,7 +7,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import campaign_pages, pages, subscriber_pages as subs, wizard
+from bot.console import campaign_pages, pages, phone, subscriber_pages as subs, wizard
 from bot.console.door import LOGIN, STATIC, STATIC_NAME, add_headers, console_door
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,3 +38,6 @@ def install(app: web.Application) -> None:
     app.router.add_post(subs.FORM, subs.lookup)
     app.router.add_get(subs.FORM + "/{handle}", subs.page)
     app.router.add_post(subs.FORM + "/{handle}/messages", subs.send)
+    app.router.add_get(phone.PAGE, phone.page)
+    app.router.add_post(phone.PAGE, phone.press)
+    app.router.add_post(phone.PAGE + "/subscriber", phone.use)

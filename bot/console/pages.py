@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.admin.http import ADMIN
 from bot.admin.routes import ROUTES
-from bot.console import access, chart, csrf, dashboard, session, signin
+from bot.console import access, chart, csrf, dashboard, handset, session, signin
 from bot.console.door import LOGIN, SESSION
 from bot.console.words import N_
 from bot.i18n import LANGUAGES
@@ -39,7 +39,8 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     lang, catalogs = language(request), request.app[ADMIN].core.catalogs
     found = request.get(SESSION)
     context.update(_=lambda text: catalogs.gettext(lang, text), lang=lang, me=found,
-                   csrf=found.csrf if found else "", path=request.path)
+                   csrf=found.csrf if found else "", path=request.path,
+                   phone_link=bool(found) and handset.usable(request.app[ADMIN].core.settings, actor(request)))
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     if request.query.get("lang") in LANGUAGES:
         session.set_cookie(request, response, LANG_COOKIE, lang, 365 * 86400)

@@ -17,14 +17,19 @@ HELP = ("Type a code such as *126# to dial, then your replies. Commands: /as NUM
 LANGUAGES = ("en", "zh_Hans")
 
 
+def budget_use(text: str, gsm7_budget: int, ucs2_budget: int) -> tuple[str, int, int]:
+    """(encoding, units used, the USSD budget of that encoding): what `sim` and the console's phone show."""
+    encoding, sizes = char_units(text)
+    return encoding, sum(sizes), gsm7_budget if encoding == "GSM-7" else ucs2_budget
+
+
 def frame(reply: Reply, gsm7_budget: int, ucs2_budget: int) -> str:
     """The screen as the handset shows it, with what it costs against the USSD budget."""
     text = show(reply)
-    encoding, sizes = char_units(reply.text)
-    budget = gsm7_budget if encoding == "GSM-7" else ucs2_budget
+    encoding, used, budget = budget_use(reply.text, gsm7_budget, ucs2_budget)
     width = max(len(line) for line in text.splitlines())
     rule = "-" * min(max(width, 20), 40)
-    return f"{rule}\n{text}\n{rule}\n[{encoding} {sum(sizes)}/{budget}]"
+    return f"{rule}\n{text}\n{rule}\n[{encoding} {used}/{budget}]"
 
 
 class Console:

@@ -59,13 +59,26 @@ class Console:
 
 
 @pytest.fixture
-async def console(serve, settings, db):
-    found = Console(await serve(settings), db)
-    for role in ROLES:
-        found.tokens[role] = agents.add(db, OPERATOR, f"{role}1", role, NOW)
-    yield found
-    for http in found.clients:
-        await http.close()
+async def open_console(serve, db):
+    """Starts the app for some settings, with an agent "<role>1" per role: a `Console` on it."""
+    opened: list[Console] = []
+
+    async def start(settings) -> Console:
+        found = Console(await serve(settings), db)
+        for role in ROLES:
+            found.tokens[role] = agents.add(db, OPERATOR, f"{role}1", role, NOW)
+        opened.append(found)
+        return found
+
+    yield start
+    for found in opened:
+        for http in found.clients:
+            await http.close()
+
+
+@pytest.fixture
+async def console(open_console, settings):
+    return await open_console(settings)
 
 
 @pytest.fixture
