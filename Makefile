@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench soak install catalogs db redis-server postgresql chromium wrk extract clean
+.PHONY: run test bench soak install catalogs db redis-server postgresql chromium screenshots wrk extract clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,10 @@ chromium:
 test: catalogs redis-server postgresql chromium
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
+
+# Every console page in both languages, saved in docs/screenshots/ (docs/console.md links them).
+screenshots: catalogs redis-server chromium
+	SHORTCODE_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser/test_screenshots.py
 
 # Load generator for the benchmarks (Debian's wrk).
 wrk:

@@ -10,7 +10,6 @@ import structlog
 from aiohttp import web
 
 from bot.admin.http import ADMIN
-from bot.admin.routes import ROUTES
 from bot.console import access, chart, csrf, dashboard, handset, session, signin
 from bot.console.door import LOGIN, SESSION
 from bot.console.words import N_
@@ -22,9 +21,9 @@ log = structlog.get_logger()
 LANG_COOKIE = "sc_lang"
 ACTIONS = {"pause": (campaigns.pause, campaigns.LIVE),
            "cancel": (campaigns.cancel, tuple(s for s in campaigns.STATES if s not in ("cancelled", "done")))}
-ACTING_ROLE = "agent"  # the admin API's role for POST /admin/campaigns/{id}/pause and /cancel
+ACTING_ROLE = access.role_of("POST", "/admin/campaigns/{id}/pause")  # the buttons shown; the step re-checks
 PROGRESS_ROLE = access.role_of("GET", "/admin/campaigns/{id}")
-CREATING_ROLE = next(r.role for r in ROUTES if (r.method, r.path) == ("POST", "/admin/campaigns"))
+CREATING_ROLE = access.role_of("POST", "/admin/campaigns")
 
 
 def language(request: web.Request) -> str:
@@ -126,17 +125,3 @@ async def campaign_list(request: web.Request, problem: str | None = None, status
                   may_act=actor(request).at_least(ACTING_ROLE), problem=problem,
                   may_create=actor(request).at_least(CREATING_ROLE))
 
-
-async def campaign_action(request: web.Request) -> web.Response:
-    """Pause or cancel: 403 below the admin API's role for it, the lifecycle's refusal shown on the list."""
-    who, state = actor(request), request.app[ADMIN]
-    if not who.at_least(ACTING_ROLE):
-        return web.Response(status=403, text=f"403: needs the role {ACTING_ROLE} or above", content_type="text/plain")
-    raw, action = request.match_info["id"], request.path.rsplit("/", 1)[1]
-    if not raw.isdigit() or len(raw) > 18 or action not in ACTIONS:
-        raise web.HTTPNotFound()
-    try:
-        await asyncio.to_thread(ACTIONS[action][0], state.db, int(raw), who, state.clock())
-    except campaigns.CampaignError as exc:
-        return await campaign_list(request, exc.reason, exc.status)
-    return see_other("/console/campaigns")
