@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.admin import campaign_routes as cr
 from bot.admin.http import ADMIN, Call, Refused
-from bot.admin.routes import ROUTES
+from bot.console.access import refused as forbidden, role_of
 from bot.console.pages import actor, campaign_list, render, see_other
 from bot.console.words import N_
 from bot.msisdn import BadNumber, mask, normalise
@@ -30,11 +30,6 @@ LABELS = {"approve": N_("Approve"), "launch": N_("Launch"), "pause": N_("Pause")
           "cancel": N_("Cancel")}
 SHOWN = (N_("written"), N_("sent"), N_("delivered"), N_("replied"), N_("accepted"), N_("pending"), N_("messaged"),
          N_("control"), N_("better"), N_("same"), N_("worse"))  # words the detail page shows from data
-
-
-def role_of(method: str, path: str) -> str:
-    """The least role of the admin API's route: the console asks the same of its agents."""
-    return next(r.role for r in ROUTES if (r.method, r.path) == (method, path))
 
 
 def step_role(step: str) -> str:
@@ -60,10 +55,6 @@ def whole_number(token: str) -> bool:
         return normalise(token) == token
     except BadNumber:
         return False
-
-
-def forbidden(role: str) -> web.Response:
-    return web.Response(status=403, text=f"403: needs the role {role} or above", content_type="text/plain")
 
 
 async def detail(request: web.Request, problem: str | None = None, status: int = 200) -> web.Response:

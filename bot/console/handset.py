@@ -18,10 +18,10 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.admin.routes import ROUTES
 from bot.channels.forms import BadRequest
 from bot.channels.sms_inbox import Received
 from bot.channels.ussd import to_inbound
+from bot.console.access import role_of
 from bot.console.session import IDLE_SECONDS, Session
 from bot.console.words import N_
 from bot.models import Subscriber
@@ -48,7 +48,7 @@ STATUSES = (N_("pending"), N_("sending"), N_("sent"), N_("failed"), N_("suppress
 
 # The phone makes messages reach a subscriber and acts as one (books, pays by points): the admin API's role for
 # sending a subscriber a message.
-ROLE = next(r.role for r in ROUTES if (r.method, r.path) == ("POST", "/admin/subscribers/{msisdn}/messages"))
+ROLE = role_of("POST", "/admin/subscribers/{msisdn}/messages")
 
 
 def enabled(settings: Settings) -> bool:

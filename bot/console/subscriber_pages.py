@@ -13,8 +13,8 @@ from aiohttp import web
 
 from bot.admin import care
 from bot.admin.http import ADMIN
-from bot.admin.routes import ROUTES
 from bot.console import handles, subscriber_data as data
+from bot.console.access import refused, role_of
 from bot.console.door import SESSION
 from bot.console.pages import actor, language, render, see_other
 from bot.console.words import N_
@@ -40,17 +40,9 @@ REFUSALS = {
 }
 
 
-def role_of(method: str, path: str) -> str:
-    """The admin API's role for a route (bot/admin/routes.py), so the console never keeps its own copy."""
-    return next(r.role for r in ROUTES if (r.method, r.path) == (method, path))
-
-
 VIEW_ROLE = role_of("GET", "/admin/subscribers/{msisdn}")
 SEND_ROLE = role_of("POST", "/admin/subscribers/{msisdn}/messages")
 
-
-def refused(role: str) -> web.Response:
-    return web.Response(status=403, text=f"403: needs the role {role} or above", content_type="text/plain")
 
 
 async def lookup_form(request: web.Request, problem: str | None = None, status: int = 200,

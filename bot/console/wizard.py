@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from bot.admin.http import ADMIN, Call, answer
 from bot.admin.idempotency import Keyed
-from bot.console.campaign_pages import forbidden, role_of, whole_number
+from bot.console.access import refused as forbidden, role_of
+from bot.console.campaign_pages import whole_number
 from bot.console.pages import actor, language, render, see_other
 from bot.console.words import N_
 from flows.offers import MAX_POINTS
