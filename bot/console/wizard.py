@@ -50,7 +50,7 @@ CREATE = "/admin/campaigns"
 REUSED = N_("This form was already sent with other values (a campaign was made from them): check the fields "
             "and create again to make another.")
 COUNTED = N_("%(n)s subscribers (%(s)s opted out, left out)")
-CHARACTERS, SEGMENTS = N_("%(c)s characters"), N_("%(s)s segments")
+CHARACTERS, SEGMENTS = N_("%(c)s characters"), N_("%(s)s segment(s)")
 
 
 def without_numbers(values: dict[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """The console in a real browser: Debian's Chromium (`make chromium`) driven by playwright's Python package
-through `executable_path`, offline, against the app on a loopback port. Every answer the browser gets is
-checked for a full phone number or an agent's token (in its URL and its body); a failing test saves a
-screenshot of each of its pages under var/browser-failures/."""
+through `executable_path`, offline, against a real `shortcode serve` on loopback with its worker and the
+simulated gateway (`site.py`: one per test module, `site` fixture). Every answer the browser gets is checked
+for a full phone number, an agent's token or password (in its URL, `Location` and body); a failing test
+saves a screenshot of each of its pages under var/browser-failures/."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from tests.bot.console.conftest import Console, open_console  # noqa: F401 (the fixture)
+from tests.browser.site import Site, down, up
 from tests.privacy import PHONE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,26 +37,36 @@ async def browser():
         await made.close()
 
 
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, redis_url):
+    """The console's processes, shared by the browser tests (test_screenshots.py has its own). A campaign
+    above 50 people needs a second person's approval here."""
+    made = up(tmp_path_factory.mktemp("site"), redis_url, SHORTCODE_CAMPAIGNS_SECOND_APPROVAL_ABOVE="50")
+    yield made
+    down(made)
+
+
 class Pages:
     """New pages, each in its own context (its own cookies: one signed-in agent), every answer checked."""
 
-    def __init__(self, browser, console: Console) -> None:
-        self.browser, self.console = browser, console
+    def __init__(self, browser, site: Site) -> None:
+        self.browser, self.site = browser, site
         self.opened: list[Page] = []
         self.leaks: list[str] = []
 
     async def new(self, lang: str = "en") -> Page:
-        context = await self.browser.new_context(base_url=self.console.base, locale="zh-CN" if lang == "zh_Hans" else "en-US")
+        context = await self.browser.new_context(base_url=self.site.base, locale="zh-CN" if lang == "zh_Hans" else "en-US")
         await context.route("**/*", self._checked)
         page = await context.new_page()
         self.opened.append(page)
         return page
 
-    async def signed_in(self, role: str, lang: str = "en") -> Page:
+    async def signed_in(self, role: str, lang: str = "en", password: bool = True) -> Page:
+        """A page signed in as "<role>1" with their password (or their token)."""
         page = await self.new(lang)
         await page.goto(f"/console/login?lang={lang}")
         await page.fill("#agent", f"{role}1")
-        await page.fill("#token", self.console.tokens[role])
+        await page.fill("#token", (self.site.passwords if password else self.site.tokens)[role])
         await page.locator("form.login button[type=submit], main form button[type=submit]").first.click()
         await page.wait_for_url("**/console/")
         return page
@@ -68,34 +79,27 @@ class Pages:
         if TEXTUAL.search(answer.headers.get("content-type", "")):
             text = await answer.text()
             found += [f"{where}: {hit}" for hit in PHONE.findall(text)]
-            found += [f"{where}: a token" for _ in range(self._token_in(text))]
+            found += [f"{where}: a token or password" for _ in range(self._token_in(text))]
         found += [f"{where}: Location" for _ in range(bool(PHONE.search(answer.headers.get("location", ""))))]
         self.leaks.extend(found)
         await route.fulfill(response=answer)
 
     def _token_in(self, text: str) -> int:
-        return sum(token in text for token in self.console.tokens.values())
+        return sum(secret in text for secret in self.site.secrets())
 
 
 @pytest.fixture
-async def console_pages(request, browser, open_console, settings_with):  # noqa: F811
-    """`make(**settings)`: the app on loopback with one agent per role; a `Pages` on it."""
-    made: list[Pages] = []
-
-    async def make(**changes) -> Pages:
-        found = Pages(browser, await open_console(settings_with(**changes)))
-        made.append(found)
-        return found
-
-    yield make
+async def pages(request, browser, site):
+    """A `Pages` on the module's site; screenshots of its pages if the test failed, then the leak check."""
+    made = Pages(browser, site)
+    yield made
     failed = getattr(request.node, "report_call", None)
-    for pages in made:
-        if failed is not None and failed.failed:
-            FAILURES.mkdir(parents=True, exist_ok=True)
-            for n, page in enumerate(pages.opened):
-                shot = FAILURES / f"{request.node.name}-{n}.png"
-                await page.screenshot(path=str(shot), full_page=True)
-                print(f"screenshot of the failing page: {shot}")
-        for page in pages.opened:
-            await page.context.close()
-        assert not pages.leaks, f"a full number or a token reached the browser: {pages.leaks[:5]}"
+    if failed is not None and failed.failed:
+        FAILURES.mkdir(parents=True, exist_ok=True)
+        for n, page in enumerate(made.opened):
+            shot = FAILURES / f"{request.node.name}-{n}.png"
+            await page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot of the failing page: {shot}")
+    for page in made.opened:
+        await page.context.close()
+    assert not made.leaks, f"a full number, a token or a password reached the browser: {made.leaks[:5]}"

@@ -1,4 +1,4 @@
-"""The tester phone in a real Chromium: a golf tee time booked by clicking the keypad, its confirming screen
+"""The tester phone in a real Chromium, on a real `serve` (`site.py`): a golf tee time booked by clicking the keypad, its confirming screen
 and its confirmation SMS in the inbox."""
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from playwright.async_api import expect
 GOLF = ("*126#", "3", "1", "2", "3", "1", "1", "1", "1")  # golf, book, course, date, time, 1 player, bill, confirm
 
 
-async def test_a_tester_books_golf_by_clicking_the_keypad(console_pages):
-    pages = await console_pages(console_phone="true")
+async def test_a_tester_books_golf_by_clicking_the_keypad(pages):
     page = await pages.signed_in("agent")
     await page.get_by_role("link", name="Tester phone").click()
     await page.get_by_role("button", name="Use this phone").click()
