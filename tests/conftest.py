@@ -85,13 +85,26 @@ def scan_rq(url: str, where: str) -> None:
         pass
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus) -> None:
-    if PRIVACY_LEAKS:
-        print(f"\nprivacy: {len(PRIVACY_LEAKS)} log line(s) or RQ record(s) carry a full phone number, a secret "
+    """Last, after the session's fixtures are gone (the session Redis's RQ records are read then). Under
+    pytest-xdist a worker hands its findings to the controller, which reports them all."""
+    if (output := getattr(session.config, "workeroutput", None)) is not None:
+        output["privacy_leaks"] = [list(leak) for leak in PRIVACY_LEAKS]
+        return
+    found = list(dict.fromkeys(PRIVACY_LEAKS))  # a worker's log lines reach the controller twice
+    if found:
+        print(f"\nprivacy: {len(found)} log line(s) or RQ record(s) carry a full phone number, a secret "
               "or a message body, e.g.:")
-        for nodeid, line in PRIVACY_LEAKS[:10]:
+        for nodeid, line in found[:10]:
             print(f"  {nodeid}: {line}")
         session.exitstatus = 1
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist: a worker is done; what it found counts as found here."""
+    PRIVACY_LEAKS.extend(tuple(leak) for leak in getattr(node, "workeroutput", {}).get("privacy_leaks", []))
 
 
 def free_port() -> int:
