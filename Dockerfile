@@ -1,4 +1,4 @@
-# Shortcode web service.
+# Shortcode: one image for every process (serve, worker, scheduler, db upgrade; docker-compose.yml runs them).
 #
 # Configure it with environment variables (SHORTCODE_<SECTION>_<KEY>, see docs/configuration.md).
 # Required: the image ships no secret, and `serve` on 0.0.0.0 refuses to start (exit 2, naming the
@@ -14,20 +14,35 @@
 #
 # Mount a volume on /app/var to keep the SQLite file. Demo subscribers:
 #   docker run ... IMAGE shortcode seed --demo --if-empty
-# e.g. docker run -e SHORTCODE_USSD_SECRET=... -e SHORTCODE_SMS_SECRETS=... -e SHORTCODE_SMS_API_KEY=... IMAGE
+# e.g. docker run -p 8080:8080 -e SHORTCODE_USSD_SECRET=... -e SHORTCODE_SMS_SECRETS=... -e SHORTCODE_SMS_API_KEY=... IMAGE
 FROM python:3.11-slim
 
+# SHORTCODE_IN_CONTAINER: `shortcode serve` prints a banner that is true in here (bot/tools/banner.py).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    SHORTCODE_IN_CONTAINER=1
 
 RUN useradd --create-home --uid 10001 shortcode
 
 WORKDIR /app
-COPY . /app
 
-# Editable on purpose: config.toml, menus/ and locale/ are found relative to the project root (/app).
-RUN pip install --no-cache-dir -e . \
+# Dependencies from the hashed lock alone (pip refuses any file whose hash differs), in a layer of their
+# own that a code change does not rebuild. `make lock` refreshes it (docs/operations.md).
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+
+# The service itself: code and the data it reads, nothing else (tests/, bench/ and docs/ stay out; so does
+# everything .dockerignore lists). Editable on purpose: config.toml, menus/ and locale/ are found relative
+# to the project root (/app). --no-deps: everything it needs came from the lock above.
+COPY pyproject.toml config.toml ./
+COPY bot ./bot
+COPY flows ./flows
+COPY integrations ./integrations
+COPY jobs ./jobs
+COPY menus ./menus
+COPY locale ./locale
+RUN pip install --no-cache-dir --no-deps -e . \
  && pybabel compile -d locale -D messages --use-fuzzy \
  && mkdir -p var \
  && chown shortcode:shortcode var

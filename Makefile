@@ -5,12 +5,15 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench soak install catalogs db redis-server postgresql chromium screenshots wrk extract clean
+.PHONY: run test bench soak install lock catalogs db redis-server postgresql chromium screenshots wrk extract clean
 
-$(STAMP): pyproject.toml
+# Installs exactly what requirements-dev.lock pins (every file checked against its hash), then the project
+# itself without resolving anything again. `make lock` refreshes the locks after pyproject.toml changes.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,ml]'
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -71,6 +74,18 @@ soak: catalogs redis-server postgresql
 extract: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg -k T -o locale/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel -q update -i locale/messages.pot -d locale -D messages --no-fuzzy-matching
+
+# Maintainers: compile pyproject.toml into the hashed locks (docs/operations.md, "Locked dependencies").
+# requirements-dev.lock (runtime + test + ml) is what `make install` uses; requirements.lock (runtime only,
+# the same versions) is what the Dockerfile uses. Pins already in the locks are kept while pyproject.toml
+# allows them; `make lock UPGRADE=1` takes the newest releases it allows instead.
+UV      := uv==0.13.9
+LOCKFLAGS := --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock" \
+	$(if $(UPGRADE),--upgrade) --quiet
+lock: $(STAMP)
+	$(BIN)/pip install -q $(UV)
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra ml $(LOCKFLAGS) -o requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml -c requirements-dev.lock $(LOCKFLAGS) -o requirements.lock
 
 clean:
 	rm -rf $(VENV) var

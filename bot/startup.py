@@ -9,6 +9,7 @@ import secrets
 import tomllib
 from typing import Callable
 
+import redis
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,7 +46,7 @@ def preflight(settings: Settings, host: str, reload: Callable[[], Settings]) -> 
     and notes to print. `reload` reads the settings again once the demo has generated its secrets."""
     settings, notes = with_demo_secrets(settings, host, reload)
     check_secrets(settings, host)
-    return settings, notes + check_schema(settings)
+    return settings, notes + check_schema(settings) + check_redis(settings)
 
 
 def with_demo_secrets(settings: Settings, host: str, reload: Callable[[], Settings]) -> tuple[Settings, list[str]]:
@@ -92,6 +93,44 @@ def check_schema(settings: Settings) -> list[str]:
     except CommandError as exc:
         raise Refused(f"{behind}: {exc}") from None
     return [f"database schema upgraded to {db.head_revision()} (embedded SQLite)"]
+
+
+# What a Redis server that drops keys takes with it; the warning names it so the operator can weigh it.
+REDIS_HOLDS = ("sessions mid-dialogue, per-subscriber locks (a second turn could run beside the first), queued "
+               "and deferred jobs, the scheduler's once-per-slot marks (a periodic job could run twice), console "
+               "sign-ins and rate limits")
+
+
+def check_redis(settings: Settings) -> list[str]:
+    """Warn, never refuse, when the Redis server may drop what we keep in it: it evicts keys when full, or it
+    keeps nothing on disk. Managed Redis often forbids CONFIG: then say it could not be checked."""
+    if settings.redis.url == "embedded":
+        return []
+    client = redis.Redis.from_url(settings.redis.url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        config = {k: v for name in ("maxmemory-policy", "appendonly", "save") for k, v in client.config_get(name).items()}
+    except redis.ResponseError:  # CONFIG renamed away or refused by an ACL
+        return [f"warning: could not check whether Redis evicts keys or keeps them on disk (CONFIG GET is not "
+                f"allowed here): make sure maxmemory-policy is noeviction and persistence is on, or Redis may "
+                f"lose {REDIS_HOLDS}"]
+    except redis.RedisError as exc:
+        return [f"warning: could not reach Redis to check its eviction and persistence ({type(exc).__name__})"]
+    finally:
+        client.close()
+    return redis_risks(config)
+
+
+def redis_risks(config: dict[str, str]) -> list[str]:
+    """The warnings for a Redis configuration as CONFIG GET gives it."""
+    notes = []
+    policy = config.get("maxmemory-policy", "")
+    if policy != "noeviction":
+        notes.append(f"warning: Redis evicts keys when full (maxmemory-policy {policy}): it may silently drop "
+                     f"{REDIS_HOLDS}; set maxmemory-policy noeviction")
+    if config.get("appendonly") == "no" and not config.get("save"):
+        notes.append(f'warning: Redis keeps nothing on disk (appendonly no, save ""): a restart loses {REDIS_HOLDS}; '
+                     "set appendonly yes")
+    return notes
 
 
 def generate_local_secrets(settings: Settings) -> bool:

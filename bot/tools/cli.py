@@ -25,6 +25,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot import startup
     from bot.logs import configure
+    from bot.tools.banner import banner, in_container
     from bot.web import make_app
 
     configure(settings.log.level)
@@ -38,10 +39,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for note in notes:
         print(note, flush=True)
     key = (startup.demo(settings, host) and startup.generated_key(settings)) or "<your [ussd] secret>"
-    print(f"Shortcode on http://{host}:{port}  (Redis: {settings.redis.url}, database: {settings.database.url})\n"
-          f"Try it:\n  curl -d sessionId=s1 -d 'serviceCode=*126#' -d phoneNumber=+8613800000001 "
-          f"-d networkCode=46000 -d text= 'http://{host}:{port}/ussd/africastalking?key={key}'\n"
-          f"or, in another terminal: .venv/bin/shortcode sim", flush=True)
+    print(banner(host, port, settings.redis.url, settings.database.url, key, in_container()), flush=True)
     loop = None
     if settings.http.uvloop:
         import uvloop
@@ -180,6 +178,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.db import make_engine
     from bot.logs import configure
+    from bot.tools.banner import hide_password
     from bot.wiring import build_services, outbox_sender, telegram_sender
     from jobs import process
     from jobs.campaign_run import campaign_setup
@@ -196,7 +195,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
                 services=build_services(core, engine), reminders=core.reminders,
                     campaigns=campaign_setup(settings))
     connection = redis.Redis.from_url(settings.redis.url)
-    print(f"worker on {settings.redis.url} queue {settings.jobs.queue}", flush=True)
+    print(f"worker on {hide_password(settings.redis.url)} queue {settings.jobs.queue}", flush=True)
     # an RQ SimpleWorker runs jobs in this process: no fork per job (~ms each) and no database connections
     # shared across a fork; a job that crashes the process is found by the re-scan. A Redis outage
     # does not end it: it backs off and carries on when Redis is back.

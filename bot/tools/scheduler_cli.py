@@ -15,6 +15,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     import redis
 
     from bot.logs import configure
+    from bot.tools.banner import hide_password
     from jobs.scheduler import scheduler_for
 
     if settings.redis.url == "embedded" and not args.list:
@@ -29,7 +30,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"scheduler on {settings.redis.url} queue {settings.jobs.queue}: "
+    print(f"scheduler on {hide_password(settings.redis.url)} queue {settings.jobs.queue}: "
           f"{', '.join(job.name for job in scheduler.get_jobs())}", flush=True)
     scheduler.run(stop)
     return 0

@@ -17,10 +17,11 @@ from tests.conftest import free_port
 class RedisServer:
     """A redis-server on a fixed free port, SIGKILLed and started again (empty) by PID."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, config: tuple[str, ...] = ("--save", "", "--appendonly", "no")) -> None:
         self.binary = shutil.which("redis-server")
         self.port = free_port()
         self.workdir = workdir
+        self.config = config  # redis-server options besides the port, address and folder
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -29,8 +30,8 @@ class RedisServer:
 
     def start(self, timeout: float = 10) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *self.config, "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while not self.answers():
             if self.proc.poll() is not None:
