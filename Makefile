@@ -41,8 +41,9 @@ postgresql:
 chromium:
 	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; } || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
+# One pytest-xdist worker per core, a test file's tests on one worker (their module's processes start once).
 test: catalogs redis-server postgresql chromium
-	@$(BIN)/pytest; rc=$$?; \
+	@$(BIN)/pytest -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
 # Every console page in both languages, saved in docs/screenshots/ (docs/console.md links them).
