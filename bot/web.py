@@ -292,7 +292,7 @@ async def _database_trouble(app: web.Application) -> str | None:
             behind = await asyncio.to_thread(check)
     except Exception as exc:
         return f"database: no answer ({type(exc).__name__})"
-    return f"database: {behind}" if behind else None
+    return f"migrations: {behind}" if behind else None
 
 
 def _worker_trouble(app: web.Application) -> str | None:
