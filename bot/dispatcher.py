@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from bot.engine.text import T
 from bot.operations import Operations
 from bot.store import Busy, Held, SessionStore
 from bot.subscribers import Subscribers
+from jobs.metrics import TURN_SECONDS, TURNS
 
 log = structlog.get_logger()
 
@@ -25,6 +27,7 @@ MAX_CALLS_PER_TURN = 4
 LANG_LOOKUP_S = 1.0  # an apology waits this long at most to learn the subscriber's language
 APOLOGY = T("Sorry, the service is busy. Please dial again in a moment.")
 NOT_SUBSCRIBER = T("Sorry, this service is only for {operator} subscribers.")
+OUTCOMES = ("continued", "ended", "busy", "failed", "timed_out")  # shortcode_turns_total{outcome}
 
 
 # The language of the turn in progress, once read: an apology after the turn is cut at its deadline (in the
@@ -89,6 +92,9 @@ class Dispatcher:
         self.services = services
         self.operations = operations or Operations({})
         self.confirmations = confirmations  # USSD: a confirming screen is also sent by SMS
+        # the metric children of this channel, looked up once: a turn pays one inc and one observe
+        self._turns = {outcome: TURNS.labels(channel.name, outcome) for outcome in OUTCOMES}
+        self._seconds = TURN_SECONDS.labels(channel.name)
 
     async def handle(self, inbound: Inbound) -> Reply:
         """The reply to one input; a failing dependency gets a polite END and leaves the session as it was."""
@@ -131,7 +137,24 @@ class Dispatcher:
         return profile.lang if profile else None
 
     async def reply(self, inbound: Inbound) -> Reply:
-        """The reply to one input, raising when a dependency fails (SMS retries later instead)."""
+        """The reply to one input, raising when a dependency fails (SMS retries later instead); counted and
+        timed by outcome."""
+        started, outcome = time.perf_counter(), "failed"
+        try:
+            reply = await self._answer(inbound)
+            outcome = "ended" if reply.final else "continued"
+            return reply
+        except Busy:
+            outcome = "busy"
+            raise
+        except asyncio.CancelledError:  # cut at the channel's deadline
+            outcome = "timed_out"
+            raise
+        finally:
+            self._turns[outcome].inc()
+            self._seconds.observe(time.perf_counter() - started)
+
+    async def _answer(self, inbound: Inbound) -> Reply:
         renderer = self.renderer
         now = self.clock()
         _TURN_LANG.set(None)

@@ -29,7 +29,15 @@ class ScrubbingFormatter(logging.Formatter):
 SILENCED = ("telegram",)
 
 
-def configure(level: str = "info", stream: Any = None) -> None:
+def _renderer(fmt: str, stream: Any) -> Any:
+    """JSON lines for collectors (the default); for a terminal, structlog's aligned console lines, in colour
+    only when they go to a terminal."""
+    if fmt == "console":
+        return structlog.dev.ConsoleRenderer(colors=bool(getattr(stream or sys.stdout, "isatty", lambda: False)()))
+    return structlog.processors.JSONRenderer(ensure_ascii=True)
+
+
+def configure(level: str = "info", stream: Any = None, fmt: str = "json") -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -42,9 +50,9 @@ def configure(level: str = "info", stream: Any = None) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
+            structlog.processors.format_exc_info,  # a traceback is text before the masking, in both formats
             _scrub_numbers,
-            structlog.processors.JSONRenderer(ensure_ascii=True),
+            _renderer(fmt, stream),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # no stream: each logger writes to whatever sys.stdout is when it logs (pytest swaps it per test)

@@ -7,7 +7,7 @@ import re
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -204,6 +204,14 @@ class Paths(_Section):
 
 class Log(_Section):
     level: str = "info"
+    format: Literal["json", "console"] = "json"  # console: structlog's readable lines for a terminal
+
+
+class Metrics(_Section):
+    """Prometheus metrics at /metrics (docs/operations.md, "Metrics")."""
+
+    dir: str = "var/metrics"  # shared by every process of one host; "" keeps each process's own
+    token: str = ""  # set: /metrics wants `Authorization: Bearer <token>`; empty: loopback/private peers only
 
 
 class Console(_Section):
@@ -239,6 +247,7 @@ class Settings(_Section):
     paths: Paths = Paths()
     log: Log = Log()
     console: Console = Console()
+    metrics: Metrics = Metrics()
     base_dir: Path = PROJECT_ROOT
 
     @model_validator(mode="after")

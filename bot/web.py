@@ -25,6 +25,7 @@ from bot.channels.ussd import UssdChannel
 from bot.db import make_engine, schema_behind
 from bot.outbound import Confirmations, Outbound
 from bot.redisconn import RedisPair, connect
+from bot import scrape
 from bot.wiring import (Core, build_dispatcher, build_services, outbox_sender, sms_conversation, telegram_chat,
                         telegram_sender)
 from jobs import process
@@ -47,17 +48,19 @@ TELEGRAM_CHAT = web.AppKey("telegram_chat", object)
 TELEGRAM_OUT = web.AppKey("telegram_out", object)
 
 log = structlog.get_logger()
+UNREFUSED = frozenset({"/healthz", "/readyz", "/metrics"})  # an overloaded process is still asked how it is
+READY_CHECK_S = 2.0  # a dependency slower than this to answer a PING is not ready
 
 
 def admission(limit: int):
     """Past `limit` requests in flight, answer 429 at once: a late USSD reply is as bad as none, and a
-    bounded process keeps its Redis pool bounded. Health checks always get through."""
+    bounded process keeps its Redis pool bounded. Health checks and metrics always get through."""
     in_flight = 0
 
     @web.middleware
     async def admit(request: web.Request, handler):
         nonlocal in_flight
-        if in_flight >= limit and request.path != "/healthz":
+        if in_flight >= limit and request.path not in UNREFUSED:
             return web.Response(status=429, text="overloaded: try again", headers={"Retry-After": "1"})
         in_flight += 1
         try:
@@ -180,6 +183,12 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
         worker.stop()
 
 
+async def _scrape(app: web.Application) -> AsyncIterator[None]:
+    """What /metrics reads: every process's counters and a snapshot of the outboxes, queue and campaigns."""
+    app[scrape.SCRAPE] = scrape.registry(app[DB], app[REDIS].sync, app[CORE].settings.jobs.queue)
+    yield
+
+
 async def _rescanner(app: web.Application) -> AsyncIterator[None]:
     """Every few seconds: answer inbound messages that were stored but never answered (the process died
     after the 200). Only this stays in the web process: it needs the conversations; every periodic job
@@ -243,22 +252,52 @@ async def _rescan_inbox(conversations: TextConversation | Any, older_than: timed
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness and readiness: the in-process worker can work, Redis answers a PING and the database a
-    SELECT 1, at the code's schema."""
-    if trouble := _worker_trouble(request.app):
-        return web.json_response({"status": "unavailable", "reason": trouble}, status=503)
-    await request.app[REDIS].aio.ping()
-    with request.app[DB].connect() as conn:
-        conn.execute(text("SELECT 1"))
-        behind = schema_behind(conn)
-    if behind:  # every request would fail on a missing table or column
-        return web.json_response({"status": "unavailable", "reason": behind}, status=503)
+    """Liveness, without I/O: the process answers, and its in-process worker thread (if any) still runs. A
+    dependency away is not a reason to restart it: that is /readyz."""
+    worker = request.app[WORKER]
+    if worker and not worker.alive():
+        return web.json_response({"status": "unavailable", "reason": "the in-process worker has stopped"},
+                                 status=503)
     return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: Redis answers a PING, the database a SELECT 1 at the code's schema, and the in-process
+    worker can work. 503 names everything that is missing, so a load balancer sends traffic elsewhere."""
+    missing = [reason for reason in (await _redis_trouble(request.app), await _database_trouble(request.app),
+                                     _worker_trouble(request.app)) if reason]
+    if missing:
+        return web.json_response({"status": "unavailable", "reason": "; ".join(missing)}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def _redis_trouble(app: web.Application) -> str | None:
+    try:
+        async with asyncio.timeout(READY_CHECK_S):
+            await app[REDIS].aio.ping()
+    except Exception as exc:
+        return f"redis: no answer to PING ({type(exc).__name__})"
+    return None
+
+
+async def _database_trouble(app: web.Application) -> str | None:
+    """The database answers and has every migration; run off the loop (a connect can hang)."""
+    def check() -> str | None:
+        with app[DB].connect() as conn:
+            conn.execute(text("SELECT 1"))
+            return schema_behind(conn)
+
+    try:
+        async with asyncio.timeout(READY_CHECK_S):
+            behind = await asyncio.to_thread(check)
+    except Exception as exc:
+        return f"database: no answer ({type(exc).__name__})"
+    return f"migrations: {behind}" if behind else None
 
 
 def _worker_trouble(app: web.Application) -> str | None:
     """Outbound SMS wait on the in-process worker: its thread dead, or failing for more than a few seconds,
-    makes this process unhealthy."""
+    makes this process not ready."""
     worker = app[WORKER]
     return worker.trouble() if worker else None
 
@@ -288,8 +327,10 @@ def make_app(core: Core) -> web.Application:
                           middlewares=[admission(core.settings.http.max_in_flight), fresh_log_context,
                                        admin_door])
     app[CORE] = core
-    app.cleanup_ctx.extend([_redis, _db, _channels, _admin, _worker, _scheduler, _rescanner])
+    app.cleanup_ctx.extend([_redis, _db, _channels, _admin, _worker, _scheduler, _rescanner, _scrape])
     app.router.add_get("/healthz", health)
+    app.router.add_get("/readyz", ready)
+    app.router.add_get("/metrics", scrape.handler(core.settings.metrics.token))
     app.router.add_post("/ussd/africastalking", ussd_hop)
     app.router.add_post("/ussd/africastalking/end", ussd_end)
     app.router.add_post("/sms/inbound", sms_inbound)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from integrations.sqltx import utc, utcnow, write
 from jobs import process
 from jobs import reminder_write as store
+from jobs.metrics import CAMPAIGN_WRITTEN
 from jobs.audit import SYSTEM, record
 from jobs.campaign_kind import KindDue, KindPartners, due_now, texts
 from jobs.campaign_spec import Offer
@@ -158,7 +159,10 @@ def write_batch(engine: Engine, campaign_id: int, now: datetime, catalogs: Any, 
             run_until=utc(now + lease)))
         return Batch("running", len(page), not_due, sms_ids, tg_ids)
 
-    return write(engine, work)
+    batch = write(engine, work)
+    CAMPAIGN_WRITTEN.labels("sms").inc(len(batch.sms))
+    CAMPAIGN_WRITTEN.labels("telegram").inc(len(batch.telegram))
+    return batch
 
 
 def begin(engine: Engine, campaign_id: int, now: datetime, lease: timedelta) -> Any:

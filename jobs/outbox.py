@@ -17,6 +17,7 @@ from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, u
 from sqlalchemy.engine import Connection, Engine
 
 from jobs import gate, process
+from jobs.metrics import count_statuses
 from jobs.tables import Outbox
 from jobs.delivery import apply_parked_many
 from integrations.smsgateway import BULK_MAX
@@ -186,6 +187,7 @@ class Sender:
             apply_parked_many(conn, message_ids)  # reports that beat us here
 
         write(self.engine, work)
+        count_statuses("sms", [d.status for d in done])
 
     def _renew(self, token: str) -> None:
         until = self.clock() + timedelta(seconds=self.claim_s)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from integrations.sqlrows import among, values
 from integrations.sqltx import utc, write
+from jobs.metrics import REMINDERS_WRITTEN
 from jobs.reminder_kinds import Kind
 from jobs.tables import OptOut, Outbox, ReminderGoto, ReminderRun, TelegramOutbox
 from jobs.telegram import LINK
@@ -80,7 +81,10 @@ def write_rows(engine: Engine, kind: Kind, rows: list[Row], now: datetime) -> tu
             gotos(conn, kind, [r for r in new if r.cause in done | done_tg], now)
         return sms_ids, tg_ids
 
-    return write(engine, work)
+    sms_ids, tg_ids = write(engine, work)
+    REMINDERS_WRITTEN.labels(kind.name, "sms").inc(len(sms_ids))
+    REMINDERS_WRITTEN.labels(kind.name, "telegram").inc(len(tg_ids))
+    return sms_ids, tg_ids
 
 
 def insert_new(conn: Connection, tbl, rows: list[dict]) -> tuple[list[int], set[str]]:

@@ -25,6 +25,7 @@ from rq.cron import CronJob, CronScheduler, get_cron_job_history_key
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
+from jobs.metrics import SCHEDULE_DONE, SCHEDULE_FAILURES, SCHEDULE_QUEUED, now as metrics_now
 from jobs.schedule import Periodic, parse_when, periodic
 from jobs.worker import Outage
 
@@ -47,6 +48,12 @@ def periodic_failed(job: Job, connection: Any, kind: type, value: BaseException,
     """RQ's failure callback: the job's name, slot and exception type (never its message, which may
     carry a number), so a failing periodic job is seen; its next slot is queued all the same."""
     log.error("periodic_job_failed", job=job.meta.get("periodic"), slot=job.meta.get("slot"), error=kind.__name__)
+    SCHEDULE_FAILURES.labels(job.meta.get("periodic") or "unknown").inc()
+
+
+def periodic_done(job: Job, connection: Any, result: Any, *args: Any) -> None:
+    """RQ's success callback: when each periodic job last finished (shortcode_schedule_last_success_...)."""
+    SCHEDULE_DONE.labels(job.meta.get("periodic") or "unknown").set(metrics_now())
 
 
 class SlotJob(CronJob):
@@ -93,11 +100,13 @@ class SlotJob(CronJob):
         try:
             job = queue.enqueue(self.entry.func, kwargs=kwargs, job_id=job_id(self.queue_name, self.name, slot),
                                 unique=True, on_failure=Callback(periodic_failed),
+                                on_success=Callback(periodic_done),
                                 meta={"periodic": self.name, "slot": local.isoformat()}, **self.job_options)
         except DuplicateJobError:
             log.info("periodic_slot_already_queued", job=self.name, slot=local.isoformat())
             return self._queued(slot, now)
         self._record(connection, job)
+        SCHEDULE_QUEUED.labels(self.name).set(metrics_now())
         log.info("periodic_job_queued", job=self.name, slot=local.isoformat())
         return self._queued(slot, now, job)
 

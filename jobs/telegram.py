@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from integrations.sqltx import utcnow, write
 from jobs import gate, outbox, process
+from jobs.metrics import count_statuses
 from jobs.tables import TelegramOutbox
 
 log = structlog.get_logger()
@@ -235,6 +236,7 @@ class TelegramSender:
                 conn.execute(update(TO).where(TO.c.id == d.row_id, TO.c.claim == token).values(**values))
 
         write(self.engine, work)
+        count_statuses("telegram", [d.status for d in done])
 
     def _fall_back(self, conn: Connection, token: str, failed: list[int]) -> None:
         """A confirmation or reminder Telegram would not take is written to the SMS outbox (once: its cause

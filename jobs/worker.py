@@ -18,7 +18,7 @@ from rq.timeouts import TimerDeathPenalty
 log = structlog.get_logger()
 
 FIRST_DELAY_S, MAX_DELAY_S = 0.1, 5.0  # back-off between tries while Redis is away
-UNHEALTHY_AFTER_S = 5.0  # failing this long, the in-process worker makes /healthz answer 503
+UNHEALTHY_AFTER_S = 5.0  # failing this long, the in-process worker makes /readyz answer 503
 
 
 class LoopEnded(Exception):
@@ -166,6 +166,10 @@ class InprocessWorker:
     def wake(self) -> None:
         """A job was just queued: look now rather than at the next poll (an SMS reply waits on it)."""
         self._wake.set()
+
+    def alive(self) -> bool:
+        """The thread runs (liveness: a stopped one needs the process restarted)."""
+        return self._thread.is_alive()
 
     def trouble(self) -> str | None:
         """Why this worker cannot work now (health answers 503 with it), or None."""

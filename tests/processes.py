@@ -41,6 +41,7 @@ class Stack:
                     "SHORTCODE_HTTP_PORT": str(self.web_port),
                     "SHORTCODE_SMS_GATEWAY_URL": f"http://127.0.0.1:{self.gateway_port}",
                     "SHORTCODE_LOG_LEVEL": "warning",
+                    "SHORTCODE_METRICS_DIR": str(tmp / "metrics"),  # this stack's processes count together
                     # the demo data's low balances would be reminded every ten minutes: off unless a test asks
                     "SHORTCODE_SCHEDULE_REMINDERS": "false", **SECRETS, **extra}
         self.procs: dict[str, subprocess.Popen] = {}

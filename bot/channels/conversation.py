@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot.channels.reminder_replies import Goto, ReminderReplies
 from flows import golf
 from integrations.sqltx import upsert, utcnow
+from jobs.metrics import OPT_OUTS
 from jobs.tables import OptOut
 
 log = structlog.get_logger()
@@ -181,6 +182,8 @@ class TextConversation:
             reply = self.turns.apology(await asyncio.to_thread(self._lang, row.msisdn))
         kind = "confirmation" if word in ("stop", "start") else "reply"
         out = await self.inbox.settle(row, reply, kind, also)
+        if word in ("stop", "start"):  # recorded with the settled message: counted once it is
+            OPT_OUTS.labels(self.inbox.channel, "opted_out" if word == "stop" else "opted_in").inc()
         log.info(f"{self.inbox.channel}_answered", word=word, outbox=out)
         await self.inbox.hand_off([out] if out else [])
         return True

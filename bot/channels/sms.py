@@ -21,6 +21,7 @@ from bot.msisdn import BadNumber, mask, normalise
 from integrations.smsgateway import DLR_ORDER
 from integrations.smsgateway.signing import SIGNATURE, TIMESTAMP, verify
 from jobs.delivery import record_report
+from jobs.metrics import DELIVERY_REPORTS
 
 log = structlog.get_logger()
 MAX_TEXT = 1600  # ten concatenated GSM-7 parts and then some
@@ -83,6 +84,7 @@ class SmsChannel:
         if status not in DLR_ORDER:
             return web.Response(status=400, text=f"bad request: unknown status '{status}'")
         outcome = await asyncio.to_thread(record_report, self.db, message_id, status)  # a write: off the loop
+        DELIVERY_REPORTS.labels(status, outcome).inc()
         log.info("sms_report", outcome=outcome, status=status)
         return web.Response(text=f"OK ({outcome})")
 

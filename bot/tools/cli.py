@@ -8,8 +8,10 @@ import json
 import os
 import sys
 
+from bot import telemetry
 from bot.settings import Settings, load_settings
-from bot.tools import admin_cli, agent_cli, boss_cli, campaign_cli, churn_cli, remind_cli, scheduler_cli
+from bot.tools import (admin_cli, agent_cli, boss_cli, campaign_cli, churn_cli, metrics_cli, remind_cli,
+                       scheduler_cli)
 from bot.tools.telegram_cli import cmd_telegram
 
 
@@ -20,6 +22,7 @@ def _core(settings: Settings):
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    telemetry.prepare(settings)  # before anything imports prometheus_client
     import structlog
     from aiohttp import web
 
@@ -28,7 +31,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.tools.banner import banner, in_container
     from bot.web import make_app
 
-    configure(settings.log.level)
+    configure(settings.log.level, fmt=settings.log.format)
     host = args.host or settings.http.host
     port = args.port or settings.http.port
     try:
@@ -164,7 +167,7 @@ def cmd_telegram_api(args: argparse.Namespace, settings: Settings) -> int:
         print("shortcode telegram-api: [telegram] token is empty; set the token the simulated bot accepts with "
               "SHORTCODE_TELEGRAM_TOKEN (for example 123456:TEST); the bot must use the same", file=sys.stderr)
         return 2
-    configure(settings.log.level)
+    configure(settings.log.level, fmt=settings.log.format)
     host, port = url.hostname or "127.0.0.1", url.port or 8091
     print(f"simulated Telegram Bot API on {settings.telegram.api_url}<token>/<method>; "
           f"control API on http://{host}:{port}/control/", flush=True)
@@ -174,6 +177,7 @@ def cmd_telegram_api(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """An RQ worker for the outbox and the other jobs, on the Redis server `serve` uses."""
+    telemetry.prepare(settings)  # before anything imports prometheus_client
     import redis
 
     from bot.db import make_engine
@@ -188,7 +192,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         print("the embedded store lives inside `shortcode serve`, which runs its own worker; set [redis] url "
               "(SHORTCODE_REDIS_URL=redis://...) to run workers apart", file=sys.stderr)
         return 2
-    configure(settings.log.level)
+    configure(settings.log.level, fmt=settings.log.format)
     core = _core(settings)  # a bad menus or reminders file stops the worker here, with one line
     engine = make_engine(settings.database_url)
     process.use(engine, outbox_sender(settings, engine), telegram_sender(settings, engine), catalogs=core.catalogs,
@@ -284,6 +288,7 @@ def parser() -> argparse.ArgumentParser:
     admin_cli.register(sub)
     campaign_cli.register(sub)
     scheduler_cli.add_parser(sub)
+    metrics_cli.register(sub, _finish)
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)

@@ -12,6 +12,9 @@ from bot.settings import Settings
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     """Run the scheduler; `--list` prints the table (name, schedule, next slot) and exits."""
+    from bot import telemetry
+
+    telemetry.prepare(settings)  # before jobs.scheduler imports prometheus_client
     import redis
 
     from bot.logs import configure
@@ -22,7 +25,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
         print("the embedded store lives inside `shortcode serve`, which runs its own scheduler; set [redis] url "
               "(SHORTCODE_REDIS_URL=redis://...) to run the scheduler apart", file=sys.stderr)
         return 2
-    configure(settings.log.level)
+    configure(settings.log.level, fmt=settings.log.format)
     connection = redis.Redis.from_url(settings.redis.url) if not args.list else None
     scheduler = scheduler_for(connection, settings)
     if args.list:

@@ -20,7 +20,7 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     if not s.token:
         print("shortcode telegram: [telegram] token is empty; set SHORTCODE_TELEGRAM_TOKEN", file=sys.stderr)
         return 2
-    configure(settings.log.level)
+    configure(settings.log.level, fmt=settings.log.format)
     bot = telegram.Bot(s.token, base_url=s.api_url)
     try:
         if args.action == "set-webhook":

@@ -1,5 +1,5 @@
 """The database schema against the code's migrations: `serve` refuses a database behind them (the
-embedded SQLite default upgrades itself and says so), and /healthz reports it."""
+embedded SQLite default upgrades itself and says so), and /readyz reports it."""
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -51,17 +51,18 @@ async def test_embedded_serve_upgrades_a_fresh_database_and_says_so(tmp_path):
         serve.stop()
 
 
-async def test_health_is_503_with_the_reason_while_the_schema_is_behind(settings, serve):
+async def test_ready_is_503_with_the_reason_while_the_schema_is_behind(settings, serve):
     """A load balancer keeps traffic away from a process whose database lacks a migration."""
     upgrade(settings.database_url, "0007")
     base = await serve(settings)
     async with ClientSession() as http:
-        async with http.get(base + "/healthz") as r:
+        async with http.get(base + "/readyz") as r:
             assert r.status == 503
-            assert_declared("/healthz", "get", r.status, r.content_type, await r.text())
-            assert (await r.json())["reason"] == f"database schema is not up to date (at 0007, need {head_revision()})"
+            assert_declared("/readyz", "get", r.status, r.content_type, await r.text())
+            behind = f"database schema is not up to date (at 0007, need {head_revision()})"
+            assert (await r.json())["reason"] == f"migrations: {behind}"
         upgrade(settings.database_url)
-        async with http.get(base + "/healthz") as r:
+        async with http.get(base + "/readyz") as r:
             assert r.status == 200 and (await r.json())["status"] == "ok"
 
 

@@ -315,13 +315,22 @@ async def test_overload_answers_are_declared_and_health_gets_through(serve, sett
 
 
 async def test_health_answers_are_declared(client, serve, settings_with, db):
-    async with client.http.get(client.base + "/healthz") as r:
-        assert r.status == 200
-        assert_declared("/healthz", "get", r.status, r.content_type, await r.text())
+    """Alive whatever Redis does; ready only with it, and each answer as the document declares it."""
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
     down = await serve(settings_with(redis_url=f"redis://127.0.0.1:{dead}/0"))
-    async with client.http.get(down + "/healthz") as r:
-        assert r.status == 500
-        assert_declared("/healthz", "get", r.status, r.content_type, await r.text())
+    for base, path, status in ((client.base, "/healthz", 200), (client.base, "/readyz", 200),
+                               (down, "/healthz", 200), (down, "/readyz", 503)):
+        async with client.http.get(base + path) as r:
+            assert r.status == status, (base, path)
+            assert_declared(path, "get", r.status, r.content_type, await r.text())
+
+
+async def test_metrics_answers_are_declared(client, serve, settings_with, db):
+    guarded = await serve(settings_with(metrics_token="scrape-token"))
+    for base, headers, status in ((client.base, {}, 200), (client.base, {"X-Forwarded-For": "203.0.113.9"}, 403),
+                                  (guarded, {}, 401), (guarded, {"Authorization": "Bearer scrape-token"}, 200)):
+        async with client.http.get(base + "/metrics", headers=headers) as r:
+            assert r.status == status, (base, headers)
+            assert_declared("/metrics", "get", r.status, r.content_type, await r.text(), r.headers)

@@ -31,9 +31,9 @@ async def stack(tmp_path, own_redis):
         stack.stop()
 
 
-async def health(stack: Stack) -> tuple[int, dict]:
+async def health(stack: Stack, path: str = "/readyz") -> tuple[int, dict]:
     async with ClientSession(timeout=ClientTimeout(total=HANG)) as http:
-        async with http.get(stack.web + "/healthz") as r:
+        async with http.get(stack.web + path) as r:
             return r.status, await r.json() if r.content_type == "application/json" else {}
 
 
@@ -69,15 +69,17 @@ async def test_inprocess_worker_sends_a_reply_queued_after_a_redis_restart(stack
     assert log.count('"worker_redis_unavailable"') == 1 and '"worker_recovered"' in log, log[-3000:]
 
 
-async def test_health_answers_503_while_the_inprocess_worker_cannot_work_and_200_once_it_can(stack, own_redis):
+async def test_ready_answers_503_while_the_inprocess_worker_cannot_work_and_200_once_it_can(stack, own_redis):
+    """Not ready while Redis is away and the worker fails; alive all along (a restart would not help)."""
     assert (await health(stack))[0] == 200
     own_redis.kill()
 
     async def unhealthy():
         status, body = await health(stack)
-        return status == 503 and body
+        return status == 503 and "worker" in body.get("reason", "") and body
     down = await eventually(unhealthy, timeout=20, every=0.2)
-    assert down["status"] == "unavailable" and "worker" in down["reason"], down
+    assert down["status"] == "unavailable" and "redis" in down["reason"], down
+    assert await health(stack, "/healthz") == (200, {"status": "ok"})
 
     own_redis.start()
 
