@@ -44,8 +44,8 @@ COPY menus ./menus
 COPY locale ./locale
 RUN pip install --no-cache-dir --no-deps -e . \
  && pybabel compile -d locale -D messages --use-fuzzy \
- && mkdir -p var \
- && chown shortcode:shortcode var
+ && mkdir -p var/metrics \
+ && chown -R shortcode:shortcode var
 
 USER shortcode
 EXPOSE 8080

@@ -5,9 +5,25 @@ points prometheus_client at that folder before this module is first imported, an
 land there for any `serve` to read. Labels are small closed sets: never a number, an id or a text."""
 from __future__ import annotations
 
+import os
+import socket
 import time
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, values
+
+HOST = socket.gethostname()
+_IDS: dict[int, str] = {}
+
+
+def process_id() -> str:
+    """This process's name in the shared folder's file names: the host as well as the pid, because containers
+    sharing one metrics volume all run as pid 1, 7, ... (prometheus_client asks on every change: cached)."""
+    pid = os.getpid()
+    return _IDS.get(pid) or _IDS.setdefault(pid, f"{HOST}-{pid}")
+
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    values.ValueClass = values.MultiProcessValue(process_identifier=process_id)
 
 # from 5 ms (a hop from memory) to 10 s (the turn deadline)
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
