@@ -210,6 +210,12 @@ class Retention(_Section):
     max_rows: int = Field(50_000, ge=1)
 
 
+class Erase(_Section):
+    """`shortcode subscriber erase` (`bot/erasure.py`)."""
+
+    suppression_key: str = ""  # HMAC key of the opt-out records an erase keeps; set it with the env variable
+
+
 class Paths(_Section):
     menus: Path = Path("menus")
     locale: Path = Path("locale")
@@ -250,6 +256,7 @@ class Settings(_Section):
     campaigns: Campaigns = Campaigns()
     schedule: Schedule = Schedule()
     retention: Retention = Retention()
+    erase: Erase = Erase()
     paths: Paths = Paths()
     log: Log = Log()
     console: Console = Console()

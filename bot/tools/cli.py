@@ -9,7 +9,7 @@ import os
 import sys
 
 from bot.settings import Settings, load_settings
-from bot.tools import admin_cli, agent_cli, boss_cli, campaign_cli, churn_cli, remind_cli, scheduler_cli
+from bot.tools import admin_cli, agent_cli, boss_cli, campaign_cli, churn_cli, erase_cli, remind_cli, scheduler_cli
 from bot.tools.telegram_cli import cmd_telegram
 
 
@@ -284,6 +284,7 @@ def parser() -> argparse.ArgumentParser:
     agent_cli.register(sub)
     admin_cli.register(sub)
     campaign_cli.register(sub)
+    erase_cli.register(sub)  # `subscriber erase`
     scheduler_cli.add_parser(sub)
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
