@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from bot.msisdn import BadNumber, mask, normalise
 from bot.settings import Settings
+from bot.tools.admin_client import describe
 
 
 def register(sub) -> None:
@@ -20,6 +21,7 @@ def register(sub) -> None:
                                       "the ledger and bookings under a pseudonym (audited)")
     e.add_argument("msisdn", help="the subscriber's number, with or without +86 ([service] region)")
     e.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    describe(ssub)
     s.set_defaults(func=cmd_subscriber)
 
 
