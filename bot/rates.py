@@ -7,6 +7,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from bot.pipelined import Pipelined
+from bot.redisconn import tagged
 
 
 # KEYS: the subscriber's set for the minute. ARGV: the message id, the set's TTL in seconds. Returns its size.
@@ -28,5 +29,5 @@ class MinuteCounter:
 
     async def place(self, msisdn: str, message_id: int, now: datetime) -> int:
         """How many messages `msisdn` sent in `now`'s minute, this one included (one round trip, shared)."""
-        key = f"{self.namespace}{msisdn}:{int(now.timestamp() // 60)}"
+        key = f"{self.namespace}{tagged(msisdn)}:{int(now.timestamp() // 60)}"
         return int(await self._pipelined.script(self._place, [key], [message_id, 120]))

@@ -7,6 +7,13 @@ import redis
 import redis.asyncio as aredis
 
 
+def tagged(msisdn: str) -> str:
+    """A subscriber's number as Redis Cluster's hash tag: Redis hashes only what is inside the braces, so
+    every key of one subscriber (sessions and locks on every channel, flood counters) is on one slot and a
+    script over two of them stays legal in a cluster. `sc:s:{+8613800000001}`."""
+    return "{" + msisdn + "}"
+
+
 @dataclass
 class RedisPair:
     """An asyncio client for the web side and a sync one for RQ, seeing the same data."""

@@ -188,13 +188,32 @@ class Schedule(_Section):
     campaign_rescan: str = "every 1m"  # runs that died (or were never queued) are queued again
     churn_rescan: str = "every 5m"  # scoring parts whose worker died are queued again
     reminders: bool = True
+    purge: str = "40 * * * *"  # the retention purge ([retention]), hourly
 
     @field_validator("outbox_rescan", "telegram_rescan", "reconcile", "points_expiry", "churn", "campaign_rescan",
-                     "churn_rescan")
+                     "churn_rescan", "purge")
     @classmethod
     def _a_schedule(cls, value: str) -> str:
         parse_when(value)
         return value
+
+
+class Retention(_Section):
+    """How long data is kept (`jobs/purge.py`, run at `[schedule] purge`); a purge changes at most `max_rows`
+    rows a table per run, `batch` rows a transaction."""
+
+    inbound_body_days: int = Field(30, ge=1)  # SMS and Telegram bodies blanked (the rows stay)
+    parked_report_days: int = Field(7, ge=1)  # delivery reports for message ids never recorded
+    ussd_end_days: int = Field(30, ge=1)  # the gateway's USSD end notifications
+    rq_result_hours: int = Field(72, ge=1)  # finished and failed RQ jobs
+    batch: int = Field(500, ge=1, le=10_000)
+    max_rows: int = Field(50_000, ge=1)
+
+
+class Erase(_Section):
+    """`shortcode subscriber erase` (`bot/erasure.py`)."""
+
+    suppression_key: str = ""  # HMAC key of the opt-out records an erase keeps; set it with the env variable
 
 
 class Paths(_Section):
@@ -244,6 +263,8 @@ class Settings(_Section):
     churn: Churn = Churn()
     campaigns: Campaigns = Campaigns()
     schedule: Schedule = Schedule()
+    retention: Retention = Retention()
+    erase: Erase = Erase()
     paths: Paths = Paths()
     log: Log = Log()
     console: Console = Console()

@@ -83,6 +83,7 @@ Provider = Callable[[Any], list[Periodic]]
 PROVIDERS: list[Provider] = []
 ENTRY_MODULES: tuple[str, ...] = ("jobs.reminder_schedule", "jobs.churn", "jobs.campaign_run")  # modules whose
 # import adds providers (the reminders' kinds, the weekly churn scoring, the re-scan of campaign runs)
+ENTRY_MODULES += ("jobs.purge",)  # the retention purge ([retention])
 
 
 def provide(provider: Provider) -> Provider:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.engine.engine import Policy
 from bot.engine.render import Budget
+from bot.redisconn import tagged
 from bot.settings import Settings
 
 # Telegram: 4096 characters a message, and a keyboard of at most 10 options a page (one button each).
@@ -24,7 +25,8 @@ class Channel:
     confirms_by_sms: bool  # a confirming screen is also sent by SMS (it is gone once a USSD session ends)
 
     def session_key(self, msisdn: str) -> str:
-        return self.key_prefix + msisdn
+        """The channel's prefix and the number as a hash tag: `sms:{+8613800000001}`."""
+        return self.key_prefix + tagged(msisdn)
 
     @property
     def offers_resume(self) -> bool:
@@ -37,8 +39,8 @@ def channel_table(settings: Settings) -> dict[str, Channel]:
 
 
 def ussd(settings: Settings) -> Channel:
-    """A dial: a session idles out quickly and is offered back for the resume window. Its key is the bare
-    number (sessions written before the table existed stay readable)."""
+    """A dial: a session idles out quickly and is offered back for the resume window. Its key is the tagged
+    number alone."""
     s = settings.session
     policy = Policy(idle_timeout=s.idle_timeout, resume_window=s.resume_window,
                     max_wrong_inputs=s.max_wrong_inputs, default_timezone=settings.service.timezone)

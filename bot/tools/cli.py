@@ -10,7 +10,7 @@ import sys
 
 from bot import telemetry
 from bot.settings import Settings, load_settings
-from bot.tools import (admin_cli, agent_cli, boss_cli, campaign_cli, churn_cli, metrics_cli, remind_cli,
+from bot.tools import (admin_cli, agent_cli, boss_cli, campaign_cli, churn_cli, erase_cli, metrics_cli, remind_cli,
                        scheduler_cli)
 from bot.tools.telegram_cli import cmd_telegram
 
@@ -287,6 +287,7 @@ def parser() -> argparse.ArgumentParser:
     agent_cli.register(sub)
     admin_cli.register(sub)
     campaign_cli.register(sub)
+    erase_cli.register(sub)  # `subscriber erase`
     scheduler_cli.add_parser(sub)
     metrics_cli.register(sub, _finish)
     s = sub.add_parser("db", help="database schema")

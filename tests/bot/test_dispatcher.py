@@ -125,7 +125,7 @@ async def test_a_subscriber_in_shanghai_stays_there_when_the_service_default_is_
     d = build_dispatcher(core, client, db)
     assert d.subscribers.profile(MSISDN).timezone == "Asia/Shanghai"
     await d.handle(Inbound("ussd", MSISDN, "tz", None, 0, "*126#"))
-    held = await d.store.acquire(MSISDN)
+    held = await d.store.acquire(d.channel.session_key(MSISDN))
     await d.store.release(held)
     assert (await d._profile(held, Inbound("ussd", MSISDN, "tz", "1", 1, "*126#"))).timezone == "Asia/Shanghai"
     await client.aclose()

@@ -69,7 +69,7 @@ async def test_a_subscriber_whose_hop_died_with_its_process_gets_the_menu_after_
         await asyncio.gather(in_flight, return_exceptions=True)
         await eventually(lambda: link.held == 0, timeout=10)
         with own_redis.client() as direct:
-            assert direct.pttl(f"{stack.env['SHORTCODE_REDIS_PREFIX']}lock:{ME}") > 0, "the lock was not taken"
+            assert direct.pttl(f"{stack.env['SHORTCODE_REDIS_PREFIX']}lock:{{{ME}}}") > 0, "the lock was not taken"
 
         too_soon = await dial(http, stack.web2, "too-soon")  # held: the apology, in English
         await asyncio.sleep(max(0.0, started + deadline + 1 - time.monotonic()))

@@ -135,7 +135,7 @@ async def test_redis_restarted_mid_session_hops_get_polite_answers_and_no_one_se
                 assert (a.status, a.text) == (200, screens[m][i + 1]), (m, a)
 
     with own_redis.client() as stored:
-        raws = {m: stored.get(f"{settings.redis.prefix}s:{m}") for m in numbers}
+        raws = {m: stored.get(f"{settings.redis.prefix}s:{{{m}}}") for m in numbers}
     for m, raw in raws.items():  # each stored session is its own subscriber's, under its own key
         session = loads(raw.decode().split("|", 1)[1])
         assert (session.msisdn, session.ref, session.hops) == (m, f"live-{m}", len(retried[m]) + 1 + len(paths[m]))
@@ -274,7 +274,7 @@ async def test_slow_redis_a_timed_out_hop_does_not_lock_the_subscriber_out(slow_
                 break
             await asyncio.sleep(0.2)
         with own_redis.client() as direct:
-            lock_ttl = direct.pttl(f"{settings.redis.prefix}lock:{me}")
+            lock_ttl = direct.pttl(f"{settings.redis.prefix}lock:{{{me}}}")
         assert a.text == menu, f"still refused ({a.text!r}); the lock key has {lock_ttl} ms to live"
 
 

@@ -284,7 +284,7 @@ class Harness(RuleBasedStateMachine):
         return rows[0]
 
     async def peek(self, sub: str, channel: str = "ussd") -> Session | None:
-        return await self.ussd.store.peek(sub if channel == "ussd" else f"sms:{sub}")
+        return await self.ussd.store.peek(self.ussd.channel.session_key(sub) if channel == "ussd" else f"sms:{{{sub}}}")
 
     async def to_root(self, sub: str) -> None:
         """Bring the USSD session to the main menu: dial if needed, start over on a resume offer, else 00."""

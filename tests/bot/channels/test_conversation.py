@@ -92,7 +92,8 @@ async def test_a_third_channel_is_one_more_entry_in_the_table(chat, settings):
     assert reply.text.splitlines()[1:] == [f"{n}. {core.catalogs.render('en', o)}"
                                          for n, o in enumerate(reply.screen.options, 1)]
     store = SessionStore(redis, settings.redis.prefix)
-    assert (await store.peek(f"chat:{EN}")).ref == CHAT and await store.peek(EN) is None
+    assert (await store.peek(dispatcher.channel.session_key(EN))).ref == CHAT
+    assert await store.peek(core.channels["ussd"].session_key(EN)) is None
 
 
 async def test_the_text_conversation_answers_a_channel_that_is_not_sms(chat, db):

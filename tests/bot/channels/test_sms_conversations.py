@@ -168,7 +168,7 @@ async def test_processing_a_message_again_changes_nothing(settings_with, db, cor
     with db.connect() as conn:
         texts = conn.execute(select(Outbox.__table__.c.text).order_by(Outbox.__table__.c.id)).scalars().all()
     assert len(texts) == 2 and texts[1].startswith("You have")  # "1" applied once: the balance screen
-    session = await sms.store.peek(f"sms:{EN}")
+    session = await sms.store.peek(sms.channel.session_key(EN))
     assert (session.flow, session.state, session.hops) == ("points", "balance", 2)
     await redis.aclose()
 
@@ -331,7 +331,7 @@ async def test_an_sms_turn_is_abandoned_at_its_deadline_and_tried_again_later(se
     sms = build_dispatcher(core, redis, db, channel="sms")
     conversations = sms_conversation(core, sms, db, Outbound(db), redis)
     assert conversations.turn_timeout == 0.5
-    other = await SessionStore(redis, s.redis.prefix, lock_ttl_ms=60000).acquire(f"sms:{EN}")
+    other = await SessionStore(redis, s.redis.prefix, lock_ttl_ms=60000).acquire(f"sms:{{{EN}}}")
     with db.begin() as conn:
         conn.execute(SmsInbox.__table__.insert().values(id=1, gateway="t", message_id="m1", msisdn=EN,
                                                         short_code="12580", text="PTS",

@@ -138,7 +138,7 @@ async def test_two_concurrent_hops_of_one_subscriber_do_not_interleave(http, bas
     from bot.redisconn import connect
     from bot.store import SessionStore
     pair = connect(core.settings.redis.url)
-    session = await SessionStore(pair.aio, core.settings.redis.prefix).peek(MSISDN)
+    session = await SessionStore(pair.aio, core.settings.redis.prefix).peek("{" + MSISDN + "}")
     await pair.close()
     assert session.hops == 1 and session.location == ("account", "home")
 

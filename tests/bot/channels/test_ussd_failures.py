@@ -40,7 +40,7 @@ async def test_slow_turn_is_cut_at_the_reply_timeout(settings_with, db, redis_ur
     """The subscriber's lock is held elsewhere for longer than the reply timeout: END, not a hang."""
     s = settings_with(ussd_reply_timeout=0.5, session_lock_wait_ms=5000)
     client = aredis.Redis.from_url(redis_url)
-    held = await SessionStore(client, s.redis.prefix).acquire("+8613800000001")
+    held = await SessionStore(client, s.redis.prefix).acquire("{+8613800000001}")
     status, body, took = await post(build_core(s))
     await client.aclose()
     assert status == 200 and body == APOLOGY and 0.4 < took < 3
@@ -50,7 +50,7 @@ async def test_slow_turn_is_cut_at_the_reply_timeout(settings_with, db, redis_ur
 async def test_busy_subscriber_gets_an_end_apology(settings_with, db, redis_url):
     s = settings_with(session_lock_wait_ms=100)
     client = aredis.Redis.from_url(redis_url)
-    await SessionStore(client, s.redis.prefix).acquire("+8613800000001")
+    await SessionStore(client, s.redis.prefix).acquire("{+8613800000001}")
     status, body, took = await post(build_core(s))
     await client.aclose()
     assert status == 200 and body == APOLOGY and took < 3
@@ -70,9 +70,9 @@ async def test_a_busy_subscriber_gets_the_apology_in_the_language_of_their_sessi
     s = settings_with(session_lock_wait_ms=100)
     client = aredis.Redis.from_url(redis_url)
     store = SessionStore(client, s.redis.prefix)
-    held = await store.acquire("+8613800000001")  # a Chinese profile, who switched to English in the session
+    held = await store.acquire("{+8613800000001}")  # a Chinese profile, who switched to English in the session
     await store.save(held, Session("+8613800000001", "earlier", "menu", "main", "en", time.time(), tier="gold"))
-    await store.acquire("+8613800000001")
+    await store.acquire("{+8613800000001}")
     status, body, _ = await post(build_core(s))
     await client.aclose()
     assert (status, body) == (200, "END Sorry, the service is busy. Please dial again in a moment.")
