@@ -42,6 +42,7 @@ class Topology:
     scheduler: bool = True
     telegram: bool = True
     subscribers: int = 1000
+    shared_port: bool = False  # every serve on one port (SO_REUSEPORT): the kernel spreads the connections
 
 
 @dataclass
@@ -93,7 +94,7 @@ class Cluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.ports.postgres}/{DATABASE}"
 
     def web(self, i: int = 0) -> str:
-        return f"http://127.0.0.1:{self.ports.serve + i}"
+        return f"http://127.0.0.1:{self.ports.serve + (0 if self.topology.shared_port else i)}"
 
     @property
     def gateway(self) -> str:
@@ -200,8 +201,10 @@ class Cluster:
         self._spawn("gateway", [*py, "gateway"], url=self.gateway)
         if topology.telegram:
             self._spawn("telegram-api", [*py, "telegram-api"], url=f"http://127.0.0.1:{self.ports.telegram}/control/")
+        shared = ["--reuse-port"] if topology.shared_port else []
         for i in range(topology.serve):
-            self._spawn(f"serve-{i + 1}", [*py, "serve", "--port", str(self.ports.serve + i)], url=self.web(i))
+            port = self.web(i).rsplit(":", 1)[1]
+            self._spawn(f"serve-{i + 1}", [*py, "serve", "--port", port, *shared], url=self.web(i))
         for i in range(topology.workers):
             self._spawn(f"worker-{i + 1}", [*py, "worker"])
         if topology.scheduler:
@@ -216,8 +219,10 @@ class Cluster:
         checks = {"gateway": self.gateway + "/control/counts",
                   "telegram-api": f"http://127.0.0.1:{self.ports.telegram}/control/stats"}
         for part in self.parts:
-            if part.name.startswith("serve"):
+            if part.name.startswith("serve"):  # on a shared port: one answers, each has said it is starting
                 self._wait(lambda url=part.url: self._http_ok(url + "/healthz"), part.name, timeout)
+                self._wait(lambda log=part.log: "Shortcode on http" in Path(log).read_text(errors="replace"),
+                           part.name, timeout)
             elif part.name in checks:
                 self._wait(lambda url=checks[part.name]: self._http_ok(url), part.name, timeout)
             elif part.name.startswith(("worker", "scheduler")):

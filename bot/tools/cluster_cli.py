@@ -24,7 +24,7 @@ def _up(args: argparse.Namespace) -> int:
         return 2
     ports = Ports(**{f.name: getattr(args, f"{f.name}_port") for f in fields(Ports)})
     topology = Topology(serve=args.serve, workers=args.workers, telegram=not args.no_telegram,
-                        subscribers=args.subscribers)
+                        subscribers=args.subscribers, shared_port=args.shared_port)
     cluster = Cluster(base, ports)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -111,6 +111,9 @@ def register(sub) -> None:
     up.add_argument("--serve", type=int, default=Topology.serve, help="web processes")
     up.add_argument("--workers", type=int, default=Topology.workers, help="RQ workers")
     up.add_argument("--subscribers", type=int, default=Topology.subscribers, help="demo subscribers seeded if empty")
+    up.add_argument("--shared-port", action="store_true",
+                    help="every serve on --serve-port with SO_REUSEPORT (the kernel spreads connections: a "
+                         "round-robin front without one)")
     up.add_argument("--no-telegram", action="store_true", help="without the simulated Bot API and Telegram channel")
     for f in fields(Ports):
         up.add_argument(f"--{f.name}-port", type=int, default=f.default,
