@@ -21,7 +21,7 @@ from bot.tools.cluster import Cluster, Ports, Topology
 from integrations.boss.tables import PointsEntry
 from integrations.smsgateway import signing
 from jobs.tables import Outbox
-from tests.conftest import free_port
+from tests.conftest import free_port, scan_rq
 from tests.privacy import leaks
 from tests.processes import UNGATED, eventually
 
@@ -81,6 +81,7 @@ def run_topology(cluster: Cluster, serve: int, workers: int) -> Run:
         return asyncio.run(script(cluster, serve))
     finally:
         cluster.stop_apps()
+        scan_rq(cluster.redis_url, f"scale-out cluster, {serve} serve + {workers} workers")  # RQ records too
         found = [f"{p.name}: {line}" for p in cluster.logs.glob("*.log") if p.name not in ("redis.log",)
                  for line in leaks(p.read_text(errors="replace"))]
         assert not found, f"logs carry full numbers, secrets or bodies: {found[:5]}"
