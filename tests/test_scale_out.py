@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import tempfile
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -35,7 +37,7 @@ def _ports() -> Ports:
     serve = free_port()
     while True:  # serve i listens on serve + i
         try:
-            with __import__("socket").socket() as s:
+            with socket.socket() as s:
                 s.bind(("127.0.0.1", serve + 1))
             break
         except OSError:
@@ -74,8 +76,6 @@ def run_topology(cluster: Cluster, serve: int, workers: int) -> Run:
     """Fresh data, the topology up, the script, the apps down; every process log checked for leaks."""
     cluster.stop_apps()
     cluster.reset_data()
-    for log in cluster.logs.glob("*.log"):
-        log.unlink()
     cluster.start_apps(Topology(serve=serve, workers=workers, telegram=False, subscribers=SUBSCRIBERS))
     try:
         return asyncio.run(script(cluster, serve))
@@ -171,15 +171,13 @@ def _jobs(cluster: Cluster) -> list[int]:
         return sorted(w.successful_job_count for w in Worker.all(connection=conn))
 
 
-class _engine:
-    def __init__(self, cluster: Cluster) -> None:
-        self.engine = create_engine(cluster.database_url)
-
-    def __enter__(self):
-        return self.engine
-
-    def __exit__(self, *exc) -> None:
-        self.engine.dispose()
+@contextmanager
+def _engine(cluster: Cluster):
+    engine = create_engine(cluster.database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def summaries(cluster: Cluster) -> tuple[Counter, Counter]:

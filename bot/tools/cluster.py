@@ -130,11 +130,12 @@ class Cluster:
         which then stops everything in order."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
-        with open(log, "ab") as out:
+        with open(log, "wb") as out:  # the last start's log: readiness reads it for "worker on ..."
             proc = subprocess.Popen(argv, env=env or self.env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         self.procs[name] = proc
         self.parts.append(Part(name, proc.pid, str(log), url))
+        self.save()  # recorded at once: `down` finds it even if `up` is killed while starting
 
     def shortcode(self, *args: str, env: dict[str, str] | None = None) -> None:
         """A one-off `shortcode` command (migrate, seed) on the cluster's settings; fails loudly."""
@@ -153,7 +154,7 @@ class Cluster:
                               "--dir", str(self.base / "redis"), "--appendonly", "yes", "--save", "",
                               "--maxmemory-policy", "noeviction"], env=dict(os.environ), url=self.redis_url)
         self._postgres_start()
-        self._wait(lambda: self._answers(self.ports.redis), "redis")
+        self._wait(lambda: not _free(self.ports.redis), "redis")
 
     def _postgres_start(self) -> None:
         bindir, pg = pg_bindir(), self.base / "pg"
@@ -169,6 +170,7 @@ class Cluster:
                                      str(pg / "log"), "start"]), check=True, stdout=subprocess.DEVNULL)
         pid = int((pg / "data" / "postmaster.pid").read_text().split()[0])
         self.parts.append(Part("postgres", pid, str(pg / "log"), self.database_url))
+        self.save()
         self._createdb()
 
     def _createdb(self) -> None:
@@ -251,9 +253,6 @@ class Cluster:
                 return r.status == 200
         except OSError:
             return False
-
-    def _answers(self, port: int) -> bool:
-        return not _free(port)
 
     # --- stopping ----------------------------------------------------------------------------------------
     def stop_apps(self) -> None:

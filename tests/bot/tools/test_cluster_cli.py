@@ -20,8 +20,7 @@ from tests.processes import ROOT
 
 
 def _ports() -> list[str]:
-    serve = free_port()
-    return ["--serve-port", str(serve), "--gateway-port", str(free_port()), "--telegram-port", str(free_port()),
+    return ["--serve-port", str(free_port()), "--gateway-port", str(free_port()), "--telegram-port", str(free_port()),
             "--redis-port", str(free_port()), "--postgres-port", str(free_port())]
 
 
