@@ -54,6 +54,13 @@ screenshots: catalogs redis-server chromium
 wrk:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
+# The compose topology as local processes (real redis-server and PostgreSQL under var/cluster/, serve x2,
+# workers x2, the scheduler, the simulated gateway and Bot API) in the foreground: Ctrl-C stops it all.
+# `shortcode cluster up --help` lists the ports and counts; `--detach` and `shortcode cluster down`.
+.PHONY: cluster
+cluster: catalogs redis-server postgresql
+	$(BIN)/shortcode cluster up
+
 # Benchmarks (never part of `make test`): each prints a table and writes JSON under bench/results/.
 # About 21 minutes on 2 cores; docs/benchmarks.md records the latest figures.
 bench: catalogs redis-server wrk

@@ -21,7 +21,9 @@ could hold them by chance).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
 import re
 import secrets
 import string
@@ -50,7 +52,17 @@ _NAMES: set[str] = set()
 _names: list[re.Pattern | None] = [None]  # the names as one pattern, rebuilt when one is added
 LOG_LINE = re.compile(r'^(\{"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(,\d+)? (DEBUG|INFO|WARNING|ERROR|CRITICAL) )')
 
-CANARY = "Privbody" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
+def _canary_letters() -> str:
+    """Random per run; under pytest-xdist the same in every worker (the run's shared id picks them), as the
+    workers must collect the same test ids and some ids show the canary."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        return "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
+    digest = hashlib.sha256(run.encode()).digest()
+    return "".join(string.ascii_lowercase[b % 26] for b in digest[:8])
+
+
+CANARY = "Privbody" + _canary_letters()
 _CANARY = re.compile(CANARY, re.IGNORECASE)
 MIN_BODY, MIN_DISTINCT = 12, 8  # shorter or more repetitive bodies could be in any log by chance
 _BODIES: dict[str, set[str]] = {}  # first MIN_BODY characters -> the bodies (and body lines) seen

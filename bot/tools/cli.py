@@ -10,8 +10,8 @@ import sys
 
 from bot import telemetry
 from bot.settings import Settings, load_settings
-from bot.tools import (admin_cli, agent_cli, boss_cli, campaign_cli, churn_cli, erase_cli, metrics_cli, remind_cli,
-                       scheduler_cli)
+from bot.tools import (admin_cli, agent_cli, boss_cli, campaign_cli, churn_cli, cluster_cli, erase_cli, metrics_cli,
+                       remind_cli, scheduler_cli)
 from bot.tools.telegram_cli import cmd_telegram
 
 
@@ -51,7 +51,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     structlog.get_logger().info("serve_starting", port=port, event_loop=type(loop).__module__ if loop else "asyncio")
     app = make_app(_core(settings))
     _tune_gc(settings.http.gc_young_threshold)
-    web.run_app(app, host=host, port=port, print=None, loop=loop)
+    web.run_app(app, host=host, port=port, print=None, loop=loop, reuse_port=args.reuse_port or None)
     return 0
 
 
@@ -235,6 +235,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the web service with an in-process worker")
     s.add_argument("--host", help="address to listen on (default: [http] host, SHORTCODE_HTTP_HOST)")
     s.add_argument("--port", type=int, help="port to listen on (default: [http] port, SHORTCODE_HTTP_PORT)")
+    s.add_argument("--reuse-port", action="store_true",
+                   help="SO_REUSEPORT: several serve processes on one port, the kernel spreading connections")
     s.set_defaults(func=cmd_serve)
     s = sub.add_parser("sim", help="a terminal phone: dial codes and reply, text through the gateway, or replay "
                                    "transcripts")
@@ -290,6 +292,7 @@ def parser() -> argparse.ArgumentParser:
     erase_cli.register(sub)  # `subscriber erase`
     scheduler_cli.add_parser(sub)
     metrics_cli.register(sub, _finish)
+    _finish(cluster_cli.register(sub))
     s = sub.add_parser("db", help="database schema")
     dbsub = s.add_subparsers(dest="action", required=True)
     dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db)

@@ -58,6 +58,7 @@ class Gateway:
     blacklist: set[str] = field(default_factory=set)
     submits: int = 0  # send requests received, whatever became of them
     accepted: int = 0  # messages accepted (a repeated reference is not accepted again)
+    offered: int = 0  # messages submitted, a repeated reference counted again: a double send shows here
     first_accepted_at: float = 0.0  # wall clock of the first and the latest accept (0: none yet)
     last_accepted_at: float = 0.0
 
@@ -81,6 +82,7 @@ class Gateway:
 
     def accept(self, number: str, sender: str, text: str, reference: str) -> dict[str, Any]:
         """One recipient's answer; a reference already seen gets its first message id back."""
+        self.offered += 1
         if not valid(number):
             return _recipient(number, INVALID_PHONE)
         if number in self.blacklist:
@@ -239,7 +241,7 @@ async def counts(request: web.Request) -> web.Response:
     """Control API: the counters and the first and latest accept times, in constant time: a benchmark polls
     it while a million messages arrive, where `/control/stats` would list every one of them."""
     gw = request.app[GATEWAY]
-    return web.json_response({"submits": gw.submits, "accepted": gw.accepted,
+    return web.json_response({"submits": gw.submits, "accepted": gw.accepted, "offered": gw.offered,
                               "first_accepted_at": gw.first_accepted_at, "last_accepted_at": gw.last_accepted_at})
 
 

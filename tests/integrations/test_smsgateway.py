@@ -150,17 +150,19 @@ async def test_shortcode_gateway_runs_as_its_own_process(tmp_path):
 
 
 async def test_counts_tell_accepted_and_first_and_latest_accept_without_listing_messages(gateway):
-    """/control/counts: what a bulk benchmark polls; a repeated reference moves neither count nor time."""
+    """/control/counts: what a bulk benchmark polls; a repeated reference moves neither the accepted count nor
+    the times, only `offered` (every message submitted: how a test sees a double send)."""
     gw, base, http = gateway
     async with http.get(base + "/control/counts") as r:
-        assert await r.json() == {"submits": 0, "accepted": 0, "first_accepted_at": 0, "last_accepted_at": 0}
+        assert await r.json() == {"submits": 0, "accepted": 0, "offered": 0, "first_accepted_at": 0,
+                                  "last_accepted_at": 0}
     await post(http, base, to="+8613800000001", message="one", clientReference="m1")
     await post(http, base, to="+8613800000002", message="two", clientReference="m2")
     await post(http, base, to="+8613800000002", message="two", clientReference="m2")
     async with http.get(base + "/control/counts") as r:
         body = await r.json()
     first, latest = (m.accepted_at for m in gw.messages.values())
-    assert body == {"submits": 3, "accepted": 2, "first_accepted_at": first, "last_accepted_at": latest}
+    assert body == {"submits": 3, "accepted": 2, "offered": 3, "first_accepted_at": first, "last_accepted_at": latest}
     assert "messages" not in body and first <= latest
 
 
