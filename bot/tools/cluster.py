@@ -122,6 +122,7 @@ class Cluster:
                 "SHORTCODE_JOBS_INPROCESS_WORKER": "false", "SHORTCODE_SCHEDULE_INPROCESS": "false",
                 "SHORTCODE_HTTP_PORT": str(self.ports.serve),  # the gateway's callbacks go to the first serve
                 "SHORTCODE_SMS_GATEWAY_URL": self.gateway,
+                "SHORTCODE_METRICS_DIR": str(self.base / "metrics"),  # every process's counters, one folder
                 **(telegram if self.topology.telegram else {}), **self.extra}
 
     # --- processes ---------------------------------------------------------------------------------------
@@ -197,6 +198,7 @@ class Cluster:
         scheduler; returns once every one answers or says it is running."""
         self.topology = topology
         self.shortcode("db", "upgrade")
+        self.shortcode("metrics", "wipe")  # a fresh cluster: no counts of processes gone
         if seed:
             self.shortcode("seed", "--demo", "--if-empty", "--subscribers", str(topology.subscribers))
         py = [sys.executable, "-m", "bot.tools.cli"]
