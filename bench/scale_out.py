@@ -1,4 +1,4 @@
-"""Benchmark 13: scale-out. USSD hops/s with 1 and with 2 `serve` processes on one port (SO_REUSEPORT: the
+"""Benchmark 14: scale-out. USSD hops/s with 1 and with 2 `serve` processes on one port (SO_REUSEPORT: the
 kernel spreads wrk's connections over them, our round-robin front), on the local cluster's stores
 (bot/tools/cluster.py: redis-server with AOF, PostgreSQL), alternating 1 and 2 in every run; the ratio.
 
