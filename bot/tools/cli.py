@@ -182,6 +182,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.db import make_engine
     from bot.logs import configure
+    from bot.startup import check_redis
     from bot.tools.banner import hide_password
     from bot.wiring import build_services, outbox_sender, telegram_sender
     from jobs import process
@@ -200,6 +201,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
                     campaigns=campaign_setup(settings))
     connection = redis.Redis.from_url(settings.redis.url)
     print(f"worker on {hide_password(settings.redis.url)} queue {settings.jobs.queue}", flush=True)
+    for note in check_redis(settings):  # what an evicting or diskless Redis may lose
+        print(note, flush=True)
     # an RQ SimpleWorker runs jobs in this process: no fork per job (~ms each) and no database connections
     # shared across a fork; a job that crashes the process is found by the re-scan. A Redis outage
     # does not end it: it backs off and carries on when Redis is back.

@@ -18,6 +18,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     import redis
 
     from bot.logs import configure
+    from bot.startup import check_redis
     from bot.tools.banner import hide_password
     from jobs.scheduler import scheduler_for
 
@@ -35,6 +36,8 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signum, lambda *_: stop.set())
     print(f"scheduler on {hide_password(settings.redis.url)} queue {settings.jobs.queue}: "
           f"{', '.join(job.name for job in scheduler.get_jobs())}", flush=True)
+    for note in check_redis(settings):  # what an evicting or diskless Redis may lose
+        print(note, flush=True)
     scheduler.run(stop)
     return 0
 

@@ -1,6 +1,9 @@
-"""`shortcode serve` warns at start when its Redis server may lose what we keep there (evicting keys, or
+"""`shortcode serve`, `worker` and `scheduler` warn at start when its Redis server may lose what we keep there (evicting keys, or
 keeping nothing on disk), and says so when it cannot tell; checked against real redis-servers so configured."""
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 
@@ -8,7 +11,7 @@ from bot.db import upgrade
 from bot.settings import load_settings
 from bot.startup import check_redis
 from tests.hardening.redis_server import RedisServer
-from tests.processes import SECRETS, Serve, clean_env
+from tests.processes import ROOT, SECRETS, Serve, clean_env, eventually
 
 LOSSY = ("--maxmemory-policy", "allkeys-lru", "--appendonly", "no", "--save", "")
 SAFE = ("--maxmemory-policy", "noeviction", "--appendonly", "yes", "--save", "")
@@ -77,3 +80,21 @@ async def test_serve_prints_the_warning_and_starts_all_the_same(server, tmp_path
         assert "warning: Redis evicts keys" in serve.stdout and "warning: Redis keeps nothing on disk" in serve.stdout
     finally:
         serve.stop()
+
+
+@pytest.mark.parametrize("server", [LOSSY], indirect=True)
+@pytest.mark.parametrize("command", [["worker", "--burst"], ["scheduler"]])
+async def test_a_worker_and_the_scheduler_print_it_too(server, tmp_path, command):
+    url = f"sqlite:///{tmp_path}/own.db"
+    upgrade(url)
+    out = tmp_path / "out.txt"
+    env = clean_env(SHORTCODE_REDIS_URL=server.url, SHORTCODE_DATABASE_URL=url, **SECRETS)
+    with open(out, "wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "bot.tools.cli", *command], env=env, cwd=ROOT, stdout=sink,
+                                stderr=subprocess.STDOUT)
+    try:
+        await eventually(lambda: "warning: Redis keeps nothing on disk" in out.read_text(), timeout=30)
+        assert "warning: Redis evicts keys" in out.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(10)
