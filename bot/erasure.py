@@ -1,7 +1,7 @@
 """Erasing a subscriber: their number, name, Telegram link, message bodies and sessions go; the ledger, bills
 and booking history stay under a random pseudonym (`anon-` and 11 hex digits: the `msisdn` columns hold 16),
 so sums and partner reconciliation still add up. An opt-out is kept as a suppression record under an HMAC of
-the number (`[retention] suppression_key`): a legal need, and no number. One audit row names the pseudonym.
+the number (`[erase] suppression_key`): a legal need, and no number. One audit row names the pseudonym.
 
 Every table is walked generically (each text column of each table), so a table added later is covered; each
 table is its own transaction and the subscriber row goes last with the audit row, so an erase cut short can be

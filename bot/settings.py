@@ -20,6 +20,8 @@ LOCAL_SECRETS = Path("var/secrets.toml")
 # The secret settings, as (section, key): each must be the operator's own outside the embedded demo.
 SECRET_KEYS = (("ussd", "secret"), ("sms", "secrets"), ("sms", "api_key"), ("telegram", "secret_token"))
 TELEGRAM_SECRET = ("telegram", "secret_token")  # required only where Telegram is enabled
+# generated for the embedded demo too, but never required to start: only `subscriber erase` needs it
+GENERATED_KEYS = (*SECRET_KEYS, ("erase", "suppression_key"))
 # Values that were published with the project (README, docs, older config.toml): known to everyone.
 SHIPPED = frozenset({"demo-secret", "demo-sms-secret", "demo-key"})
 
@@ -317,7 +319,7 @@ def _local_secrets(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     if not path.exists():
         return data
     generated = tomllib.loads(path.read_text("utf-8"))
-    for section, key in SECRET_KEYS:
+    for section, key in GENERATED_KEYS:
         value = generated.get(section, {}).get(key)
         if value and unset(str(data.get(section, {}).get(key, ""))):
             data.setdefault(section, {})[key] = value

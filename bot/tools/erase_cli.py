@@ -34,6 +34,9 @@ def cmd_subscriber(args: argparse.Namespace, settings: Settings) -> int:
         msisdn = normalise(args.msisdn, settings.service.region)
     except BadNumber as exc:
         return _refuse(str(exc))
+    if not settings.erase.suppression_key:
+        return _refuse("set [erase] suppression_key (SHORTCODE_ERASE_SUPPRESSION_KEY) first: an opt-out is kept "
+                       "under its HMAC, and with an empty key anyone could trace it back to the number")
     if not args.yes and not _confirmed(msisdn):
         return _refuse("not confirmed: nothing erased")
     upgrade(settings.database_url)

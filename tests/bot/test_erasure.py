@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, String, func, select
 from bot.db import make_engine, upgrade
 from bot.dispatcher import Inbound
 from bot.erasure import forms, suppression
-from bot.models import SmsInbox, TelegramInbox, TelegramLink, TelegramLinkEvent
+from bot.models import SmsInbox, Subscriber, TelegramInbox, TelegramLink, TelegramLinkEvent
 from bot.rates import MinuteCounter
 from bot.tools.seed import seed_demo
 from bot.wiring import build_core, build_dispatcher
@@ -32,10 +32,10 @@ ME, OTHER = "+8613800000001", "+8613800000005"
 NOW = datetime.now(timezone.utc)
 
 
-def shortcode(settings, *args: str) -> subprocess.CompletedProcess:
+def shortcode(settings, *args: str, key: str = "k") -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(ROOT), "SHORTCODE_DATABASE_URL": settings.database_url,
            "SHORTCODE_REDIS_URL": settings.redis.url, "SHORTCODE_REDIS_PREFIX": settings.redis.prefix,
-           "SHORTCODE_ERASE_SUPPRESSION_KEY": "k"}
+           "SHORTCODE_ERASE_SUPPRESSION_KEY": key}
     return subprocess.run([sys.executable, "-m", "bot.tools.cli", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
 
@@ -134,3 +134,12 @@ async def test_erase_leaves_no_number_keeps_the_ledger_and_bookings_and_refuses_
     unknown = shortcode(settings, "subscriber", "erase", "+8613912345678", "--yes")
     assert unknown.returncode == 2 and "not a subscriber" in unknown.stderr
     engine.dispose()
+
+
+def test_erase_refuses_without_a_suppression_key_and_changes_nothing(settings, db):
+    """An opt-out kept under an HMAC with an empty key could be traced back: no erase until the key is set."""
+    seed_demo(db, 3)
+    done = shortcode(settings, "subscriber", "erase", ME, "--yes", key="")
+    assert done.returncode == 2 and "suppression_key" in done.stderr and "Traceback" not in done.stderr, done
+    with db.connect() as conn:
+        assert conn.execute(select(Subscriber.__table__.c.msisdn).where(Subscriber.__table__.c.msisdn == ME)).first()

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import ClientSession
 
 from bot.db import upgrade
+from bot.settings import load_settings
 from integrations.smsgateway.signing import headers
 from tests.conftest import free_port
 from tests.processes import ROOT, SECRETS, Serve, clean_env, eventually, refused, shipped_config
@@ -91,6 +92,10 @@ async def test_the_attack_from_the_readme_is_refused_by_the_demo_server(tmp_path
                                  headers={"Content-Type": "application/x-www-form-urlencoded", **own}) as r:
                 assert r.status == 200
             assert inbox(tmp_path) == 1
+        # the erase's suppression key is generated too, and the settings of this install read it
+        assert len(generated["erase"]["suppression_key"]) >= 32
+        own_settings = load_settings(tmp_path / "config.toml", environ={})
+        assert own_settings.erase.suppression_key == generated["erase"]["suppression_key"]
     finally:
         serve.stop()
 
