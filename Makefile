@@ -41,9 +41,10 @@ postgresql:
 chromium:
 	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; } || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
-# One pytest-xdist worker per core, a test file's tests on one worker (their module's processes start once).
+# One pytest-xdist worker per core; an idle worker takes tests from a busy one (worksteal: 8 min 51 s here,
+# against 10 min 50 s with a file's tests kept on one worker).
 test: catalogs redis-server postgresql chromium
-	@$(BIN)/pytest -n auto --dist loadfile; rc=$$?; \
+	@$(BIN)/pytest -n auto --dist worksteal; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
 # Every console page in both languages, saved in docs/screenshots/ (docs/console.md links them).
