@@ -41,7 +41,7 @@ postgresql:
 chromium:
 	@{ command -v chromium >/dev/null && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; } || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
-# One pytest-xdist worker per core; an idle worker takes tests from a busy one (worksteal: 8 min 51 s here,
+# One pytest-xdist worker per core; an idle worker takes tests from a busy one (worksteal: 8 min 51 s to 12 min here,
 # against 10 min 50 s with a file's tests kept on one worker).
 test: catalogs redis-server postgresql chromium
 	@$(BIN)/pytest -n auto --dist worksteal; rc=$$?; \
