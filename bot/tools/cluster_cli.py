@@ -101,6 +101,19 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if running and len(running) == len(record["parts"]) else 1
 
 
+def at_least(least: int):
+    """An argparse type: a whole number no smaller than `least` (a cluster without a web process serves no one)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be {least} or more, not {value}")
+        return value
+    return parse
+
+
 def register(sub) -> None:
     """The `cluster` command, registered by `bot/tools/cli.py`."""
     s = sub.add_parser("cluster", help="the compose topology as local processes: real redis-server and PostgreSQL, "
@@ -108,9 +121,10 @@ def register(sub) -> None:
     actions = s.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="start it (data, logs and secrets under --dir) and wait for Ctrl-C")
     up.add_argument("--detach", action="store_true", help="return once everything is up; `down` stops it")
-    up.add_argument("--serve", type=int, default=Topology.serve, help="web processes")
-    up.add_argument("--workers", type=int, default=Topology.workers, help="RQ workers")
-    up.add_argument("--subscribers", type=int, default=Topology.subscribers, help="demo subscribers seeded if empty")
+    up.add_argument("--serve", type=at_least(1), default=Topology.serve, help="web processes (1 or more)")
+    up.add_argument("--workers", type=at_least(0), default=Topology.workers, help="RQ workers (0: none)")
+    up.add_argument("--subscribers", type=at_least(1), default=Topology.subscribers,
+                    help="demo subscribers seeded if empty")
     up.add_argument("--shared-port", action="store_true",
                     help="every serve on --serve-port with SO_REUSEPORT (the kernel spreads connections: a "
                          "round-robin front without one)")

@@ -82,3 +82,12 @@ def test_cluster_down_stops_a_detached_cluster(folder):
         stopped = _cli("down", "--dir", str(folder))
     assert stopped.returncode == 0 and stopped.stdout.strip() == "stopped", stopped
     assert [p["name"] for p in parts if alive(p["pid"])] == []
+
+
+@pytest.mark.parametrize("bad", [["--serve", "0"], ["--workers", "-1"], ["--serve", "two"]])
+def test_a_cluster_without_a_web_process_or_with_a_bad_count_is_refused_before_anything_starts(tmp_path, bad):
+    done = subprocess.run([sys.executable, "-m", "bot.tools.cli", "cluster", "up", "--dir", str(tmp_path / "c"), *bad],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and f"argument {bad[0]}" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "c").exists()
