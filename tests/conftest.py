@@ -141,6 +141,21 @@ def redis_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of the test's own, for a test that stops, kills or configures it."""
+    from tests.hardening.redis_server import RedisServer
+
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def settings(tmp_path, redis_url):
     env = {
         "SHORTCODE_DATABASE_URL": f"sqlite:///{tmp_path}/test.db",

@@ -11,7 +11,6 @@ from sqlalchemy import create_engine, select
 
 from integrations.boss.tables import PointsEntry
 from tests.cluster_keys import Keys, Monitor, Seen, cross_slot, untagged
-from tests.hardening.redis_server import RedisServer
 from tests.processes import UNGATED, Stack, bring_up, eventually
 from tests.test_end_to_end import Handset
 
@@ -20,16 +19,8 @@ NUMBERS = [f"+86138000000{n:02d}" for n in range(1, 51)]  # the demo seed's 50 s
 
 
 @pytest.fixture
-def server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def stack(tmp_path, server):
-    stack = Stack(tmp_path, server.url, **UNGATED)
+async def stack(tmp_path, own_redis):
+    stack = Stack(tmp_path, own_redis.url, **UNGATED)
     await bring_up(stack, 50)
     yield stack
     stack.stop()
@@ -62,10 +53,10 @@ def transferred(stack: Stack) -> int:
     return sum(found)
 
 
-async def test_every_key_written_is_tagged_by_its_subscriber_and_every_script_is_on_one_slot(stack, server):
+async def test_every_key_written_is_tagged_by_its_subscriber_and_every_script_is_on_one_slot(stack, own_redis):
     """USSD, a transfer between two subscribers, SMS and a reminder: no key holds a number outside its hash
     tag, and no script, transaction or multi-key command of Shortcode's spans two slots."""
-    monitor = Monitor(server.port)
+    monitor = Monitor(own_redis.port)
     monitor.start()
     await transfer(stack)
     assert transferred(stack) == 100
@@ -77,7 +68,7 @@ async def test_every_key_written_is_tagged_by_its_subscriber_and_every_script_is
     await eventually(lambda: _reminded(phone), timeout=30)
     seen = monitor.stop()
 
-    with server.client() as client:
+    with own_redis.client() as client:
         keys = list(client.scan_iter(count=1000))
         assert untagged(keys, NUMBERS) == [], "keys with a number outside their hash tag"
         assert any(b"{" + SENDER.encode() + b"}" in k for k in keys)  # the workload did write such keys
@@ -95,11 +86,11 @@ def _scripts(seen: list[Seen]) -> int:
     return sum(s.name.startswith("EVAL") for s in seen)
 
 
-def test_the_checks_catch_an_untagged_key_and_a_script_over_two_subscribers(server):
+def test_the_checks_catch_an_untagged_key_and_a_script_over_two_subscribers(own_redis):
     """The checks can fail: a session key with the bare number, and one EVAL over two subscribers' keys."""
-    monitor = Monitor(server.port)
+    monitor = Monitor(own_redis.port)
     monitor.start()
-    with server.client() as client:
+    with own_redis.client() as client:
         client.eval("redis.call('SET', KEYS[1], 1) return redis.call('SET', KEYS[2], 1)", 2,
                     "sc:s:{+8613800000001}", "sc:s:{+8613800000002}")
         client.eval("return redis.call('SET', KEYS[1], 1)", 1, "sc:s:+8613800000003")

@@ -2,12 +2,10 @@
 Redis, the database, a migration (the last in tests/bot/test_schema.py). Real servers over loopback."""
 from __future__ import annotations
 
-import pytest
 from aiohttp import ClientSession
 
 from bot.db import upgrade
 from tests.conftest import free_port
-from tests.hardening.redis_server import RedisServer
 
 
 async def answer(base: str, path: str) -> tuple[int, dict]:
@@ -16,19 +14,11 @@ async def answer(base: str, path: str) -> tuple[int, dict]:
             return r.status, await r.json()
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-async def test_ready_fails_naming_redis_when_redis_is_stopped_and_alive_stays_ok(redis_server, serve, settings_with,
+async def test_ready_fails_naming_redis_when_redis_is_stopped_and_alive_stays_ok(own_redis, serve, settings_with,
                                                                                   db):
-    base = await serve(settings_with(redis_url=redis_server.url))
+    base = await serve(settings_with(redis_url=own_redis.url))
     assert await answer(base, "/readyz") == (200, {"status": "ok"})
-    redis_server.kill()
+    own_redis.kill()
     status, body = await answer(base, "/readyz")
     assert status == 503 and body["status"] == "unavailable"
     assert body["reason"].startswith("redis: no answer to PING"), body

@@ -1,23 +1,9 @@
-"""Hardening fixtures: a redis-server of the test's own, and a slow link to it."""
+"""Hardening fixtures: a slow link to a redis-server of the test's own (`own_redis`, tests/conftest.py)."""
 from __future__ import annotations
-
-import shutil
 
 import pytest
 
-from tests.hardening.redis_server import RedisServer, SlowProxy
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    if not shutil.which("redis-server"):
-        pytest.fail("redis-server is not installed")
-    server = RedisServer(tmp_path)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+from tests.hardening.redis_server import SlowProxy
 
 
 
